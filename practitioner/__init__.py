@@ -1,0 +1,52 @@
+"""Practitioner: a record system for aesthetic skin clinics."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:  # Flask is imported inside create_app so practitioner.clinical stays importable alone.
+    from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
+    """Build the app: configuration, extensions, blueprints, pages, headers and commands."""
+    from flask import Flask
+
+    from practitioner import cli, security, templating
+    from practitioner.config import build_config
+    from practitioner.errors import register_error_pages
+    from practitioner.extensions import csrf, db, login_manager, migrate
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.from_mapping(build_config(app.instance_path, test_config))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.session_protection = None  # the server-side session is the protection
+
+    from practitioner import admin, auth, main, patients
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(patients.bp)
+    app.register_blueprint(admin.bp)
+
+    security.init_app(app)
+    templating.init_app(app)
+    register_error_pages(app)
+    cli.init_app(app)
+    return app

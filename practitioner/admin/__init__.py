@@ -1,0 +1,7 @@
+"""Clinic administration: users, clinic settings and the audit trail."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from practitioner.admin import views  # noqa: E402,F401  (routes register on import)

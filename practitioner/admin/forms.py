@@ -1,0 +1,70 @@
+"""Forms for users, clinic settings and the audit filter."""
+
+from __future__ import annotations
+
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import BooleanField, DateField, DecimalField, EmailField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
+
+from practitioner.admin.models import PaperSize
+from practitioner.auth.models import Role
+from practitioner.auth.services import MIN_PASSWORD_LENGTH
+from practitioner.forms import Form
+from practitioner.validators import NoControlCharacters, Phone, strip_filter
+
+F = [strip_filter]
+ROLE_CHOICES = [(r.value, r.label) for r in Role]
+
+
+class UserForm(Form):
+    """A user's name, role, licence details and status."""
+
+    name = StringField("Full name", filters=F, validators=[DataRequired("Enter the person's name."), Length(max=120), NoControlCharacters()])
+    role = RadioField("Role", choices=ROLE_CHOICES, validators=[DataRequired("Choose a role.")])
+    registration = StringField("Professional registration (optional)", filters=F,
+                               validators=[Optional(), Length(max=120), NoControlCharacters()],
+                               description="Licence or register and number, for the session record.")
+    max_depth_mm = DecimalField("Maximum needle depth this person may use, in mm (optional)", places=2,
+                                validators=[Optional(), NumberRange(min=0.1, max=5, message="Enter a depth between 0.1 and 5 mm.")],
+                                description="Some jurisdictions limit depth by licence. Deeper entries will need acknowledging.")
+    active = BooleanField("Account active", default=True)
+    new_password = PasswordField("New password (leave blank to keep)", validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1000, message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
+                                 render_kw={"autocomplete": "new-password"})
+
+
+class NewUserForm(UserForm):
+    """A new user also needs an email and a first password."""
+
+    email = EmailField("Email", filters=F, validators=[DataRequired("Enter an email address."), Email("Enter a valid email address."), Length(max=254)])
+    new_password = PasswordField("Password", validators=[DataRequired("Set a first password."), Length(min=MIN_PASSWORD_LENGTH, max=1000, message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
+                                 render_kw={"autocomplete": "new-password"})
+    confirm_password = PasswordField("Repeat the password", validators=[EqualTo("new_password", "The two passwords differ.")],
+                                     render_kw={"autocomplete": "new-password"})
+
+
+class ClinicSettingsForm(Form):
+    """The clinic's identity, as printed on every document."""
+
+    name = StringField("Clinic name", filters=F, validators=[DataRequired("Enter the clinic's name."), Length(max=120), NoControlCharacters()])
+    address = TextAreaField("Address", filters=F, validators=[Optional(), Length(max=500), NoControlCharacters(multiline=True)], render_kw={"rows": 3})
+    phone = StringField("Phone", filters=F, validators=[DataRequired("Patients need a number to call."), Length(max=40), Phone()])
+    email = EmailField("Email (optional)", filters=F, validators=[Optional(), Email("Enter a valid email address."), Length(max=254)])
+    out_of_hours = StringField("Out-of-hours contact", filters=F, validators=[DataRequired("Say who patients call out of hours."), Length(max=300), NoControlCharacters()],
+                               description="Printed on aftercare, for example: NHS 111, or Dr Lee on 07700 900461.")
+    paper_size = RadioField("Paper size for documents", choices=[(p.value, p.value) for p in PaperSize], validators=[DataRequired("Choose a paper size.")])
+    logo = FileField("Logo (PNG or JPEG, up to 2 MB)", validators=[FileAllowed(["png", "jpg", "jpeg"], "Choose a PNG or JPEG image.")])
+    remove_logo = BooleanField("Remove the current logo")
+
+
+class AuditFilterForm(Form):
+    """Narrow the audit trail (GET, so no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    patient = StringField("Patient record number", filters=F, validators=[Optional(), Length(max=30)])
+    user = SelectField("User", choices=[], validators=[Optional()])
+    action = SelectField("Action", choices=[], validators=[Optional()])
+    outcome = SelectField("Outcome", choices=[("", "Any"), ("success", "Success"), ("failure", "Failure"), ("denied", "Denied")], validators=[Optional()])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])

@@ -1,0 +1,41 @@
+"""Clinic-wide settings: the clinic's identity on every page and document."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from practitioner.database import Base, utcnow
+
+
+class PaperSize(enum.StrEnum):
+    """Paper for printed documents."""
+
+    A4 = "A4"
+    LETTER = "Letter"
+
+
+class ClinicSettings(Base):
+    """The clinic's name, contacts, logo and paper size; a single row (id 1)."""
+
+    __tablename__ = "clinic_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), default="My clinic")
+    address: Mapped[str] = mapped_column(Text, default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    out_of_hours: Mapped[str] = mapped_column(String(300), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    paper_size: Mapped[PaperSize] = mapped_column(
+        Enum(PaperSize, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e]),
+        default=PaperSize.A4,
+    )
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    logo_sha256: Mapped[str] = mapped_column(String(64), default="")
+    logo_width: Mapped[int | None] = mapped_column(nullable=True)
+    logo_height: Mapped[int | None] = mapped_column(nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

@@ -1,0 +1,139 @@
+"""Clinic settings, the logo check, and reading the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from practitioner import audit
+from practitioner.admin.models import ClinicSettings, PaperSize
+from practitioner.auth.models import User
+from practitioner.errors import DomainError
+
+LOGO_MAX_PIXELS = 16_000_000
+LOGO_MIN_SIDE = 16
+LOGO_MAX_SIDE = 8000
+LOGO_STORED_MAX_SIDE = 1200
+
+
+class InvalidLogo(DomainError):
+    """The upload is not a usable PNG or JPEG logo."""
+
+
+@dataclass(frozen=True)
+class CheckedLogo:
+    """A logo re-encoded as a clean PNG (no metadata), with its size and hash."""
+
+    png: bytes
+    width: int
+    height: int
+    sha256: str
+
+
+def check_logo(data: bytes, max_bytes: int) -> CheckedLogo:
+    """Accept only a real PNG or JPEG of sane size; re-encode it so no metadata or payload survives."""
+    if not data:
+        raise InvalidLogo("The file is empty. Choose a PNG or JPEG image.")
+    if len(data) > max_bytes:
+        raise InvalidLogo(f"The file is {len(data) / 1_048_576:.1f} MB; the limit is {max_bytes / 1_048_576:.0f} MB. Choose a smaller image.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                kind = probe.format
+                width, height = probe.size
+                if kind not in ("PNG", "JPEG"):
+                    raise InvalidLogo("This is not a PNG or JPEG image. Choose a PNG or JPEG file.")
+                # Judge the size from the header before decoding a single pixel (image bombs).
+                if width * height > LOGO_MAX_PIXELS or max(width, height) > LOGO_MAX_SIDE:
+                    raise InvalidLogo(f"The image is {width}×{height} pixels, too large for a logo. Use one under {LOGO_MAX_SIDE} pixels a side.")
+                if min(width, height) < LOGO_MIN_SIDE:
+                    raise InvalidLogo(f"The image is only {width}×{height} pixels. Use one at least {LOGO_MIN_SIDE} pixels a side.")
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                image = image.convert("RGBA")
+                image.thumbnail((LOGO_STORED_MAX_SIDE, LOGO_STORED_MAX_SIDE))
+                out = io.BytesIO()
+                image.save(out, format="PNG", optimize=True)
+    except InvalidLogo:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidLogo("The file is not a readable PNG or JPEG image. Choose another file.") from exc
+    png = out.getvalue()
+    return CheckedLogo(png, image.width, image.height, hashlib.sha256(png).hexdigest())
+
+
+def get_settings(session: Session) -> ClinicSettings:
+    """The clinic's settings row, created with defaults the first time."""
+    settings = session.get(ClinicSettings, 1)
+    if settings is None:
+        settings = ClinicSettings(id=1)
+        session.add(settings)
+        session.flush()
+    return settings
+
+
+SETTINGS_FIELDS = ("name", "address", "phone", "email", "out_of_hours", "paper_size")
+
+
+def update_settings(
+    session: Session, values: dict[str, Any], *, logo: CheckedLogo | None, remove_logo: bool, actor: User, ip_address: str = ""
+) -> dict[str, list[str]]:
+    """Save the clinic's settings and audit what changed."""
+    settings = get_settings(session)
+    changes: dict[str, list[str]] = {}
+    for name in SETTINGS_FIELDS:
+        new = values[name]
+        if name == "paper_size":
+            new = PaperSize(new)
+        old = getattr(settings, name)
+        if old != new:
+            changes[name] = [str(old), str(new)]
+            setattr(settings, name, new)
+    if logo is not None:
+        changes["logo"] = [settings.logo_sha256 or "(none)", logo.sha256]
+        settings.logo_png, settings.logo_width, settings.logo_height, settings.logo_sha256 = logo.png, logo.width, logo.height, logo.sha256
+    elif remove_logo and settings.logo_sha256:
+        changes["logo"] = [settings.logo_sha256, "(removed)"]
+        settings.logo_png, settings.logo_width, settings.logo_height, settings.logo_sha256 = None, None, None, ""
+    if changes:
+        settings.updated_by_id = actor.id
+        audit.append(session, "settings.update", actor=actor, target="clinic_settings", detail={"changes": changes}, ip_address=ip_address)
+    return changes
+
+
+def audit_statement(
+    *, patient_id: int | None = None, actor_id: int | None = None, action: str | None = None,
+    outcome: str | None = None, date_from: date | None = None, date_to: date | None = None,
+) -> Select[tuple[audit.AuditEvent]]:
+    """Audit rows, newest first, narrowed by the filters given."""
+    query = select(audit.AuditEvent)
+    if patient_id is not None:
+        query = query.where(audit.AuditEvent.patient_id == patient_id)
+    if actor_id is not None:
+        query = query.where(audit.AuditEvent.actor_id == actor_id)
+    if action:
+        query = query.where(audit.AuditEvent.action == action)
+    if outcome:
+        query = query.where(audit.AuditEvent.outcome == outcome)
+    if date_from:
+        query = query.where(audit.AuditEvent.at >= datetime.combine(date_from, time.min, timezone.utc))
+    if date_to:
+        query = query.where(audit.AuditEvent.at < datetime.combine(date_to + timedelta(days=1), time.min, timezone.utc))
+    return query.order_by(audit.AuditEvent.id.desc())
+
+
+AUDIT_ACTIONS = (
+    "auth.sign_in", "auth.sign_out", "auth.session_ended", "access.denied",
+    "patient.create", "patient.view", "patient.update", "patient.archive", "patient.restore",
+    "user.create", "user.update", "settings.update",
+)

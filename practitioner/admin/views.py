@@ -1,0 +1,146 @@
+"""Admin pages: users, clinic settings, the audit trail, and the logo image."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from practitioner import audit
+from practitioner.admin import bp, services
+from practitioner.admin.forms import AuditFilterForm, ClinicSettingsForm, NewUserForm, UserForm
+from practitioner.auth import services as auth_services
+from practitioner.auth.access import client_ip, require
+from practitioner.auth.models import Permission, Role, User
+from practitioner.errors import DomainError, DuplicateRecord
+from practitioner.extensions import db
+from practitioner.patients.models import Patient
+
+
+@bp.get("/users")
+@require(Permission.MANAGE_USERS)
+def users():
+    """Everyone who can sign in, active first."""
+    people = db.session.scalars(select(User).order_by(User.is_active_account.desc(), User.name)).all()
+    return render_template("admin/users.html", users=people)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@require(Permission.MANAGE_USERS)
+def new_user():
+    """Add a user."""
+    form = NewUserForm()
+    if form.validate_on_submit():
+        try:
+            user = auth_services.create_user(
+                db.session, email=form.email.data, name=form.name.data, role=Role(form.role.data),
+                password=form.new_password.data, actor=current_user, registration=form.registration.data,
+                max_depth_mm=form.max_depth_mm.data, ip_address=client_ip(),
+            )
+        except DuplicateRecord as exc:
+            form.email.errors.append(str(exc))
+        except DomainError as exc:
+            form.new_password.errors.append(str(exc))
+        else:
+            if not form.active.data:
+                user.is_active_account = False
+            db.session.commit()
+            flash(f"{user.name} can now sign in as {user.email}.", "success")
+            return redirect(url_for("admin.users"), 303)
+    return render_template("admin/user_form.html", form=form, user=None), 422 if form.is_submitted() else 200
+
+
+@bp.route("/users/<uuid:public_id>", methods=["GET", "POST"])
+@require(Permission.MANAGE_USERS)
+def edit_user(public_id: uuid.UUID):
+    """Change a user's role, details or status; users are never deleted."""
+    user = db.session.scalars(select(User).where(User.public_id == public_id)).first() or abort(404)
+    form = UserForm(obj=user, data=None if request.method == "POST" else {"active": user.is_active_account, "role": user.role.value})
+    if form.validate_on_submit():
+        try:
+            changes = auth_services.update_user(
+                db.session, user, name=form.name.data, role=Role(form.role.data), active=bool(form.active.data),
+                registration=form.registration.data, max_depth_mm=form.max_depth_mm.data,
+                new_password=form.new_password.data or None, actor=current_user, ip_address=client_ip(),
+            )
+        except DomainError as exc:
+            form.role.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Saved {user.name}." if changes else "No changes to save.", "success")
+            return redirect(url_for("admin.users"), 303)
+    return render_template("admin/user_form.html", form=form, user=user), 422 if form.is_submitted() else 200
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@require(Permission.MANAGE_SETTINGS)
+def settings():
+    """The clinic's name, contacts, logo and paper size."""
+    current = services.get_settings(db.session)
+    form = ClinicSettingsForm(obj=current, data=None if request.method == "POST" else {"paper_size": current.paper_size.value})
+    if form.validate_on_submit():
+        logo = None
+        upload = form.logo.data
+        try:
+            if upload and getattr(upload, "filename", ""):
+                limit = int(current_app.config["LOGO_MAX_BYTES"])
+                logo = services.check_logo(upload.read(limit + 1), limit)
+            changes = services.update_settings(
+                db.session, {name: getattr(form, name).data for name in services.SETTINGS_FIELDS},
+                logo=logo, remove_logo=bool(form.remove_logo.data), actor=current_user, ip_address=client_ip(),
+            )
+        except services.InvalidLogo as exc:
+            form.logo.errors = list(form.logo.errors) + [str(exc)]
+        else:
+            db.session.commit()
+            flash("Clinic settings saved." if changes else "No changes to save.", "success")
+            return redirect(url_for("admin.settings"), 303)
+    return render_template("admin/settings.html", form=form, settings=current), 422 if form.is_submitted() else 200
+
+
+@bp.get("/settings/logo.png")
+@require(Permission.VIEW_DEMOGRAPHICS)
+def logo():
+    """The stored clinic logo (already re-encoded as PNG when uploaded)."""
+    current = services.get_settings(db.session)
+    if not current.logo_png:
+        abort(404)
+    response = Response(current.logo_png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.set_etag(current.logo_sha256)
+    return response
+
+
+@bp.get("/audit")
+@require(Permission.VIEW_AUDIT)
+def audit_trail():
+    """Browse the audit trail, filtered by patient, user, action, outcome and dates."""
+    form = AuditFilterForm(request.args)
+    people = db.session.scalars(select(User).order_by(User.name)).all()
+    form.user.choices = [("", "Anyone")] + [(str(u.public_id), f"{u.name} ({u.email})") for u in people]
+    actions = db.session.scalars(select(audit.AuditEvent.action).distinct().order_by(audit.AuditEvent.action)).all()
+    form.action.choices = [("", "Any")] + [(a, a) for a in actions]
+    form.validate()
+    patient = None
+    if form.patient.data:
+        patient = db.session.scalars(select(Patient).where(Patient.record_number == form.patient.data)).first()
+        if patient is None:
+            form.patient.errors = list(form.patient.errors) + ["No patient has this record number."]
+    elif request.args.get("patient_id"):
+        try:
+            patient = db.session.scalars(select(Patient).where(Patient.public_id == uuid.UUID(request.args["patient_id"]))).first()
+        except ValueError:
+            patient = None
+    actor = next((u for u in people if str(u.public_id) == form.user.data), None)
+    statement = services.audit_statement(
+        patient_id=patient.id if patient else (-1 if form.patient.data else None),
+        actor_id=actor.id if actor else None, action=form.action.data or None, outcome=form.outcome.data or None,
+        date_from=form.date_from.data, date_to=form.date_to.data,
+    )
+    page = db.paginate(statement, per_page=50, error_out=False)
+    people_by_id = {u.id: u for u in people}
+    patient_ids = {row.patient_id for row in page.items if row.patient_id}
+    patients = {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))} if patient_ids else {}
+    return render_template("admin/audit.html", form=form, page=page, people=people_by_id, patients=patients, patient=patient)

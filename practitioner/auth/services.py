@@ -1,0 +1,292 @@
+"""Sign-in, sign-out, sign-in sessions, throttling and user management."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from practitioner import audit
+from practitioner.auth.models import FormDraft, Role, User, UserSession
+from practitioner.database import utcnow
+from practitioner.errors import DomainError, DuplicateRecord
+
+# argon2-cffi's PasswordHasher is Argon2id with RFC 9106 low-memory parameters.
+_hasher = PasswordHasher()
+
+# A hash to verify against when the email is unknown, so a wrong email and a wrong
+# password take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+MIN_PASSWORD_LENGTH = 12
+
+
+class SignInThrottled(DomainError):
+    """Too many recent failures for this account."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__("Too many failed sign-ins for this account.")
+        self.retry_at = retry_at
+
+
+class SignInFailed(DomainError):
+    """Wrong email or password, or the account is deactivated."""
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Check a password in constant-ish time, whether or not the user exists."""
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding spaces."""
+    return email.strip().lower()
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    """The user with this email, if any."""
+    return session.scalars(select(User).where(User.email == normalise_email(email))).first()
+
+
+@dataclass(frozen=True)
+class ThrottleState:
+    """How many recent failures an account has and when it may try again."""
+
+    failures: int
+    retry_at: datetime | None
+
+
+def throttle_state(session: Session, email: str, max_failures: int, window: timedelta) -> ThrottleState:
+    """Failures for this email in the window since its last successful sign-in."""
+    now = utcnow()
+    label = normalise_email(email)
+    since = now - window
+    last_success = session.scalar(
+        select(func.max(audit.AuditEvent.at)).where(
+            audit.AuditEvent.action == "auth.sign_in",
+            audit.AuditEvent.actor_label == label,
+            audit.AuditEvent.outcome == audit.OUTCOME_SUCCESS,
+            audit.AuditEvent.at >= since,
+        )
+    )
+    if last_success is not None:
+        since = max(since, last_success)
+    failures = session.scalars(
+        select(audit.AuditEvent.at)
+        .where(
+            audit.AuditEvent.action == "auth.sign_in",
+            audit.AuditEvent.actor_label == label,
+            audit.AuditEvent.outcome == audit.OUTCOME_FAILURE,
+            audit.AuditEvent.at > since,
+        )
+        .order_by(audit.AuditEvent.at)
+    ).all()
+    if len(failures) < max_failures:
+        return ThrottleState(len(failures), None)
+    # Allowed again once the oldest failure that keeps the count at the limit leaves the window.
+    return ThrottleState(len(failures), failures[-max_failures] + window)
+
+
+def sign_in(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    ip_address: str,
+    user_agent: str,
+    max_failures: int,
+    window: timedelta,
+) -> User:
+    """Check the credentials, open a new sign-in session and audit the attempt."""
+    label = normalise_email(email)
+    state = throttle_state(session, label, max_failures, window)
+    if state.retry_at is not None:
+        audit.append(session, "auth.sign_in", actor_label=label, outcome=audit.OUTCOME_DENIED,
+                     detail={"reason": "throttled"}, ip_address=ip_address)
+        raise SignInThrottled(state.retry_at)
+    user = find_user_by_email(session, label)
+    matched = password_matches(user, password)
+    if user is None or not matched or not user.is_active_account:
+        reason = "deactivated" if matched else "bad credentials"
+        audit.append(session, "auth.sign_in", actor=user, actor_label=label, outcome=audit.OUTCOME_FAILURE,
+                     detail={"reason": reason}, ip_address=ip_address)
+        raise SignInFailed("The email or password is not right.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    now = utcnow()
+    user_session = UserSession(
+        session_key=secrets.token_urlsafe(32),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        ip_address=ip_address[:45],
+        user_agent=user_agent[:255],
+    )
+    session.add(user_session)
+    user.last_sign_in_at = now
+    user.current_session = user_session
+    audit.append(session, "auth.sign_in", actor=user, actor_label=label, ip_address=ip_address)
+    session.flush()
+    return user
+
+
+def end_session(session: Session, user_session: UserSession, reason: str, *, ip_address: str = "") -> None:
+    """Close a sign-in session for good: its cookie no longer signs anyone in."""
+    if user_session.ended_at is None:
+        user_session.ended_at = utcnow()
+        user_session.end_reason = reason
+        action = "auth.sign_out" if reason == "signed_out" else "auth.session_ended"
+        audit.append(session, action, actor=user_session.user, detail={"reason": reason}, ip_address=ip_address)
+
+
+@dataclass(frozen=True)
+class LoadedSession:
+    """The outcome of looking up a session cookie."""
+
+    user: User | None
+    expired_user_id: int | None = None
+
+
+def load_session(session: Session, session_key: str, idle_timeout: timedelta) -> LoadedSession:
+    """Resolve a session key to its user, ending it if it idled too long or the account is off."""
+    user_session = session.scalars(
+        select(UserSession).where(UserSession.session_key == session_key)
+    ).first()
+    if user_session is None:
+        return LoadedSession(None)
+    if user_session.ended_at is not None:
+        # An idle-expired session still tells whose typing may be kept for them.
+        return LoadedSession(None, expired_user_id=user_session.user_id if user_session.end_reason == "idle" else None)
+    now = utcnow()
+    user = user_session.user
+    if not user.is_active_account:
+        end_session(session, user_session, "deactivated")
+        return LoadedSession(None)
+    if now - user_session.last_seen_at > idle_timeout:
+        end_session(session, user_session, "idle")
+        return LoadedSession(None, expired_user_id=user.id)
+    # Writing on every request would serialise reads; a minute's precision is enough.
+    if now - user_session.last_seen_at > timedelta(seconds=60):
+        user_session.last_seen_at = now
+    user.current_session = user_session
+    return LoadedSession(user)
+
+
+def save_form_draft(session: Session, user_id: int, path: str, form: dict[str, list[str]]) -> None:
+    """Keep what was typed into a form whose sign-in had expired (never the CSRF token)."""
+    payload = {key: values for key, values in form.items() if key != "csrf_token"}
+    session.add(FormDraft(user_id=user_id, path=path[:500], payload=json.dumps(payload)))
+
+
+def take_form_draft(session: Session, user_id: int, path: str, max_age: timedelta) -> dict[str, list[str]] | None:
+    """The newest draft this user left on this page, removed as it is handed back."""
+    drafts = session.scalars(
+        select(FormDraft).where(FormDraft.user_id == user_id, FormDraft.path == path).order_by(FormDraft.id.desc())
+    ).all()
+    if not drafts:
+        return None
+    newest = drafts[0]
+    for draft in drafts:
+        session.delete(draft)
+    if utcnow() - newest.created_at > max_age:
+        return None
+    return json.loads(newest.payload)
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    actor: User | None,
+    registration: str | None = None,
+    max_depth_mm: Decimal | None = None,
+    ip_address: str = "",
+) -> User:
+    """Add a user with a hashed password; the email must be new."""
+    email = normalise_email(email)
+    if find_user_by_email(session, email) is not None:
+        raise DuplicateRecord("email", "A user with this email already exists.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    user = User(
+        email=email,
+        name=name.strip(),
+        role=role,
+        password_hash=hash_password(password),
+        registration=registration or None,
+        max_depth_mm=max_depth_mm,
+    )
+    session.add(user)
+    session.flush()
+    audit.append(session, "user.create", actor=actor, actor_label=actor.email if actor else "command line",
+                 target=f"user:{user.public_id}", detail={"email": email, "role": role.value}, ip_address=ip_address)
+    return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    role: Role,
+    active: bool,
+    registration: str | None,
+    max_depth_mm: Decimal | None,
+    new_password: str | None,
+    actor: User,
+    ip_address: str = "",
+) -> dict[str, list[str]]:
+    """Change a user's details, role or status; an admin cannot lock themselves out."""
+    if user.id == actor.id and (role != Role.ADMIN or not active):
+        raise DomainError("You cannot remove your own administrator role or deactivate yourself. Ask another administrator.")
+    before = {
+        "name": user.name,
+        "role": user.role.value,
+        "active": user.is_active_account,
+        "registration": user.registration or "",
+        "max_depth_mm": str(user.max_depth_mm) if user.max_depth_mm is not None else "",
+    }
+    user.name = name.strip()
+    user.role = role
+    user.is_active_account = active
+    user.registration = registration or None
+    user.max_depth_mm = max_depth_mm
+    after = {
+        "name": user.name,
+        "role": user.role.value,
+        "active": user.is_active_account,
+        "registration": user.registration or "",
+        "max_depth_mm": str(user.max_depth_mm) if user.max_depth_mm is not None else "",
+    }
+    changes = {key: [str(before[key]), str(after[key])] for key in before if before[key] != after[key]}
+    if new_password:
+        if len(new_password) < MIN_PASSWORD_LENGTH:
+            raise DomainError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+        user.password_hash = hash_password(new_password)
+        changes["password"] = ["(set)", "(changed)"]
+    if not active or "password" in changes:
+        for open_session in session.scalars(
+            select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        ):
+            end_session(session, open_session, "deactivated" if not active else "password_changed", ip_address=ip_address)
+    audit.append(session, "user.update", actor=actor, target=f"user:{user.public_id}",
+                 detail={"email": user.email, "changes": changes}, ip_address=ip_address)
+    return changes

@@ -1,0 +1,70 @@
+"""Command-line tasks: create the first user, verify the audit trail, load the demo clinic."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from practitioner.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on `flask --app wsgi ...`."""
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(audit_verify_command)
+    app.cli.add_command(seed_demo_command)
+
+
+@click.command("create-user")
+@click.option("--email", required=True, help="Sign-in email address.")
+@click.option("--name", required=True, help="Full name as shown on records.")
+@click.option("--role", required=True, type=click.Choice(["admin", "practitioner", "reception"]), help="What the user may do.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (required).")
+def create_user_command(email: str, name: str, role: str, password_stdin: bool) -> None:
+    """Create a user, for example a real clinic's first administrator."""
+    from practitioner.auth.models import Role
+    from practitioner.auth.services import create_user
+    from practitioner.errors import DomainError
+
+    if not password_stdin:
+        raise click.UsageError("Pass --password-stdin and give the password on standard input, so it stays out of the shell history.")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = create_user(db.session, email=email, name=name, role=Role(role), password=password, actor=None)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Created {user.role.value} {user.email}.")
+
+
+@click.command("audit-verify")
+def audit_verify_command() -> None:
+    """Recompute the audit trail's hash chain; exit 1 naming the first broken row."""
+    from practitioner.audit import verify_chain
+
+    with Session(db.engine) as session:
+        report = verify_chain(session)
+    if report.intact:
+        click.echo(f"Audit chain intact: {report.rows_checked} rows checked.")
+        return
+    where = f"row {report.broken_event_id}" if report.broken_event_id is not None else "the end of the chain"
+    click.echo(f"Audit chain BROKEN at {where}: {report.problem}.", err=True)
+    sys.exit(1)
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the demo clinic, users and patients (idempotent). Never run this on a real clinic's database."""
+    from practitioner.demo import DEMO_PASSWORD, seed_demo
+
+    created = seed_demo(db.session)
+    db.session.commit()
+    click.echo(f"Demo data: {created['users']} users and {created['patients']} patients added (existing ones kept).")
+    click.echo("Demo sign-in (all three share the password below):")
+    for email, role in (("practitioner@demo.clinic", "practitioner"), ("reception@demo.clinic", "reception"), ("admin@demo.clinic", "admin")):
+        click.echo(f"  {role:<13} {email}")
+    click.echo(f"  password      {DEMO_PASSWORD}")

@@ -1,0 +1,1 @@
+"""The medicine: pure rules with no Flask and no database."""

@@ -1,0 +1,114 @@
+"""The demo clinic that `make run` loads: only ever reached through the seed-demo command."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from practitioner.admin.services import get_settings
+from practitioner.auth.models import Role
+from practitioner.auth.services import create_user, find_user_by_email
+from practitioner.patients.models import Patient
+from practitioner.patients.services import register_patient
+
+DEMO_PASSWORD = "demo-clinic-2026"
+
+DEMO_USERS = (
+    ("admin@demo.clinic", "Morgan Ellis", Role.ADMIN, None, None),
+    ("practitioner@demo.clinic", "Dr Priya Raman", Role.PRACTITIONER, "GMC 7012345", Decimal("2.00")),
+    ("nurse@demo.clinic", "Sam Okafor RN", Role.PRACTITIONER, "NMC 12A3456E", Decimal("1.50")),
+    ("reception@demo.clinic", "Jo Whitfield", Role.RECEPTION, None, None),
+)
+
+# Realistic but invented people; phone numbers are from the UK's reserved drama ranges.
+DEMO_PATIENTS = (
+    dict(record_number="P000101", given_name="Amelia", family_name="Hart", date_of_birth=date(1988, 3, 14), sex="female",
+         phone="07700 900101", email="amelia.hart@example.com", address="12 Quay Street\nBristol", postcode="BS1 4DJ",
+         emergency_contact_name="Tom Hart", emergency_contact_relationship="Husband", emergency_contact_phone="07700 900102",
+         gp_name="Dr Susan Clarke", gp_practice="Harbourside Surgery", gp_phone="0117 496 0101",
+         fitzpatrick=2, no_known_allergies=True, allergies="", current_medicines="Combined oral contraceptive"),
+    dict(record_number="P000102", given_name="Daniel", family_name="Okoro", date_of_birth=date(1994, 7, 2), sex="male",
+         phone="07700 900103", email="d.okoro@example.com", address="4 Mill Lane\nBath", postcode="BA1 2QP",
+         emergency_contact_name="Grace Okoro", emergency_contact_relationship="Sister", emergency_contact_phone="07700 900104",
+         gp_name="Dr Ian Patel", gp_practice="Walcot Medical Centre", gp_phone="01225 496 010",
+         fitzpatrick=5, no_known_allergies=False, allergies="Lidocaine (hives)", current_medicines="None"),
+    dict(record_number="P000103", given_name="Zoë", family_name="Lambert", date_of_birth=date(1979, 11, 23), sex="female",
+         phone="07700 900105", email="zoe.lambert@example.com", address="Flat 3, 88 Gloucester Road\nBristol", postcode="BS7 8BN",
+         emergency_contact_name="Chris Lambert", emergency_contact_relationship="Partner", emergency_contact_phone="07700 900106",
+         gp_name="Dr Helen Moss", gp_practice="Bishopston Practice", gp_phone="0117 496 0202",
+         fitzpatrick=3, no_known_allergies=True, allergies="", current_medicines="Levothyroxine 75 micrograms daily"),
+    dict(record_number="P000104", given_name="Priya", family_name="Shah", date_of_birth=date(1991, 5, 9), sex="female",
+         phone="07700 900107", email="priya.shah@example.com", address="27 Cotham Hill\nBristol", postcode="BS6 6LA",
+         emergency_contact_name="Ravi Shah", emergency_contact_relationship="Father", emergency_contact_phone="07700 900108",
+         gp_name="Dr Owen Price", gp_practice="Cotham Surgery", gp_phone="0117 496 0303",
+         fitzpatrick=4, no_known_allergies=True, allergies="", current_medicines="Stopped isotretinoin in August"),
+    dict(record_number="P000105", given_name="Margaret", family_name="O'Brien", date_of_birth=date(1961, 1, 30), sex="female",
+         phone="07700 900109", email="", address="2 Church Row\nClifton, Bristol", postcode="BS8 3PZ",
+         emergency_contact_name="Siobhan O'Brien", emergency_contact_relationship="Daughter", emergency_contact_phone="07700 900110",
+         gp_name="Dr Susan Clarke", gp_practice="Harbourside Surgery", gp_phone="0117 496 0101",
+         fitzpatrick=1, no_known_allergies=False, allergies="Nickel (contact dermatitis from jewellery)",
+         current_medicines="Apixaban 5 mg twice daily; amlodipine 5 mg"),
+    dict(record_number="P000106", given_name="Kwame", family_name="Mensah", date_of_birth=date(1985, 9, 17), sex="male",
+         phone="07700 900111", email="kwame.m@example.com", address="61 Stokes Croft\nBristol", postcode="BS1 3QY",
+         emergency_contact_name="Ama Mensah", emergency_contact_relationship="Wife", emergency_contact_phone="07700 900112",
+         gp_name="Dr Ian Patel", gp_practice="Walcot Medical Centre", gp_phone="01225 496 010",
+         fitzpatrick=6, no_known_allergies=True, allergies="", current_medicines=""),
+    dict(record_number="P000107", given_name="Sophie", family_name="Turner", date_of_birth=date(1999, 12, 5), sex="female",
+         phone="07700 900113", email="sophie.t@example.com", address="9 Redland Grove\nBristol", postcode="BS6 6PR",
+         emergency_contact_name="Liz Turner", emergency_contact_relationship="Mother", emergency_contact_phone="07700 900114",
+         gp_name="Dr Helen Moss", gp_practice="Bishopston Practice", gp_phone="0117 496 0202",
+         fitzpatrick=2, no_known_allergies=True, allergies="", current_medicines="Adapalene gel at night"),
+    dict(record_number="P000108", given_name="Hannah", family_name="Kowalski", date_of_birth=date(1983, 4, 21), sex="female",
+         phone="07700 900115", email="hannah.k@example.com", address="14 Whiteladies Road\nBristol", postcode="BS8 2LG",
+         emergency_contact_name="Piotr Kowalski", emergency_contact_relationship="Husband", emergency_contact_phone="07700 900116",
+         gp_name="Dr Owen Price", gp_practice="Cotham Surgery", gp_phone="0117 496 0303",
+         fitzpatrick=2, no_known_allergies=True, allergies="", current_medicines="Valaciclovir when needed (cold sores)"),
+    dict(record_number="P000109", given_name="Luis", family_name="Fernández", date_of_birth=date(1976, 8, 11), sex="male",
+         phone="07700 900117", email="luis.fernandez@example.com", address="33 North Street\nBedminster, Bristol", postcode="BS3 1EN",
+         emergency_contact_name="Marta Fernández", emergency_contact_relationship="Wife", emergency_contact_phone="07700 900118",
+         gp_name="Dr Susan Clarke", gp_practice="Harbourside Surgery", gp_phone="0117 496 0101",
+         fitzpatrick=3, no_known_allergies=True, allergies="", current_medicines="Metformin 500 mg twice daily"),
+    dict(record_number="P000110", given_name="Aisha", family_name="Rahman", date_of_birth=date(1996, 2, 27), sex="female",
+         phone="07700 900119", email="aisha.rahman@example.com", address="5 St Marks Road\nEaston, Bristol", postcode="BS5 6JH",
+         emergency_contact_name="Farah Rahman", emergency_contact_relationship="Sister", emergency_contact_phone="07700 900120",
+         gp_name="Dr Ian Patel", gp_practice="Walcot Medical Centre", gp_phone="01225 496 010",
+         fitzpatrick=5, no_known_allergies=False, allergies="Fragrance mix (rash)", current_medicines=""),
+    dict(record_number="P000111", given_name="Oliver", family_name="Bennett", date_of_birth=date(1969, 6, 3), sex="male",
+         phone="07700 900121", email="o.bennett@example.com", address="The Old Forge\nLong Ashton", postcode="BS41 9AA",
+         emergency_contact_name="Clare Bennett", emergency_contact_relationship="Wife", emergency_contact_phone="07700 900122",
+         gp_name="Dr Helen Moss", gp_practice="Bishopston Practice", gp_phone="0117 496 0202",
+         fitzpatrick=2, no_known_allergies=True, allergies="", current_medicines="Atorvastatin 20 mg"),
+    dict(record_number="P000112", given_name="Mei", family_name="Chen", date_of_birth=date(1990, 10, 19), sex="female",
+         phone="07700 900123", email="mei.chen@example.com", address="71 Park Street\nBristol", postcode="BS1 5PB",
+         emergency_contact_name="Wei Chen", emergency_contact_relationship="Brother", emergency_contact_phone="07700 900124",
+         gp_name="Dr Owen Price", gp_practice="Cotham Surgery", gp_phone="0117 496 0303",
+         fitzpatrick=3, no_known_allergies=True, allergies="", current_medicines="Fish oil and vitamin E supplements"),
+)
+
+
+def seed_demo(session: Session) -> dict[str, int]:
+    """Add the demo clinic's settings, users and patients that are not there yet."""
+    settings = get_settings(session)
+    if settings.name == "My clinic":
+        settings.name = "Harbour Skin Clinic"
+        settings.address = "3 Narrow Quay\nBristol BS1 4QA"
+        settings.phone = "0117 496 0000"
+        settings.email = "hello@harbourskin.example"
+        settings.out_of_hours = "NHS 111, or Dr Priya Raman on 07700 900999"
+    created = {"users": 0, "patients": 0}
+    for email, name, role, registration, depth in DEMO_USERS:
+        if find_user_by_email(session, email) is None:
+            create_user(session, email=email, name=name, role=role, password=DEMO_PASSWORD, actor=None,
+                        registration=registration, max_depth_mm=depth)
+            created["users"] += 1
+    author = find_user_by_email(session, "practitioner@demo.clinic")
+    assert author is not None
+    for values in DEMO_PATIENTS:
+        exists = session.scalar(select(Patient.id).where(Patient.record_number == values["record_number"]))
+        if exists is None:
+            register_patient(session, dict(values), actor=author, clinical=True)
+            created["patients"] += 1
+    return created

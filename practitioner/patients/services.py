@@ -1,0 +1,220 @@
+"""Registering, changing, archiving and finding patients."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from practitioner import audit
+from practitioner.auth.models import User
+from practitioner.database import utcnow
+from practitioner.errors import DuplicateRecord, NotAllowed, StaleRecord
+from practitioner.patients.models import Patient, Sex
+
+DEMOGRAPHIC_FIELDS = (
+    "given_name", "family_name", "preferred_name", "date_of_birth", "sex", "record_number", "phone", "email",
+    "address", "postcode", "emergency_contact_name", "emergency_contact_relationship", "emergency_contact_phone",
+    "gp_name", "gp_practice", "gp_phone",
+)
+CLINICAL_FIELDS = ("fitzpatrick", "no_known_allergies", "allergies", "current_medicines")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, so 'Zoë' is found by 'zoe'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+def digits(text: str) -> str:
+    """Only the digits of a phone number."""
+    return re.sub(r"\D", "", text)
+
+
+def _refresh_search_columns(patient: Patient) -> None:
+    patient.given_name_search = fold(patient.given_name)[:100]
+    patient.family_name_search = fold(patient.family_name)[:100]
+    patient.phone_digits = digits(patient.phone)[:40]
+
+
+def next_record_number(session: Session) -> str:
+    """The next free number of the form P000123."""
+    highest = session.scalar(select(func.max(Patient.id))) or 0
+    candidate = highest + 1
+    while session.scalar(select(Patient.id).where(Patient.record_number == f"P{candidate:06d}")) is not None:
+        candidate += 1
+    return f"P{candidate:06d}"
+
+
+def _check_record_number_free(session: Session, number: str, patient: Patient | None = None) -> None:
+    query = select(Patient.id).where(Patient.record_number == number)
+    if patient is not None:
+        query = query.where(Patient.id != patient.id)
+    if session.scalar(query) is not None:
+        raise DuplicateRecord("record_number", f"Record number {number} is already used by another patient.")
+
+
+def _apply(patient: Patient, values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, list[str]]:
+    changes: dict[str, list[str]] = {}
+    for name in fields:
+        if name not in values:
+            continue
+        new = values[name]
+        if name == "sex" and new is not None:
+            new = Sex(new)
+        if isinstance(new, str) and name not in ("sex",):
+            new = new.strip()
+        old = getattr(patient, name)
+        if old != new:
+            changes[name] = [_show(old), _show(new)]
+            setattr(patient, name, new)
+    return changes
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def register_patient(session: Session, values: dict[str, Any], *, actor: User, clinical: bool, ip_address: str = "") -> Patient:
+    """Create a patient; a blank record number gets the next free one."""
+    number = (values.get("record_number") or "").strip()
+    if number:
+        _check_record_number_free(session, number)
+    else:
+        values = {**values, "record_number": next_record_number(session)}
+    patient = Patient(created_by_id=actor.id, updated_by_id=actor.id)
+    _apply(patient, values, DEMOGRAPHIC_FIELDS + (CLINICAL_FIELDS if clinical else ()))
+    _refresh_search_columns(patient)
+    session.add(patient)
+    session.flush()
+    audit.append(session, "patient.create", actor=actor, patient=patient, target=f"patient:{patient.public_id}",
+                 detail={"record_number": patient.record_number}, ip_address=ip_address)
+    return patient
+
+
+def update_patient(
+    session: Session, patient: Patient, values: dict[str, Any], *, expected_version: int | None, actor: User,
+    clinical: bool, ip_address: str = "",
+) -> dict[str, list[str]]:
+    """Change a patient's details; refuse if someone saved it since the form was opened."""
+    if expected_version is not None and expected_version != patient.version:
+        raise StaleRecord("Someone else saved this patient's record after you opened it.")
+    number = (values.get("record_number") or "").strip()
+    if not number:
+        values = {**values, "record_number": patient.record_number}
+    else:
+        _check_record_number_free(session, number, patient)
+    changes = _apply(patient, values, DEMOGRAPHIC_FIELDS + (CLINICAL_FIELDS if clinical else ()))
+    if not changes:
+        return changes
+    _refresh_search_columns(patient)
+    patient.updated_by_id = actor.id
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise StaleRecord("Someone else saved this patient's record after you opened it.") from exc
+    # Field names only: the audit trail says what changed, the record holds the values.
+    audit.append(session, "patient.update", actor=actor, patient=patient, target=f"patient:{patient.public_id}",
+                 detail={"fields": sorted(changes)}, ip_address=ip_address)
+    return changes
+
+
+def archive_patient(session: Session, patient: Patient, reason: str, *, actor: User, ip_address: str = "") -> None:
+    """Take a patient out of the everyday list; nothing is deleted."""
+    if patient.is_archived:
+        raise NotAllowed("This patient is already archived.")
+    patient.archived_at = utcnow()
+    patient.archived_by_id = actor.id
+    patient.archive_reason = reason.strip()
+    patient.updated_by_id = actor.id
+    audit.append(session, "patient.archive", actor=actor, patient=patient, target=f"patient:{patient.public_id}",
+                 detail={"reason": patient.archive_reason}, ip_address=ip_address)
+
+
+def restore_patient(session: Session, patient: Patient, *, actor: User, ip_address: str = "") -> None:
+    """Bring an archived patient back into the list."""
+    if not patient.is_archived:
+        raise NotAllowed("This patient is not archived.")
+    patient.archived_at = None
+    patient.archived_by_id = None
+    patient.archive_reason = ""
+    patient.updated_by_id = actor.id
+    audit.append(session, "patient.restore", actor=actor, patient=patient, target=f"patient:{patient.public_id}",
+                 ip_address=ip_address)
+
+
+def record_view(session: Session, patient: Patient, *, actor: User, ip_address: str = "") -> None:
+    """Note in the audit trail that someone opened this patient's record."""
+    audit.append(session, "patient.view", actor=actor, patient=patient, target=f"patient:{patient.public_id}",
+                 ip_address=ip_address)
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DMY_DATE = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+
+
+def _parse_date(text: str) -> date | None:
+    for pattern, order in ((_ISO_DATE, "ymd"), (_DMY_DATE, "dmy")):
+        match = pattern.match(text)
+        if match:
+            a, b, c = (int(x) for x in match.groups())
+            y, m, d = (a, b, c) if order == "ymd" else (c, b, a)
+            try:
+                return date(y, m, d)
+            except ValueError:
+                return None
+    return None
+
+
+def _prefix(column: Any, text: str) -> Any:
+    """A prefix match that uses the column's index on every database (no LIKE collation rules)."""
+    return and_(column >= text, column < text + "\U0010ffff")
+
+
+@dataclass(frozen=True)
+class PatientQuery:
+    """What the list was asked for, as understood."""
+
+    text: str
+    kind: str  # "all", "date", "number", "name"
+
+
+def search_statement(text: str, include_archived: bool = False) -> tuple[Select[tuple[Patient]], PatientQuery]:
+    """Build the list query: by date of birth, phone or record number, or by name prefixes."""
+    text = (text or "").strip()
+    query = select(Patient)
+    if not include_archived:
+        query = query.where(Patient.archived_at.is_(None))
+    understood = PatientQuery(text, "all")
+    if text:
+        as_date = _parse_date(text)
+        number_digits = digits(text)
+        if as_date is not None:
+            query = query.where(Patient.date_of_birth == as_date)
+            understood = PatientQuery(text, "date")
+        elif number_digits and len(number_digits) >= max(3, len(re.sub(r"\s", "", text)) - 3):
+            conditions = [_prefix(Patient.record_number, text), _prefix(Patient.record_number, text.upper())]
+            if len(number_digits) >= 4:
+                conditions.append(_prefix(Patient.phone_digits, number_digits))
+                if number_digits.startswith("0"):
+                    # "07700 900123" typed, "+44 7700 900123" stored: match without the trunk zero too.
+                    conditions.append(Patient.phone_digits.like("%" + number_digits[1:]))
+            query = query.where(or_(*conditions))
+            understood = PatientQuery(text, "number")
+        else:
+            terms = [fold(term) for term in re.split(r"[\s,]+", text) if term.strip()]
+            for term in terms[:4]:
+                query = query.where(or_(_prefix(Patient.family_name_search, term), _prefix(Patient.given_name_search, term)))
+            understood = PatientQuery(text, "name")
+    query = query.order_by(Patient.family_name_search, Patient.given_name_search, Patient.id)
+    return query, understood

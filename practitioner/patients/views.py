@@ -1,0 +1,140 @@
+"""Patient pages: list and search, register, view, edit, archive."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from practitioner.auth.access import client_ip, require
+from practitioner.auth.models import Permission
+from practitioner.errors import DomainError, DuplicateRecord, StaleRecord
+from practitioner.extensions import db
+from practitioner.forms import Form
+from practitioner.patients import bp, services
+from practitioner.patients.forms import ArchiveForm, PatientDemographicsForm, PatientForm, SearchForm
+from practitioner.patients.models import Patient
+
+
+def get_patient_or_404(public_id: uuid.UUID) -> Patient:
+    """Load a patient by the id in the URL, or answer 404."""
+    patient = db.session.scalars(select(Patient).where(Patient.public_id == public_id)).first()
+    if patient is None:
+        abort(404)
+    return patient
+
+
+def _form_class():
+    return PatientForm if current_user.can(Permission.EDIT_CLINICAL) else PatientDemographicsForm
+
+
+def _form_values(form: PatientDemographicsForm) -> dict:
+    values = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version")}
+    return values
+
+
+@bp.get("/")
+@require(Permission.VIEW_DEMOGRAPHICS)
+def list():  # noqa: A001 - the endpoint is patients.list by convention
+    """All patients, or those matching the search, a page at a time."""
+    form = SearchForm(request.args)
+    form.validate()
+    statement, understood = services.search_statement(form.q.data or "", include_archived=bool(form.archived.data))
+    page = db.paginate(statement, per_page=current_app.config["PATIENTS_PER_PAGE"], error_out=False, max_per_page=100)
+    return render_template("patients/list.html", form=form, page=page, understood=understood)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(Permission.EDIT_DEMOGRAPHICS)
+def new():
+    """Register a new patient."""
+    form = _form_class()()
+    if form.validate_on_submit():
+        try:
+            patient = services.register_patient(db.session, _form_values(form), actor=current_user,
+                                                clinical=current_user.can(Permission.EDIT_CLINICAL), ip_address=client_ip())
+        except DuplicateRecord as exc:
+            getattr(form, exc.field).errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"{patient.full_name} is registered as {patient.record_number}.", "success")
+            return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
+    return render_template("patients/form.html", form=form, patient=None), 422 if form.is_submitted() else 200
+
+
+@bp.get("/<uuid:public_id>")
+@require(Permission.VIEW_DEMOGRAPHICS)
+def detail(public_id: uuid.UUID):
+    """The patient's page, which grows into their timeline."""
+    patient = get_patient_or_404(public_id)
+    services.record_view(db.session, patient, actor=current_user, ip_address=client_ip())
+    db.session.commit()
+    return render_template("patients/detail.html", patient=patient, archive_form=ArchiveForm())
+
+
+@bp.route("/<uuid:public_id>/edit", methods=["GET", "POST"])
+@require(Permission.EDIT_DEMOGRAPHICS)
+def edit(public_id: uuid.UUID):
+    """Change a patient's details; a stale form is refused and kept."""
+    patient = get_patient_or_404(public_id)
+    form = _form_class()(obj=patient)
+    if request.method == "GET" and not form.version.data:
+        form.version.data = str(patient.version)
+    status = 422
+    if form.validate_on_submit():
+        try:
+            expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+            changes = services.update_patient(db.session, patient, _form_values(form), expected_version=expected,
+                                              actor=current_user, clinical=current_user.can(Permission.EDIT_CLINICAL),
+                                              ip_address=client_ip())
+        except DuplicateRecord as exc:
+            getattr(form, exc.field).errors.append(str(exc))
+        except StaleRecord as exc:
+            db.session.rollback()
+            db.session.refresh(patient)
+            flash(f"{exc} Your changes are still in the form below; the saved version is shown beside it. "
+                  "Check them and save again.", "error")
+            form.version.data = str(patient.version)
+            return render_template("patients/form.html", form=form, patient=patient, conflict=True), 409
+        else:
+            db.session.commit()
+            flash("Saved." if changes else "No changes to save.", "success")
+            return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
+    return render_template("patients/form.html", form=form, patient=patient), status if form.is_submitted() else 200
+
+
+@bp.post("/<uuid:public_id>/archive")
+@require(Permission.EDIT_DEMOGRAPHICS)
+def archive(public_id: uuid.UUID):
+    """Archive a patient (never delete)."""
+    patient = get_patient_or_404(public_id)
+    form = ArchiveForm()
+    if not form.validate_on_submit():
+        return render_template("patients/detail.html", patient=patient, archive_form=form), 422
+    try:
+        services.archive_patient(db.session, patient, form.reason.data, actor=current_user, ip_address=client_ip())
+    except DomainError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
+    db.session.commit()
+    flash(f"{patient.full_name} is archived. The record stays readable; restore it from this page if needed.", "success")
+    return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
+
+
+@bp.post("/<uuid:public_id>/restore")
+@require(Permission.EDIT_DEMOGRAPHICS)
+def restore(public_id: uuid.UUID):
+    """Bring an archived patient back to the list."""
+    patient = get_patient_or_404(public_id)
+    if not Form().validate_on_submit():
+        return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
+    try:
+        services.restore_patient(db.session, patient, actor=current_user, ip_address=client_ip())
+    except DomainError as exc:
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"{patient.full_name} is back in the patient list.", "success")
+    return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
