@@ -62,6 +62,8 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
+        if app.testing and app.config.get("PROPAGATE_EXCEPTIONS") is not False:
+            raise exc  # let a test see the real error; tests of the 500 page switch this off
         log.exception("unhandled error on %s %s", request.method, request.path)
         try:
             from practitioner.extensions import db

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing import Iterable
+
 from flask import g
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
+from wtforms.fields.choices import SelectChoice
 
 
 class Form(FlaskForm):
@@ -18,3 +21,8 @@ class Form(FlaskForm):
             kwargs["formdata"] = MultiDict([(key, value) for key, values in draft.items() for value in values])
         super().__init__(*args, **kwargs)
         self.restored_from_draft = draft is not None
+
+
+def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
+    """Select or radio options from (value, label) pairs, in the form WTForms 3.3+ expects."""
+    return [SelectChoice(str(value), label) for value, label in pairs]

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 from flask import Flask
+from flask.globals import _cv_app
 from flask.testing import FlaskClient
 
 from practitioner import create_app
@@ -34,6 +35,18 @@ def make_config(database_path: Path, **extra: Any) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Cheap Argon2id parameters for speed; tests marked `real_hashing` keep the production ones."""
+    if request.node.get_closest_marker("real_hashing"):
+        return
+    from argon2 import PasswordHasher
+
+    from practitioner.auth import services
+
+    monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One database built by running the real migrations; each test gets a copy."""
@@ -55,10 +68,30 @@ def database_path(tmp_path: Path, migrated_template: Path) -> Path:
     return target
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests get their own app context, as real requests do.
+
+    Flask reuses an already-pushed app context for a request, which would share `g`
+    (the cached user, the CSRF token) and the database session between the test and
+    every request. Stepping the test's context aside for each request keeps them apart.
+    """
+
+    def open(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            ctx.pop()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if ctx is not None:
+                ctx.push()
+
+
 @pytest.fixture
 def app(database_path: Path) -> Iterator[Flask]:
-    """The app on a fresh database, inside an app context."""
+    """The app on a fresh database, inside an app context (for factories and assertions)."""
     application = create_app(make_config(database_path))
+    application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
         db.session.remove()
@@ -74,7 +107,7 @@ def client(app: Flask) -> FlaskClient:
 def make_user(role: Role = Role.PRACTITIONER, email: str | None = None, name: str | None = None, **kw: Any) -> User:
     """A committed user with the shared test password."""
     user = create_user(
-        db.session, email=email or f"{role.value}@clinic.test", name=name or f"Test {role.value.title()}",
+        db.session, email=email or f"{role.value}@clinic.example", name=name or f"Test {role.value.title()}",
         role=role, password=PASSWORD, actor=None, **kw,
     )
     db.session.commit()
@@ -87,7 +120,7 @@ _counter = iter(range(1, 1_000_000))
 def make_patient(actor: User | None = None, **values: Any) -> Patient:
     """A committed patient with plausible defaults; keyword arguments override them."""
     n = next(_counter)
-    actor = actor or db.session.scalars(db.select(User).limit(1)).first() or make_user(Role.PRACTITIONER, email=f"author{n}@clinic.test")
+    actor = actor or db.session.scalars(db.select(User).limit(1)).first() or make_user(Role.PRACTITIONER, email=f"author{n}@clinic.example")
     data = {
         "given_name": "Alex", "family_name": f"Testperson{n}", "date_of_birth": date(1990, 1, 15), "sex": "female",
         "phone": f"07700 9{n:05d}", "email": "", "address": "", "postcode": "", "preferred_name": "",

@@ -9,11 +9,11 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange
 from practitioner.admin.models import PaperSize
 from practitioner.auth.models import Role
 from practitioner.auth.services import MIN_PASSWORD_LENGTH
-from practitioner.forms import Form
+from practitioner.forms import Form, choices
 from practitioner.validators import NoControlCharacters, Phone, strip_filter
 
 F = [strip_filter]
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
+ROLE_CHOICES = choices((r.value, r.label) for r in Role)
 
 
 class UserForm(Form):
@@ -51,7 +51,7 @@ class ClinicSettingsForm(Form):
     email = EmailField("Email (optional)", filters=F, validators=[Optional(), Email("Enter a valid email address."), Length(max=254)])
     out_of_hours = StringField("Out-of-hours contact", filters=F, validators=[DataRequired("Say who patients call out of hours."), Length(max=300), NoControlCharacters()],
                                description="Printed on aftercare, for example: NHS 111, or Dr Lee on 07700 900461.")
-    paper_size = RadioField("Paper size for documents", choices=[(p.value, p.value) for p in PaperSize], validators=[DataRequired("Choose a paper size.")])
+    paper_size = RadioField("Paper size for documents", choices=choices((p.value, p.value) for p in PaperSize), validators=[DataRequired("Choose a paper size.")])
     logo = FileField("Logo (PNG or JPEG, up to 2 MB)", validators=[FileAllowed(["png", "jpg", "jpeg"], "Choose a PNG or JPEG image.")])
     remove_logo = BooleanField("Remove the current logo")
 
@@ -65,6 +65,6 @@ class AuditFilterForm(Form):
     patient = StringField("Patient record number", filters=F, validators=[Optional(), Length(max=30)])
     user = SelectField("User", choices=[], validators=[Optional()])
     action = SelectField("Action", choices=[], validators=[Optional()])
-    outcome = SelectField("Outcome", choices=[("", "Any"), ("success", "Success"), ("failure", "Failure"), ("denied", "Denied")], validators=[Optional()])
+    outcome = SelectField("Outcome", choices=choices([("", "Any"), ("success", "Success"), ("failure", "Failure"), ("denied", "Denied")]), validators=[Optional()])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])

@@ -66,7 +66,9 @@ def check_logo(data: bytes, max_bytes: int) -> CheckedLogo:
                 image.save(out, format="PNG", optimize=True)
     except InvalidLogo:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidLogo("The image has far too many pixels for a logo. Use one under 4000 pixels a side.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidLogo("The file is not a readable PNG or JPEG image. Choose another file.") from exc
     png = out.getvalue()
     return CheckedLogo(png, image.width, image.height, hashlib.sha256(png).hexdigest())

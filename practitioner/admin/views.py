@@ -16,6 +16,7 @@ from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission, Role, User
 from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
+from practitioner.forms import choices
 from practitioner.patients.models import Patient
 
 
@@ -119,9 +120,9 @@ def audit_trail():
     """Browse the audit trail, filtered by patient, user, action, outcome and dates."""
     form = AuditFilterForm(request.args)
     people = db.session.scalars(select(User).order_by(User.name)).all()
-    form.user.choices = [("", "Anyone")] + [(str(u.public_id), f"{u.name} ({u.email})") for u in people]
+    form.user.choices = choices([("", "Anyone")] + [(u.public_id, f"{u.name} ({u.email})") for u in people])
     actions = db.session.scalars(select(audit.AuditEvent.action).distinct().order_by(audit.AuditEvent.action)).all()
-    form.action.choices = [("", "Any")] + [(a, a) for a in actions]
+    form.action.choices = choices([("", "Any")] + [(a, a) for a in actions])
     form.validate()
     patient = None
     if form.patient.data:

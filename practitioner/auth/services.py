@@ -160,6 +160,7 @@ class LoadedSession:
 
     user: User | None
     expired_user_id: int | None = None
+    changed: bool = False
 
 
 def load_session(session: Session, session_key: str, idle_timeout: timedelta) -> LoadedSession:
@@ -176,14 +177,15 @@ def load_session(session: Session, session_key: str, idle_timeout: timedelta) ->
     user = user_session.user
     if not user.is_active_account:
         end_session(session, user_session, "deactivated")
-        return LoadedSession(None)
+        return LoadedSession(None, changed=True)
     if now - user_session.last_seen_at > idle_timeout:
         end_session(session, user_session, "idle")
-        return LoadedSession(None, expired_user_id=user.id)
+        return LoadedSession(None, expired_user_id=user.id, changed=True)
+    user.current_session = user_session
     # Writing on every request would serialise reads; a minute's precision is enough.
     if now - user_session.last_seen_at > timedelta(seconds=60):
         user_session.last_seen_at = now
-    user.current_session = user_session
+        return LoadedSession(user, changed=True)
     return LoadedSession(user)
 
 

@@ -22,7 +22,7 @@ def load_user(session_key: str):
     loaded = services.load_session(db.session, session_key, current_app.config["IDLE_TIMEOUT"])
     if loaded.expired_user_id is not None:
         g.expired_user_id = loaded.expired_user_id
-    if db.session.dirty or db.session.new:
+    if loaded.changed:
         db.session.commit()
     return loaded.user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import BooleanField, DateField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
-from practitioner.forms import Form
+from practitioner.forms import Form, choices
 from practitioner.patients.models import FITZPATRICK_LABELS, Sex
 from practitioner.validators import NoControlCharacters, PastDate, Phone, strip_filter
 
@@ -25,7 +25,7 @@ class PatientDemographicsForm(Form):
         "Date of birth", validators=[InputRequired("Enter the date of birth."), PastDate(message="The date of birth cannot be in the future.")],
         render_kw={"autocomplete": "off"},
     )
-    sex = RadioField("Sex", choices=[(s.value, s.label) for s in Sex], validators=[InputRequired("Choose one.")])
+    sex = RadioField("Sex", choices=choices((s.value, s.label) for s in Sex), validators=[InputRequired("Choose one.")])
     record_number = StringField("Clinic record number", filters=F, validators=[Optional(), Length(max=30), *TEXT],
                                 description="Leave blank to have the next number assigned.")
     phone = StringField("Phone", filters=F, validators=[Optional(), Length(max=40), Phone()], render_kw={"autocomplete": "off", "inputmode": "tel"})
@@ -39,10 +39,14 @@ class PatientDemographicsForm(Form):
     gp_practice = StringField("Practice or surgery", filters=F, validators=[Optional(), Length(max=200), *TEXT])
     gp_phone = StringField("Practice phone", filters=F, validators=[Optional(), Length(max=40), Phone()], render_kw={"inputmode": "tel"})
 
-    def validate_emergency_contact_phone(self, field):
-        """A named emergency contact needs a number to be any use."""
-        if self.emergency_contact_name.data and not field.data:
-            raise ValidationError("Add a phone number for the emergency contact, or clear the name.")
+    def validate(self, extra_validators=None) -> bool:
+        """Field checks, then: a named emergency contact needs a number to be any use."""
+        valid = super().validate(extra_validators)
+        if self.emergency_contact_name.data and not self.emergency_contact_phone.data:
+            self.emergency_contact_phone.errors = [*self.emergency_contact_phone.errors,
+                                                   "Add a phone number for the emergency contact, or clear the name."]
+            valid = False
+        return valid
 
 
 class PatientForm(PatientDemographicsForm):
@@ -50,7 +54,7 @@ class PatientForm(PatientDemographicsForm):
 
     fitzpatrick = SelectField(
         "Fitzpatrick skin type",
-        choices=[("", "Not assessed yet")] + [(str(k), v) for k, v in FITZPATRICK_LABELS.items()],
+        choices=choices([("", "Not assessed yet"), *FITZPATRICK_LABELS.items()]),
         validators=[Optional()],
         coerce=lambda v: int(v) if v not in (None, "", "None") else None,
     )

@@ -1,0 +1,186 @@
+"""Every route, from the app's URL map: who gets in, CSRF on every POST, headers on every answer."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from practitioner.extensions import db
+from tests.conftest import make_patient, make_user, sign_in
+from practitioner.auth.models import Role
+
+ANON, RECEPTION, PRACTITIONER, ADMIN = "anonymous", "reception", "practitioner", "admin"
+OK, SIGN_IN, FORBIDDEN, NOT_ALLOWED = 200, 303, 403, 405
+
+# Expected answer to a GET for every endpoint: a new route without an entry fails the test below.
+# (303 for the anonymous visitor means "sent to sign in".)
+GET_MATRIX: dict[str, dict[str, int]] = {
+    "main.home": {ANON: 303, RECEPTION: 303, PRACTITIONER: 303, ADMIN: 303},
+    "main.health": {ANON: OK, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
+    "auth.sign_in": {ANON: OK, RECEPTION: 303, PRACTITIONER: 303, ADMIN: 303},
+    "auth.sign_out": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "patients.list": {ANON: SIGN_IN, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
+    "patients.new": {ANON: SIGN_IN, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
+    "patients.detail": {ANON: SIGN_IN, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
+    "patients.edit": {ANON: SIGN_IN, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
+    "patients.archive": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "patients.restore": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "admin.users": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+    "admin.new_user": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+    "admin.edit_user": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+    "admin.settings": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+    "admin.logo": {ANON: SIGN_IN, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
+    "admin.audit_trail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+}
+
+# POST rights, checked with a valid CSRF token: 403 for a role that may not, anything else otherwise.
+POST_FORBIDDEN: dict[str, set[str]] = {
+    "admin.new_user": {RECEPTION, PRACTITIONER},
+    "admin.edit_user": {RECEPTION, PRACTITIONER},
+    "admin.settings": {RECEPTION, PRACTITIONER},
+}
+
+
+def _endpoints(app: Flask) -> list[tuple[str, str, set[str]]]:
+    rules = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        rules.append((rule.endpoint, rule.rule, set(rule.methods or ()) - {"HEAD", "OPTIONS"}))
+    return rules
+
+
+def _url(rule: str, values: dict[str, str]) -> str:
+    url = rule
+    for name, value in values.items():
+        url = url.replace(f"<uuid:{name}>", value)
+    assert "<" not in url, f"no test value for a parameter of {rule}"
+    return url
+
+
+@pytest.fixture
+def world(app):
+    """One of each role and a patient to address."""
+    users = {role.value: make_user(role, email=f"{role.value}@clinic.example") for role in Role}
+    patient = make_patient(actor=users["practitioner"])
+    return {"users": users, "values": {"public_id": str(patient.public_id)}, "user_values": {"public_id": str(users["practitioner"].public_id)}}
+
+
+def _client_as(app, world, who):
+    client = app.test_client()
+    if who != ANON:
+        assert sign_in(client, world["users"][who].email).status_code == 303
+    return client
+
+
+def test_every_route_has_an_entry(app):
+    missing = {endpoint for endpoint, _, _ in _endpoints(app)} - set(GET_MATRIX)
+    assert not missing, f"add these routes to GET_MATRIX with the expected answer per role: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("who", [ANON, RECEPTION, PRACTITIONER, ADMIN])
+def test_get_answers_per_role(app, world, who):
+    client = _client_as(app, world, who)
+    wrong = {}
+    for endpoint, rule, methods in _endpoints(app):
+        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
+        status = client.get(_url(rule, values)).status_code
+        if status != GET_MATRIX[endpoint][who]:
+            wrong[endpoint] = (status, GET_MATRIX[endpoint][who])
+    assert not wrong, f"(got, expected) for {who}: {wrong}"
+
+
+def test_every_post_route_refuses_a_missing_csrf_token(app, world):
+    client = _client_as(app, world, ADMIN)
+    posts = [(endpoint, rule) for endpoint, rule, methods in _endpoints(app) if "POST" in methods]
+    assert len(posts) >= 8
+    for endpoint, rule in posts:
+        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
+        response = client.post(_url(rule, values), data={"name": "x", "reason": "x"})
+        assert response.status_code == 400, f"{endpoint} accepted a POST without a CSRF token"
+
+
+@pytest.mark.parametrize("who", [RECEPTION, PRACTITIONER])
+def test_post_rights(app, world, who):
+    from tests.conftest import csrf_token
+
+    client = _client_as(app, world, who)
+    token = csrf_token(client, "/patients/")
+    for endpoint, rule, methods in _endpoints(app):
+        if "POST" not in methods or who not in POST_FORBIDDEN.get(endpoint, set()):
+            continue
+        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
+        assert client.post(_url(rule, values), data={"csrf_token": token, "name": "x"}).status_code == 403, endpoint
+
+
+def test_no_get_route_changes_a_record(app, world):
+    from sqlalchemy import func, select
+
+    from practitioner.patients.models import Patient
+    from practitioner.auth.models import User
+
+    client = _client_as(app, world, ADMIN)
+    before = (db.session.scalar(select(func.max(Patient.version))), db.session.scalar(select(func.count(User.id))))
+    for endpoint, rule, methods in _endpoints(app):
+        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
+        client.get(_url(rule, values), query_string={"name": "x", "reason": "x", "given_name": "x"})
+    assert (db.session.scalar(select(func.max(Patient.version))), db.session.scalar(select(func.count(User.id)))) == before
+
+
+@pytest.mark.parametrize("who", [ANON, PRACTITIONER])
+def test_security_headers_on_every_answer(app, world, who):
+    client = _client_as(app, world, who)
+    for endpoint, rule, methods in _endpoints(app):
+        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
+        headers = client.get(_url(rule, values)).headers
+        csp = headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, endpoint
+        assert headers.get("X-Content-Type-Options") == "nosniff", endpoint
+        assert headers.get("Referrer-Policy") == "no-referrer", endpoint
+        assert headers.get("Cache-Control") in ("no-store", "private, max-age=300"), endpoint
+
+
+def test_session_cookie_flags(app, world):
+    client = app.test_client()
+    response = client.get("/sign-in")
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_secure_cookie_in_production_configuration(monkeypatch, database_path):
+    from practitioner import create_app
+
+    monkeypatch.setenv("PRACTITIONER_SECRET_KEY", "y" * 48)
+    monkeypatch.setenv("PRACTITIONER_DATABASE_URL", f"sqlite:///{database_path}")
+    monkeypatch.delenv("PRACTITIONER_COOKIE_SECURE", raising=False)
+    production = create_app()
+    cookie = production.test_client().get("/sign-in").headers.get("Set-Cookie", "")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_no_inline_script_in_pages(app, world):
+    client = _client_as(app, world, ADMIN)
+    for url in ("/sign-in", "/patients/", "/admin/settings", "/admin/audit"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>" not in html and " onclick=" not in html and " onload=" not in html
+
+
+def test_500_page_is_friendly_and_shows_no_trace(app, world):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/__boom")
+    def boom():
+        raise RuntimeError("secret internal detail")
+
+    response = app.test_client().get("/__boom")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in html
+    assert "secret internal detail" not in html and "Traceback" not in html
+
+
+def test_friendly_403_names_what_to_do(app, world):
+    client = _client_as(app, world, RECEPTION)
+    response = client.get("/admin/users")
+    assert response.status_code == 403
+    assert "Ask a clinic administrator" in response.get_data(as_text=True)

@@ -1,0 +1,52 @@
+"""Command-line tasks: create-user and the demo seed."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from practitioner.auth.models import Role, User
+from practitioner.extensions import db
+from practitioner.patients.models import Patient
+
+
+def test_create_user_reads_the_password_from_stdin(app):
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "--email", "Lead@Clinic.example", "--name", "Dr Lead", "--role", "admin", "--password-stdin"],
+        input="a very long first password\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalars(select(User)).one()
+    assert user.email == "lead@clinic.example" and user.role == Role.ADMIN
+    assert "a very long first password" not in result.output
+
+
+def test_create_user_refuses_a_short_password_and_duplicates(app):
+    runner = app.test_cli_runner()
+    args = ["create-user", "--email", "a@clinic.example", "--name", "A", "--role", "reception", "--password-stdin"]
+    short = runner.invoke(args=args, input="short\n")
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    assert runner.invoke(args=args, input="long enough password\n").exit_code == 0
+    again = runner.invoke(args=args, input="long enough password\n")
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_create_user_without_password_stdin_is_a_usage_error(app):
+    result = app.test_cli_runner().invoke(args=["create-user", "--email", "a@clinic.example", "--name", "A", "--role", "admin"])
+    assert result.exit_code == 2 and "--password-stdin" in result.output
+
+
+def test_seed_demo_is_idempotent_and_prints_the_sign_in(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0 and "practitioner@demo.clinic" in first.output and "demo-clinic-2026" in first.output
+    counts = (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Patient.id))))
+    assert counts == (4, 12)
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0 and "0 users and 0 patients added" in second.output
+    assert (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Patient.id)))) == counts
+
+
+def test_a_production_start_has_no_demo_data(app):
+    # The app factory and migrations create no users or patients: only seed-demo does.
+    assert db.session.scalar(select(func.count(User.id))) == 0
+    assert db.session.scalar(select(func.count(Patient.id))) == 0
