@@ -204,11 +204,13 @@ def search_statement(text: str, include_archived: bool = False) -> tuple[Select[
             understood = PatientQuery(text, "date")
         elif number_digits and len(number_digits) >= max(3, len(re.sub(r"\s", "", text)) - 3):
             conditions = [_prefix(Patient.record_number, text), _prefix(Patient.record_number, text.upper())]
-            if len(number_digits) >= 4:
+            if not re.search(r"[A-Za-z]", text) and len(number_digits) >= 4:
                 conditions.append(_prefix(Patient.phone_digits, number_digits))
-                if number_digits.startswith("0"):
-                    # "07700 900123" typed, "+44 7700 900123" stored: match without the trunk zero too.
-                    conditions.append(Patient.phone_digits.like("%" + number_digits[1:]))
+                national = number_digits.lstrip("0")
+                if len(national) >= 6:
+                    # The last digits, or a number typed without the country code that was
+                    # stored with it ("07700 900123" vs "+44 7700 900123"): a scan, but a short one.
+                    conditions.append(Patient.phone_digits.like("%" + national))
             query = query.where(or_(*conditions))
             understood = PatientQuery(text, "number")
         else:

@@ -307,11 +307,8 @@ def test_tablet_list_and_patient_page_fit_the_screen(page: Page, live_server: Li
     shot(page, "06-tablet-patient-page")
 
 
-# Known app bugs, pinned so they are seen. strict=True: once fixed, these XPASS and fail the run,
-# which is the cue to delete the xfail mark and keep the test as a regression check.
+# Regression checks for two layout bugs found by these tests.
 
-@pytest.mark.xfail(strict=True, reason="app bug: templates/patients/detail.html joins the last address line and the "
-                   "postcode ('BristolBS1 4DJ'); trim_blocks eats the newline after {% if patient.postcode %}")
 def test_postcode_is_on_its_own_line_under_the_address(page: Page, live_server: LiveServer) -> None:
     with live_server.app.app_context():
         public_id = make_patient(given_name="Giulia", family_name="Marchetti", address="12 Orchard Lane\nBristol",
@@ -322,8 +319,6 @@ def test_postcode_is_on_its_own_line_under_the_address(page: Page, live_server: 
     assert fact(page, "Address").inner_text().splitlines() == ["12 Orchard Lane", "Bristol", "BS1 4DJ"]
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: a long email without hyphens does not wrap in the Contact card "
-                   "(.facts dd has no overflow-wrap), so the desktop patient page scrolls sideways")
 def test_desktop_patient_page_with_a_long_email_fits_the_screen(page: Page, live_server: LiveServer) -> None:
     with live_server.app.app_context():
         public_id = make_patient(given_name="Alexandra", family_name="Papadopoulou",
