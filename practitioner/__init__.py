@@ -38,11 +38,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     login_manager.login_view = "auth.sign_in"
     login_manager.session_protection = None  # the server-side session is the protection
 
-    from practitioner import admin, auth, main, patients
+    from practitioner import admin, auth, consultations, main, models, patients  # noqa: F401  (models: full metadata)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp)
+    app.register_blueprint(consultations.bp)
     app.register_blueprint(admin.bp)
 
     security.init_app(app)

@@ -39,3 +39,22 @@ class ClinicSettings(Base):
     logo_height: Mapped[int | None] = mapped_column(nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class ClinicalPolicy(Base):
+    """The clinic's screening windows and thresholds (screening.md 'Policy'); a single row (id 1)."""
+
+    __tablename__ = "clinical_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    min_age: Mapped[int] = mapped_column(default=18)
+    isotretinoin_washout_days: Mapped[int] = mapped_column(default=180)
+    neurotoxin_interval_days: Mapped[int] = mapped_column(default=14)
+    filler_interval_days: Mapped[int] = mapped_column(default=14)
+    retinoid_window_days: Mapped[int] = mapped_column(default=5)
+    resurfacing_interval_days: Mapped[int] = mapped_column(default=28)
+    sunburn_window_days: Mapped[int] = mapped_column(default=14)
+    prp_nsaid_window_days: Mapped[int] = mapped_column(default=7)
+    pih_risk_min_fitzpatrick: Mapped[int] = mapped_column(default=4)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

@@ -1,0 +1,288 @@
+"""A consultation's structured screening answers and result, the treatment plan, and signed consent."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from practitioner.clinical.screening import (
+    CONCERNS,
+    DECISIONS,
+    DIABETES_STATES,
+    ISOTRETINOIN_STATES,
+    MODALITIES,
+    NEEDLE_MATERIALS,
+    TREATMENT_AREAS,
+)
+from practitioner.database import AuditedMixin, Base, PublicIdMixin, utcnow
+
+PLAN_ZONES = ("forehead", "glabella", "periorbital", "nose", "perioral", "cheeks", "chin_jaw", "neck", "decolletage", "scar_area")
+SCAR_TYPES = ("icepick", "rolling", "boxcar", "hypertrophic", "keloid")
+
+
+def _codes(name: str, values: tuple[str, ...], length: int = 30) -> Enum:
+    return Enum(*values, name=name, native_enum=False, length=length, create_constraint=True)
+
+
+class Consultation(PublicIdMixin, AuditedMixin, Base):
+    """One consultation: assessment, screening answers as columns, and the computed result."""
+
+    __tablename__ = "consultations"
+    __table_args__ = (
+        CheckConstraint("glogau IS NULL OR glogau BETWEEN 1 AND 4", name="glogau_range"),
+        CheckConstraint("goodman_baron_grade IS NULL OR goodman_baron_grade BETWEEN 1 AND 4", name="goodman_baron_range"),
+        CheckConstraint("fitzpatrick IS NULL OR fitzpatrick BETWEEN 1 AND 6", name="fitzpatrick_range"),
+        Index("ix_consultations_patient_id_date", "patient_id", "consultation_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=1)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    consultation_date: Mapped[date]
+    modality: Mapped[str] = mapped_column(_codes("modality", MODALITIES))
+    age_at_consultation: Mapped[int | None] = mapped_column(nullable=True)
+
+    # Skin assessment
+    fitzpatrick: Mapped[int | None] = mapped_column(nullable=True)
+    glogau: Mapped[int | None] = mapped_column(nullable=True)
+    goodman_baron_grade: Mapped[int | None] = mapped_column(nullable=True)
+    skin_notes: Mapped[str] = mapped_column(Text, default="")
+
+    # Device and depth
+    device_name: Mapped[str] = mapped_column(String(120), default="")
+    needle_material: Mapped[str | None] = mapped_column(_codes("needle_material", NEEDLE_MATERIALS, 20), nullable=True)
+    device_max_depth_mm: Mapped[Decimal | None] = mapped_column(Numeric(4, 2), nullable=True)
+    requested_depth_mm: Mapped[Decimal | None] = mapped_column(Numeric(4, 2), nullable=True)
+
+    # Screening: today
+    pregnant: Mapped[bool] = mapped_column(default=False)
+    breastfeeding: Mapped[bool] = mapped_column(default=False)
+    active_infection: Mapped[bool] = mapped_column(default=False)
+    active_cold_sore: Mapped[bool] = mapped_column(default=False)
+    active_inflammatory_acne: Mapped[bool] = mapped_column(default=False)
+    dermatosis_flare: Mapped[bool] = mapped_column(default=False)
+    suspicious_lesion: Mapped[bool] = mapped_column(default=False)
+    tattoo_or_pmu: Mapped[bool] = mapped_column(default=False)
+    sunburn_on: Mapped[date | None] = mapped_column(nullable=True)
+
+    # Screening: history
+    cold_sore_history: Mapped[bool] = mapped_column(default=False)
+    keloid_history: Mapped[bool] = mapped_column(default=False)
+    hypertrophic_scarring: Mapped[bool] = mapped_column(default=False)
+    koebner_condition: Mapped[bool] = mapped_column(default=False)
+    skin_cancer_in_area: Mapped[bool] = mapped_column(default=False)
+    radiotherapy_to_area: Mapped[bool] = mapped_column(default=False)
+    diabetes: Mapped[str] = mapped_column(_codes("diabetes", DIABETES_STATES, 20), default="none")
+    immunosuppressed: Mapped[bool] = mapped_column(default=False)
+    autoimmune_collagen_vascular: Mapped[bool] = mapped_column(default=False)
+    bleeding_disorder: Mapped[bool] = mapped_column(default=False)
+    platelet_disorder: Mapped[bool] = mapped_column(default=False)
+    bloodborne_infection: Mapped[bool] = mapped_column(default=False)
+    implanted_electronic_device: Mapped[bool] = mapped_column(default=False)
+    metal_implant_in_area: Mapped[bool] = mapped_column(default=False)
+    smoker: Mapped[bool] = mapped_column(default=False)
+    expectations_concern: Mapped[bool] = mapped_column(default=False)
+
+    # Screening: allergies
+    allergy_gold: Mapped[bool] = mapped_column(default=False)
+    allergy_stainless_steel: Mapped[bool] = mapped_column(default=False)
+    allergy_nickel: Mapped[bool] = mapped_column(default=False)
+    allergy_topical_anaesthetic: Mapped[bool] = mapped_column(default=False)
+
+    # Screening: medicines (dates, so days-ago is always counted from the consultation date)
+    isotretinoin: Mapped[str] = mapped_column(_codes("isotretinoin", ISOTRETINOIN_STATES, 20), default="never")
+    isotretinoin_stopped_on: Mapped[date | None] = mapped_column(nullable=True)
+    anticoagulant_prescribed: Mapped[bool] = mapped_column(default=False)
+    nsaid_or_supplement_last_on: Mapped[date | None] = mapped_column(nullable=True)
+    topical_retinoid_or_acid_last_on: Mapped[date | None] = mapped_column(nullable=True)
+
+    # Screening: recent procedures
+    neurotoxin_on: Mapped[date | None] = mapped_column(nullable=True)
+    filler_in_area_on: Mapped[date | None] = mapped_column(nullable=True)
+    resurfacing_on: Mapped[date | None] = mapped_column(nullable=True)
+
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    # The computed result, re-computed whenever the answers change (never edited by hand).
+    decision: Mapped[str] = mapped_column(_codes("decision", DECISIONS), default="proceed")
+    rebook_from: Mapped[date | None] = mapped_column(nullable=True)
+    policy_snapshot: Mapped[str] = mapped_column(Text, default="{}")
+    screened_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    patient = relationship("Patient", lazy="joined", innerjoin=True)
+    practitioner = relationship("User", foreign_keys=[practitioner_id], lazy="joined", innerjoin=True)
+    concerns: Mapped[list[ConsultationConcern]] = relationship(cascade="all, delete-orphan", order_by="ConsultationConcern.code", lazy="selectin")
+    areas: Mapped[list[ConsultationArea]] = relationship(cascade="all, delete-orphan", order_by="ConsultationArea.code", lazy="selectin")
+    scar_counts: Mapped[list[ScarCount]] = relationship(cascade="all, delete-orphan", order_by="ScarCount.scar_type", lazy="selectin")
+    flags: Mapped[list[ScreeningFlag]] = relationship(cascade="all, delete-orphan", order_by="ScreeningFlag.position", lazy="selectin")
+    overrides: Mapped[list[ScreeningOverride]] = relationship(order_by="ScreeningOverride.id", lazy="selectin")
+
+    @property
+    def concern_codes(self) -> list[str]:
+        """The concerns as codes."""
+        return [c.code for c in self.concerns]
+
+    @property
+    def area_codes(self) -> list[str]:
+        """The treatment areas as codes."""
+        return [a.code for a in self.areas]
+
+    @property
+    def active_override(self) -> ScreeningOverride | None:
+        """The override recorded against the current result, if any."""
+        return next((o for o in reversed(self.overrides) if o.superseded_at is None), None)
+
+    @property
+    def allows_treatment(self) -> bool:
+        """Proceed (with or without caution), or any other decision with a recorded override."""
+        return self.decision in ("proceed", "proceed_with_caution") or self.active_override is not None
+
+
+class ConsultationConcern(Base):
+    """One concern the patient wants treated."""
+
+    __tablename__ = "consultation_concerns"
+
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(_codes("concern", CONCERNS), primary_key=True)
+
+
+class ConsultationArea(Base):
+    """One treatment area discussed."""
+
+    __tablename__ = "consultation_areas"
+
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(_codes("treatment_area", TREATMENT_AREAS), primary_key=True)
+
+
+class ScarCount(Base):
+    """A rough count of one acne scar type (stored per type so scores can be recomputed)."""
+
+    __tablename__ = "consultation_scar_counts"
+
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), primary_key=True)
+    scar_type: Mapped[str] = mapped_column(_codes("scar_type", SCAR_TYPES, 20), primary_key=True)
+    count: Mapped[int]
+
+
+class ScreeningFlag(Base):
+    """One flag raised by the screening engine, with its reason, as computed."""
+
+    __tablename__ = "screening_flags"
+    __table_args__ = (Index("ix_screening_flags_code", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    position: Mapped[int]
+    code: Mapped[str] = mapped_column(String(60))
+    decision: Mapped[str] = mapped_column(_codes("flag_decision", DECISIONS))
+    reason: Mapped[str] = mapped_column(Text)
+    earliest_date: Mapped[date | None] = mapped_column(nullable=True)
+
+
+class ScreeningOverride(Base):
+    """A practitioner's documented decision to go ahead despite the computed result."""
+
+    __tablename__ = "screening_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    computed_decision: Mapped[str] = mapped_column(_codes("overridden_decision", DECISIONS))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    recorded_by = relationship("User", lazy="joined")
+
+
+class PlanStatus(enum.StrEnum):
+    """Where a plan stands."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+class TreatmentPlan(PublicIdMixin, AuditedMixin, Base):
+    """How many sessions, how often, which zones at which depths: made from a consultation."""
+
+    __tablename__ = "treatment_plans"
+    __table_args__ = (
+        CheckConstraint("sessions_planned BETWEEN 1 AND 12", name="sessions_range"),
+        CheckConstraint("interval_weeks BETWEEN 1 AND 26", name="interval_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    modality: Mapped[str] = mapped_column(_codes("plan_modality", MODALITIES))
+    sessions_planned: Mapped[int]
+    interval_weeks: Mapped[int]
+    first_session_on: Mapped[date]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[PlanStatus] = mapped_column(
+        Enum(PlanStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]), default=PlanStatus.ACTIVE
+    )
+
+    consultation: Mapped[Consultation] = relationship(lazy="joined", innerjoin=True)
+    zones: Mapped[list[PlanZone]] = relationship(cascade="all, delete-orphan", order_by="PlanZone.position", lazy="selectin")
+
+    @property
+    def sessions_done(self) -> int:
+        """Signed sessions on this plan (sessions arrive with the treatments feature)."""
+        return int(getattr(self, "_sessions_done", 0))
+
+    @property
+    def sessions_remaining(self) -> int:
+        """Planned minus done, never below zero."""
+        return max(0, self.sessions_planned - self.sessions_done)
+
+
+class PlanZone(Base):
+    """One zone of a plan with its suggested depth range."""
+
+    __tablename__ = "plan_zones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    position: Mapped[int]
+    zone: Mapped[str] = mapped_column(_codes("plan_zone", PLAN_ZONES, 20))
+    depth_min_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
+    depth_max_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Consent(PublicIdMixin, Base):
+    """A signed consent: the exact text shown, its hash, the drawn signature, who witnessed, when.
+
+    Never edited: the database refuses updates and deletes. A new version is a new consent.
+    """
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    modality: Mapped[str] = mapped_column(_codes("consent_modality", MODALITIES))
+    content_version: Mapped[str] = mapped_column(String(40))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    content_text: Mapped[str] = mapped_column(Text)
+    photo_clinical: Mapped[bool] = mapped_column(default=False)
+    photo_marketing: Mapped[bool] = mapped_column(default=False)
+    patient_typed_name: Mapped[str] = mapped_column(String(200))
+    signature_png: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    signature_sha256: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    witnessed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    witnessed_by = relationship("User", lazy="joined")
+    consultation: Mapped[Consultation] = relationship(lazy="joined", innerjoin=True)

@@ -1,0 +1,7 @@
+"""Every feature's models, imported together so the metadata (and so each migration) is complete."""
+
+from practitioner import audit  # noqa: F401
+from practitioner.admin import models as admin_models  # noqa: F401
+from practitioner.auth import models as auth_models  # noqa: F401
+from practitioner.consultations import models as consultation_models  # noqa: F401
+from practitioner.patients import models as patient_models  # noqa: F401
