@@ -46,6 +46,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     app.register_blueprint(consultations.bp)
     app.register_blueprint(admin.bp)
 
+    from practitioner.consultations.timeline import timeline_entries
+    from practitioner.patients.timeline import register_source
+
+    register_source(timeline_entries)
+
     security.init_app(app)
     templating.init_app(app)
     register_error_pages(app)

@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(audit_verify_command)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(screen_command)
 
 
 @click.command("create-user")
@@ -68,3 +69,24 @@ def seed_demo_command() -> None:
     for email, role in (("practitioner@demo.clinic", "practitioner"), ("reception@demo.clinic", "reception"), ("admin@demo.clinic", "admin")):
         click.echo(f"  {role:<13} {email}")
     click.echo(f"  password      {DEMO_PASSWORD}")
+
+
+@click.command("screen")
+@click.argument("intake_file", type=click.File("r", encoding="utf-8"))
+@click.option("--on", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Consultation date the 'days ago' count from (default: today).")
+@click.option("--default-policy", is_flag=True, help="Use the defaults of screening.md instead of the clinic's policy.")
+def screen_command(intake_file, on, default_policy: bool) -> None:
+    """Screen one intake or a list of intakes (JSON; '-' reads standard input) and print the result as JSON."""
+    from datetime import date
+
+    from practitioner.admin.services import current_policy
+    from practitioner.clinical.screening import Policy, run_cli
+
+    policy = Policy() if default_policy else current_policy(db.session)
+    db.session.rollback()
+    code, output = run_cli(intake_file.read(), policy, on.date() if on else date.today())
+    if code != 0:
+        click.echo(output, err=True)
+        sys.exit(code)
+    click.echo(output)

@@ -9,7 +9,9 @@ from typing import Iterable
 from flask import g
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
+from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 class Form(FlaskForm):
@@ -26,3 +28,10 @@ class Form(FlaskForm):
 def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
     """Select or radio options from (value, label) pairs, in the form WTForms 3.3+ expects."""
     return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A group of checkboxes for a multi-select, each with its own label."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,16 @@ from flask import Flask, current_app, g
 
 from practitioner.auth.access import has
 from practitioner.auth.models import Permission
+from practitioner.clinical import screening
+
+LABELS = {
+    "modality": screening.MODALITY_LABELS,
+    "concern": screening.CONCERN_LABELS,
+    "area": screening.TREATMENT_AREA_LABELS,
+    "decision": screening.DECISION_LABELS,
+    "needle": screening.NEEDLE_MATERIAL_LABELS,
+    "flag": screening.FLAG_TITLES,
+}
 
 
 def clinic_zone() -> ZoneInfo:
@@ -61,7 +72,8 @@ def init_app(app: Flask) -> None:
     def dates() -> dict[str, date]:
         return {"today": clinic_today()}
 
-    app.jinja_env.filters.update(local_datetime=local_datetime, long_date=long_date, short_date=short_date, utc_timestamp=utc_timestamp)
-    app.jinja_env.globals.update(has=has, Permission=Permission, clinic_name=clinic_name)
+    app.jinja_env.filters.update(local_datetime=local_datetime, long_date=long_date, short_date=short_date,
+                                 utc_timestamp=utc_timestamp, fromjson=json.loads)
+    app.jinja_env.globals.update(has=has, Permission=Permission, clinic_name=clinic_name, labels=LABELS)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileAllowed, FileField
-from wtforms import BooleanField, DateField, DecimalField, EmailField, PasswordField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
+from wtforms import BooleanField, DateField, DecimalField, EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from practitioner.admin.models import PaperSize
 from practitioner.auth.models import Role
@@ -68,3 +68,17 @@ class AuditFilterForm(Form):
     outcome = SelectField("Outcome", choices=choices([("", "Any"), ("success", "Success"), ("failure", "Failure"), ("denied", "Denied")]), validators=[Optional()])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
+
+
+class PolicyForm(Form):
+    """The clinic's screening windows and thresholds."""
+
+    min_age = IntegerField("Minimum age (years)", validators=[InputRequired("Enter a number."), NumberRange(min=16, max=30, message="Enter 16 to 30 years.")])
+    isotretinoin_washout_days = IntegerField("Isotretinoin washout (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=730, message="Enter 0 to 730 days.")])
+    neurotoxin_interval_days = IntegerField("Since botulinum toxin (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=365, message="Enter 0 to 365 days.")])
+    filler_interval_days = IntegerField("Since filler in the area (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=365, message="Enter 0 to 365 days.")])
+    retinoid_window_days = IntegerField("Since topical retinoids or acids (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=60, message="Enter 0 to 60 days.")])
+    resurfacing_interval_days = IntegerField("Since peel, laser or resurfacing (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=365, message="Enter 0 to 365 days.")])
+    sunburn_window_days = IntegerField("Since sunburn or heavy tan (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=90, message="Enter 0 to 90 days.")])
+    prp_nsaid_window_days = IntegerField("PRP: since NSAIDs or blood-thinning supplements (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=30, message="Enter 0 to 30 days.")])
+    pih_risk_min_fitzpatrick = IntegerField("Flag pigmentation (PIH) risk from Fitzpatrick type", validators=[InputRequired("Enter a number."), NumberRange(min=1, max=6, message="Enter a type from 1 to 6.")])

@@ -14,8 +14,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from practitioner import audit
-from practitioner.admin.models import ClinicSettings, PaperSize
+from practitioner.admin.models import ClinicalPolicy, ClinicSettings, PaperSize
 from practitioner.auth.models import User
+from practitioner.clinical.screening import POLICY_SETTINGS, Policy
 from practitioner.errors import DomainError
 
 LOGO_MAX_PIXELS = 16_000_000
@@ -139,3 +140,32 @@ AUDIT_ACTIONS = (
     "patient.create", "patient.view", "patient.update", "patient.archive", "patient.restore",
     "user.create", "user.update", "settings.update",
 )
+
+
+def get_policy_row(session: Session) -> ClinicalPolicy:
+    """The clinic's policy row, created with the defaults of screening.md the first time."""
+    row = session.get(ClinicalPolicy, 1)
+    if row is None:
+        row = ClinicalPolicy(id=1, **Policy().as_dict())
+        session.add(row)
+        session.flush()
+    return row
+
+
+def current_policy(session: Session) -> Policy:
+    """The clinic's policy as the pure engine takes it."""
+    row = get_policy_row(session)
+    return Policy.from_mapping({name: getattr(row, name) for name in POLICY_SETTINGS})
+
+
+def update_policy(session: Session, values: dict[str, int], *, actor: User, ip_address: str = "") -> dict[str, list[int]]:
+    """Change the clinic's screening policy (validated by the engine) and audit every change."""
+    Policy.from_mapping(values)
+    row = get_policy_row(session)
+    changes = {name: [getattr(row, name), values[name]] for name in POLICY_SETTINGS if getattr(row, name) != values[name]}
+    for name, (_, new) in changes.items():
+        setattr(row, name, new)
+    if changes:
+        row.updated_by_id = actor.id
+        audit.append(session, "policy.update", actor=actor, target="clinical_policy", detail={"changes": changes}, ip_address=ip_address)
+    return changes

@@ -10,14 +10,17 @@ from sqlalchemy import select
 
 from practitioner import audit
 from practitioner.admin import bp, services
-from practitioner.admin.forms import AuditFilterForm, ClinicSettingsForm, NewUserForm, UserForm
+from practitioner.admin.forms import AuditFilterForm, ClinicSettingsForm, NewUserForm, PolicyForm, UserForm
 from practitioner.auth import services as auth_services
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission, Role, User
+from practitioner.clinical.screening import POLICY_SETTINGS, POLICY_SOURCE_RANGES, Policy
 from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
 from practitioner.forms import choices
 from practitioner.patients.models import Patient
+
+DEFAULT_POLICY = Policy().as_dict()
 
 
 @bp.get("/users")
@@ -145,3 +148,20 @@ def audit_trail():
     patient_ids = {row.patient_id for row in page.items if row.patient_id}
     patients = {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))} if patient_ids else {}
     return render_template("admin/audit.html", form=form, page=page, people=people_by_id, patients=patients, patient=patient)
+
+
+@bp.route("/policy", methods=["GET", "POST"])
+@require(Permission.MANAGE_SETTINGS)
+def policy():
+    """The clinic's screening policy: each window and threshold beside its default and the source range."""
+    row = services.get_policy_row(db.session)
+    form = PolicyForm(obj=row)
+    if form.validate_on_submit():
+        values = {name: getattr(form, name).data for name in POLICY_SETTINGS}
+        changes = services.update_policy(db.session, values, actor=current_user, ip_address=client_ip())
+        db.session.commit()
+        flash("Screening policy saved. New and re-screened consultations use it; saved results keep the policy they were computed with."
+              if changes else "No changes to save.", "success")
+        return redirect(url_for("admin.policy"), 303)
+    rows = [(getattr(form, name), DEFAULT_POLICY[name], POLICY_SOURCE_RANGES.get(name, "")) for name in POLICY_SETTINGS]
+    return render_template("admin/policy.html", form=form, rows=rows, row=row), 422 if form.is_submitted() else 200

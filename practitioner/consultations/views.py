@@ -1,1 +1,121 @@
-"""Routes (filled in below)."""
+"""Consultation pages: record one for a patient, see the screening result, edit, override."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from practitioner.admin.services import current_policy
+from practitioner.auth.access import client_ip, require
+from practitioner.auth.models import Permission
+from practitioner.clinical.screening import DECISION_LABELS, FLAG_TITLES, POLICY_LABELS
+from practitioner.consultations import bp, services
+from practitioner.consultations.forms import (
+    ALLERGY_LABELS,
+    FINDING_LABELS,
+    HISTORY_LABELS,
+    ConsultationForm,
+    OverrideForm,
+)
+from practitioner.consultations.models import SCAR_TYPES, Consultation
+from practitioner.errors import DomainError, StaleRecord
+from practitioner.extensions import db
+from practitioner.patients.views import get_patient_or_404
+from practitioner.templating import clinic_today
+
+FORM_GROUPS = {"findings": tuple(FINDING_LABELS), "history": tuple(HISTORY_LABELS), "allergies": tuple(ALLERGY_LABELS)}
+
+
+def get_consultation_or_404(public_id: uuid.UUID) -> Consultation:
+    """Load a consultation by the id in the URL, or answer 404."""
+    consultation = services.get_consultation(db.session, public_id)
+    if consultation is None:
+        abort(404)
+    return consultation
+
+
+def _values(form: ConsultationForm) -> dict:
+    return {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version", "screening_asked")}
+
+
+def _render_form(form: ConsultationForm, patient, consultation=None, status: int = 200, **extra):
+    return render_template("consultations/form.html", form=form, patient=patient, consultation=consultation,
+                           groups=FORM_GROUPS, scar_types=SCAR_TYPES, **extra), status
+
+
+@bp.route("/patients/<uuid:public_id>/consultations/new", methods=["GET", "POST"])
+@require(Permission.EDIT_CLINICAL)
+def new(public_id: uuid.UUID):
+    """Record a consultation: assessment and screening, with answers the record already gives filled in."""
+    patient = get_patient_or_404(public_id)
+    if request.method == "GET":
+        form = ConsultationForm(data=services.prefill_from_patient(patient, clinic_today()))
+    else:
+        form = ConsultationForm()
+    if form.validate_on_submit():
+        consultation = services.record_consultation(db.session, patient, _values(form), actor=current_user,
+                                                    policy=current_policy(db.session), ip_address=client_ip())
+        db.session.commit()
+        flash(f"Consultation saved. Screening: {DECISION_LABELS[consultation.decision]}.", "success")
+        return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
+    return _render_form(form, patient, status=422 if form.is_submitted() else 200)
+
+
+@bp.get("/consultations/<uuid:public_id>")
+@require(Permission.VIEW_CLINICAL)
+def detail(public_id: uuid.UUID):
+    """The consultation with its screening result, override, plans and consents."""
+    consultation = get_consultation_or_404(public_id)
+    services.record_view(db.session, consultation, actor=current_user, ip_address=client_ip())
+    db.session.commit()
+    return render_template("consultations/detail.html", consultation=consultation, patient=consultation.patient,
+                           override_form=OverrideForm(), decision_labels=DECISION_LABELS, flag_titles=FLAG_TITLES,
+                           policy_labels=POLICY_LABELS, **services.related_records(db.session, consultation))
+
+
+@bp.route("/consultations/<uuid:public_id>/edit", methods=["GET", "POST"])
+@require(Permission.EDIT_CLINICAL)
+def edit(public_id: uuid.UUID):
+    """Change the answers; the screening is re-computed, never edited by hand."""
+    consultation = get_consultation_or_404(public_id)
+    if request.method == "GET":
+        form = ConsultationForm(data=services.form_data(consultation))
+    else:
+        form = ConsultationForm()
+    if form.validate_on_submit():
+        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        try:
+            changed = services.update_consultation(db.session, consultation, _values(form), expected_version=expected,
+                                                   actor=current_user, policy=current_policy(db.session), ip_address=client_ip())
+        except StaleRecord as exc:
+            db.session.rollback()
+            consultation = get_consultation_or_404(public_id)
+            flash(f"{exc} Your answers are still in the form; the saved result is shown above it. Check and save again.", "error")
+            form.version.data = str(consultation.version)
+            return _render_form(form, consultation.patient, consultation, status=409, conflict=True)
+        db.session.commit()
+        flash(f"Saved. Screening: {DECISION_LABELS[consultation.decision]}." if changed else "No changes to save.", "success")
+        return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
+    return _render_form(form, consultation.patient, consultation, status=422 if form.is_submitted() else 200)
+
+
+@bp.post("/consultations/<uuid:public_id>/override")
+@require(Permission.EDIT_CLINICAL)
+def override(public_id: uuid.UUID):
+    """Record a documented override beside the computed decision."""
+    consultation = get_consultation_or_404(public_id)
+    form = OverrideForm()
+    if not form.validate_on_submit():
+        return render_template("consultations/detail.html", consultation=consultation, patient=consultation.patient,
+                               override_form=form, decision_labels=DECISION_LABELS, flag_titles=FLAG_TITLES,
+                               policy_labels=POLICY_LABELS, **services.related_records(db.session, consultation)), 422
+    try:
+        services.record_override(db.session, consultation, form.reason.data, actor=current_user, ip_address=client_ip())
+    except DomainError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
+    db.session.commit()
+    flash("Override recorded beside the screening result.", "success")
+    return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)

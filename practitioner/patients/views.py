@@ -13,7 +13,7 @@ from practitioner.auth.models import Permission
 from practitioner.errors import DomainError, DuplicateRecord, StaleRecord
 from practitioner.extensions import db
 from practitioner.forms import Form
-from practitioner.patients import bp, services
+from practitioner.patients import bp, services, timeline
 from practitioner.patients.forms import ArchiveForm, PatientDemographicsForm, PatientForm, SearchForm
 from practitioner.patients.models import Patient
 
@@ -70,8 +70,9 @@ def detail(public_id: uuid.UUID):
     """The patient's page, which grows into their timeline."""
     patient = get_patient_or_404(public_id)
     services.record_view(db.session, patient, actor=current_user, ip_address=client_ip())
+    entries = timeline.entries_for(db.session, patient, clinical=current_user.can(Permission.VIEW_CLINICAL))
     db.session.commit()
-    return render_template("patients/detail.html", patient=patient, archive_form=ArchiveForm())
+    return render_template("patients/detail.html", patient=patient, archive_form=ArchiveForm(), timeline=entries)
 
 
 @bp.route("/<uuid:public_id>/edit", methods=["GET", "POST"])
@@ -112,7 +113,8 @@ def archive(public_id: uuid.UUID):
     patient = get_patient_or_404(public_id)
     form = ArchiveForm()
     if not form.validate_on_submit():
-        return render_template("patients/detail.html", patient=patient, archive_form=form), 422
+        entries = timeline.entries_for(db.session, patient, clinical=current_user.can(Permission.VIEW_CLINICAL))
+        return render_template("patients/detail.html", patient=patient, archive_form=form, timeline=entries), 422
     try:
         services.archive_patient(db.session, patient, form.reason.data, actor=current_user, ip_address=client_ip())
     except DomainError as exc:

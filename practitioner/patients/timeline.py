@@ -1,0 +1,52 @@
+"""The patient's timeline: entries contributed by the features built on top of patients.
+
+Patients sit at the bottom of the feature chain, so they cannot import consultations or
+sessions; those features register a source here instead (in create_app), and the patient
+page asks every source for its entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from practitioner.patients.models import Patient
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the timeline."""
+
+    when: date | datetime
+    kind: str
+    title: str
+    url: str | None = None
+    badge: str = ""
+    badge_class: str = ""
+    details: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def sort_key(self) -> tuple[date, int]:
+        """Newest first; a date without a time sorts as the start of that day."""
+        day = self.when.date() if isinstance(self.when, datetime) else self.when
+        return (day, 1 if isinstance(self.when, datetime) else 0)
+
+
+TimelineSource = Callable[[Session, Patient, bool], list[TimelineEntry]]
+
+_sources: list[TimelineSource] = []
+
+
+def register_source(source: TimelineSource) -> None:
+    """Add a feature's timeline source (idempotent, so a second app in one process is fine)."""
+    if source not in _sources:
+        _sources.append(source)
+
+
+def entries_for(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
+    """Every source's entries for a patient, newest first; `clinical` says whether the viewer may see clinical ones."""
+    entries = [entry for source in _sources for entry in source(session, patient, clinical)]
+    return sorted(entries, key=lambda entry: entry.sort_key, reverse=True)
