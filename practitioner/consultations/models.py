@@ -238,8 +238,8 @@ class TreatmentPlan(PublicIdMixin, AuditedMixin, Base):
 
     @property
     def sessions_done(self) -> int:
-        """Signed sessions on this plan (sessions arrive with the treatments feature)."""
-        return int(getattr(self, "_sessions_done", 0))
+        """Signed sessions on this plan (the treatments feature adds the `treatment_sessions` link)."""
+        return sum(1 for s in getattr(self, "treatment_sessions", ()) if s.signed_at is not None)
 
     @property
     def sessions_remaining(self) -> int:

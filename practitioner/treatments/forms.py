@@ -1,0 +1,201 @@
+"""The session form: re-screen, consent, device, cartridge, anaesthetic, zones, products, PRP, outcome."""
+
+from __future__ import annotations
+
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    FieldList,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms import Form as PlainForm
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from practitioner.clinical.screening import TREATMENT_AREA_LABELS
+from practitioner.consultations.models import PLAN_ZONES
+from practitioner.forms import Form, choices
+from practitioner.treatments.models import ADVERSE_EVENTS, ENDPOINTS, TECHNIQUES
+from practitioner.validators import NoControlCharacters, strip_filter
+
+F = [strip_filter]
+TEXT = [NoControlCharacters()]
+LONG = [NoControlCharacters(multiline=True)]
+
+ZONE_LABELS = {**{z: TREATMENT_AREA_LABELS.get(z, z.replace("_", " ").capitalize()) for z in PLAN_ZONES},
+               "glabella": "Between the brows (glabella)", "scar_area": "Scar area"}
+TECHNIQUE_LABELS = {"glide": "Glide", "stamp": "Stamp", "cross_hatch": "Cross-hatch"}
+ENDPOINT_LABELS = {"erythema_mild": "Mild redness", "erythema_uniform": "Even redness", "pinpoint_bleeding": "Pinpoint bleeding",
+                   "petechiae": "Petechiae", "other": "Other"}
+ADVERSE_EVENT_LABELS = {"excessive_bleeding": "Excessive bleeding", "bruising": "Bruising", "vasovagal": "Vasovagal episode (fainting)",
+                        "severe_pain_stopped": "Severe pain, treatment stopped", "burn_or_blister": "Burn or blister",
+                        "allergic_reaction": "Allergic reaction", "other": "Other"}
+YES_NO = choices([("yes", "Yes"), ("no", "No")])
+
+
+def _yes_no(value):
+    if value in (True, "yes", "True", "y"):
+        return True
+    if value in (False, "no", "False", "n"):
+        return False
+    return None
+
+
+def yes_no(label: str, required: str | None = None, description: str | None = None) -> RadioField:
+    """A yes/no question that stays unanswered (None) until answered."""
+    validators = [InputRequired(required)] if required else [Optional()]
+    return RadioField(label, choices=YES_NO, coerce=_yes_no, validators=validators, description=description)
+
+
+class ZoneRow(PlainForm):
+    """One treated zone."""
+
+    zone = SelectField("Zone", choices=choices([("", "Choose a zone"), *ZONE_LABELS.items()]), validators=[DataRequired("Choose the zone.")])
+    depth_mm = DecimalField("Depth (mm)", places=2, validators=[InputRequired("Enter the depth."),
+                                                                 NumberRange(min=0.1, max=5, message="Enter 0.1 to 5 mm.")])
+    passes = IntegerField("Passes", validators=[InputRequired("Enter the passes."), NumberRange(min=1, max=40, message="Enter 1 to 40.")])
+    technique = SelectField("Technique", choices=choices([("", "Choose"), *TECHNIQUE_LABELS.items()]), validators=[DataRequired("Choose the technique.")])
+    rf_energy = DecimalField("RF energy", places=2, validators=[Optional(), NumberRange(min=0, max=10000, message="Enter a positive number.")])
+    rf_energy_unit = StringField("Energy unit", filters=F, validators=[Optional(), Length(max=30), *TEXT], description="As the device shows it, e.g. mJ/pin")
+    rf_pulse_ms = DecimalField("Pulse (ms)", places=2, validators=[Optional(), NumberRange(min=0, max=10000, message="Enter a positive number.")])
+    rf_rows = IntegerField("Rows", validators=[Optional(), NumberRange(min=1, max=100, message="Enter 1 to 100.")])
+
+
+class ProductRow(PlainForm):
+    """One product put on needled skin."""
+
+    name = StringField("Product", filters=F, validators=[DataRequired("Name the product."), Length(max=160), *TEXT])
+    lot = StringField("Lot", filters=F, validators=[DataRequired("Enter the lot (it is how a recall finds this patient)."), Length(max=80), *TEXT])
+    labelled_for_needled_skin = yes_no("Labelled for use on needled skin?", "Say whether its label allows needled skin.")
+
+
+class AdverseEventRow(PlainForm):
+    """One adverse event and what was done."""
+
+    kind = SelectField("Event", choices=choices([("", "Choose"), *ADVERSE_EVENT_LABELS.items()]), validators=[DataRequired("Choose the event.")])
+    detail = StringField("Details", filters=F, validators=[Optional(), Length(max=500), *TEXT])
+    action_taken = StringField("Action taken", filters=F, validators=[DataRequired("Say what was done."), Length(max=1000), *TEXT])
+
+
+class SessionForm(Form):
+    """Everything session-record.md asks for; saving keeps a draft, signing needs it complete."""
+
+    version = HiddenField()
+    session_date = DateField("Session date", validators=[InputRequired("Enter the session date.")])
+    start_time = TimeField("Start time", validators=[Optional()])
+    supervisor = StringField("Supervisor (if any)", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+
+    history_reviewed = yes_no("History, medicines and allergies reviewed today")
+    changes_since_consultation = TextAreaField("Changes since the consultation", filters=F, validators=[Optional(), Length(max=2000), *LONG], render_kw={"rows": 2})
+    pregnant_now = BooleanField("Pregnant now")
+    breastfeeding_now = BooleanField("Breastfeeding now")
+    cold_sore_now = BooleanField("Cold sore now")
+    anticoagulant_now = BooleanField("Now on a prescribed anticoagulant")
+    isotretinoin_now = BooleanField("Now taking isotretinoin")
+    sunburn_on = DateField("Sunburn or heavy tan since last visit: when", validators=[Optional()])
+    new_medicines = TextAreaField("New medicines", filters=F, validators=[Optional(), Length(max=2000), *LONG], render_kw={"rows": 2})
+    neurotoxin_on = DateField("Toxin since last visit: when", validators=[Optional()])
+    filler_on = DateField("Filler in the area since last visit: when", validators=[Optional()])
+    resurfacing_on = DateField("Peel, laser or resurfacing since last visit: when", validators=[Optional()])
+
+    photo_consent = yes_no("Photo consent for today")
+
+    device_make = StringField("Device make", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+    device_model = StringField("Device model", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+    device_serial = StringField("Serial number", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+    device_max_depth_mm = DecimalField("Device evaluated to (mm)", places=2, validators=[Optional(), NumberRange(min=0.1, max=5, message="Enter 0.1 to 5 mm.")])
+    rf_handpiece = StringField("RF handpiece", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+    rf_tip_insulated = yes_no("RF tip insulated")
+    rf_tip_gold_plated = yes_no("RF tip gold-plated")
+    cartridge_product = StringField("Cartridge or tip product", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+    needle_count = IntegerField("Needles", validators=[Optional(), NumberRange(min=1, max=200, message="Enter 1 to 200.")])
+    cartridge_lot = StringField("Cartridge lot", filters=F, validators=[Optional(), Length(max=80), *TEXT])
+    cartridge_expiry = DateField("Cartridge expiry", validators=[Optional()])
+    sterile_pack_intact = yes_no("Sterile pack intact")
+
+    cleanser = StringField("Cleanser", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+    antiseptic = StringField("Antiseptic", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+    anaesthetic_used = yes_no("Topical anaesthetic used")
+    anaesthetic_product = StringField("Anaesthetic product", filters=F, validators=[Optional(), Length(max=120), *TEXT])
+    anaesthetic_concentration = StringField("Concentration", filters=F, validators=[Optional(), Length(max=60), *TEXT])
+    anaesthetic_applied_at = TimeField("Applied at", validators=[Optional()])
+    anaesthetic_removed_at = TimeField("Removed at", validators=[Optional()])
+
+    zones = FieldList(FormField(ZoneRow), min_entries=0, max_entries=12)
+    no_products_applied = BooleanField("No product was put on the needled skin")
+    products = FieldList(FormField(ProductRow), min_entries=0, max_entries=12)
+
+    prp_kit_lot = StringField("PRP tube or kit lot", filters=F, validators=[Optional(), Length(max=80), *TEXT])
+    prp_volume_ml = DecimalField("Blood drawn (ml)", places=1, validators=[Optional(), NumberRange(min=1, max=200, message="Enter 1 to 200 ml.")])
+    prp_spin_protocol = StringField("Spin protocol", filters=F, validators=[Optional(), Length(max=200), *TEXT])
+    prp_tube_labelled = yes_no("Tube labelled with the patient")
+
+    endpoint = RadioField("Endpoint reached", choices=choices(ENDPOINT_LABELS.items()), validators=[Optional()])
+    endpoint_other = StringField("Other endpoint", filters=F, validators=[Optional(), Length(max=200), *TEXT])
+    pain_score = IntegerField("Pain score (0 to 10)", validators=[Optional(), NumberRange(min=0, max=10, message="Enter 0 to 10.")])
+    no_adverse_events = BooleanField("No adverse events")
+    adverse_events = FieldList(FormField(AdverseEventRow), min_entries=0, max_entries=10)
+    post_care_products = TextAreaField("Post-care products applied", filters=F, validators=[Optional(), Length(max=1000), *LONG], render_kw={"rows": 2})
+    next_appointment_on = DateField("Next appointment", validators=[Optional()])
+    clinical_note = TextAreaField("Clinical note", filters=F, validators=[Optional(), Length(max=8000), *LONG], render_kw={"rows": 4})
+    acknowledge_warnings = BooleanField("I have read the depth warnings above and the depths are intended")
+
+    def validate(self, extra_validators=None) -> bool:
+        """Field checks, then the cross-field rules (explicit 'none', in-date lot, no duplicate zones)."""
+        valid = super().validate(extra_validators)
+        problems: list[tuple[object, str]] = []
+        if self.no_products_applied.data and self.products.entries:
+            problems.append((self.no_products_applied, "You listed products and ticked 'none': remove one or the other."))
+        if self.no_adverse_events.data and self.adverse_events.entries:
+            problems.append((self.no_adverse_events, "You listed adverse events and ticked 'none': remove one or the other."))
+        if self.cartridge_expiry.data and self.session_date.data and self.cartridge_expiry.data < self.session_date.data:
+            problems.append((self.cartridge_expiry, "This lot expired before the session date: it cannot be used. Use an in-date cartridge."))
+        if self.endpoint.data == "other" and not self.endpoint_other.data:
+            problems.append((self.endpoint_other, "Describe the endpoint."))
+        seen: set[str] = set()
+        for row in self.zones.entries:
+            zone = row.form.zone.data
+            if zone and zone in seen:
+                problems.append((row.form.zone, "This zone is already listed: record each zone once, with all its passes."))
+            seen.add(zone)
+        for field, message in problems:
+            field.errors = [*field.errors, message]
+            valid = False
+        return valid
+
+
+class SignForm(Form):
+    """Signing carries the version the practitioner saw."""
+
+    version = HiddenField()
+
+
+class OverrideForm(Form):
+    """Why treatment goes ahead despite today's re-screen."""
+
+    reason = TextAreaField("Reason for treating today", filters=F, validators=[
+        DataRequired("Give the reason and who cleared treatment."), Length(min=10, max=2000, message="Write at least a sentence."), *LONG],
+        render_kw={"rows": 2})
+
+
+class AddendumForm(Form):
+    """A correction or late entry after signing."""
+
+    reason = StringField("Reason for the addendum", filters=F, validators=[DataRequired("Say why (correction, late entry, follow-up)."), Length(max=300), *TEXT])
+    text = TextAreaField("Addendum", filters=F, validators=[DataRequired("Write the addendum."), Length(max=8000), *LONG], render_kw={"rows": 4})
+
+
+class LotSearchForm(Form):
+    """The recall question (GET)."""
+
+    class Meta:
+        csrf = False
+
+    lot = StringField("Lot number", filters=F, validators=[Optional(), Length(max=80)])

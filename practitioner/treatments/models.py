@@ -1,0 +1,218 @@
+"""The treatment session record: every field of session-record.md, signed and locked, with addenda."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from practitioner.clinical.screening import DECISIONS
+from practitioner.consultations.models import PLAN_ZONES, TreatmentPlan
+from practitioner.database import AuditedMixin, Base, PublicIdMixin, utcnow
+
+TECHNIQUES = ("glide", "stamp", "cross_hatch")
+ENDPOINTS = ("erythema_mild", "erythema_uniform", "pinpoint_bleeding", "petechiae", "other")
+ADVERSE_EVENTS = ("excessive_bleeding", "bruising", "vasovagal", "severe_pain_stopped", "burn_or_blister", "allergic_reaction", "other")
+
+
+def _codes(name: str, values: tuple[str, ...], length: int = 30) -> Enum:
+    return Enum(*values, name=name, native_enum=False, length=length, create_constraint=True)
+
+
+class SessionStatus(enum.StrEnum):
+    """Draft until signed; signed means locked."""
+
+    DRAFT = "draft"
+    SIGNED = "signed"
+
+
+class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
+    """One visit's treatment: belongs to a patient and a plan ("session k of n")."""
+
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (
+        CheckConstraint("pain_score IS NULL OR pain_score BETWEEN 0 AND 10", name="pain_range"),
+        Index("ix_treatment_sessions_cartridge_lot", "cartridge_lot"),
+        Index("ix_treatment_sessions_prp_kit_lot", "prp_kit_lot"),
+        Index("ix_treatment_sessions_practitioner_status", "practitioner_id", "status"),
+        Index("ix_treatment_sessions_patient_date", "patient_id", "session_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[SessionStatus] = mapped_column(
+        Enum(SessionStatus, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e]), default=SessionStatus.DRAFT)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    sequence: Mapped[int]
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    supervisor: Mapped[str] = mapped_column(String(120), default="")
+    session_date: Mapped[date]
+    start_time: Mapped[time | None] = mapped_column(nullable=True)
+
+    # Re-screen today
+    history_reviewed: Mapped[bool | None] = mapped_column(nullable=True)
+    changes_since_consultation: Mapped[str] = mapped_column(Text, default="")
+    pregnant_now: Mapped[bool] = mapped_column(default=False)
+    breastfeeding_now: Mapped[bool] = mapped_column(default=False)
+    cold_sore_now: Mapped[bool] = mapped_column(default=False)
+    sunburn_on: Mapped[date | None] = mapped_column(nullable=True)
+    new_medicines: Mapped[str] = mapped_column(Text, default="")
+    anticoagulant_now: Mapped[bool] = mapped_column(default=False)
+    isotretinoin_now: Mapped[bool] = mapped_column(default=False)
+    neurotoxin_on: Mapped[date | None] = mapped_column(nullable=True)
+    filler_on: Mapped[date | None] = mapped_column(nullable=True)
+    resurfacing_on: Mapped[date | None] = mapped_column(nullable=True)
+    rescreen_decision: Mapped[str | None] = mapped_column(_codes("rescreen_decision", DECISIONS), nullable=True)
+    rescreen_flags: Mapped[str] = mapped_column(Text, default="[]")
+    override_reason: Mapped[str] = mapped_column(Text, default="")
+    override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    override_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    # Consent
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"), nullable=True)
+    photo_consent: Mapped[bool | None] = mapped_column(nullable=True)
+
+    # Device and cartridge
+    device_make: Mapped[str] = mapped_column(String(120), default="")
+    device_model: Mapped[str] = mapped_column(String(120), default="")
+    device_serial: Mapped[str] = mapped_column(String(120), default="")
+    device_max_depth_mm: Mapped[Decimal | None] = mapped_column(Numeric(4, 2), nullable=True)
+    rf_handpiece: Mapped[str] = mapped_column(String(120), default="")
+    rf_tip_insulated: Mapped[bool | None] = mapped_column(nullable=True)
+    rf_tip_gold_plated: Mapped[bool | None] = mapped_column(nullable=True)
+    cartridge_product: Mapped[str] = mapped_column(String(120), default="")
+    needle_count: Mapped[int | None] = mapped_column(nullable=True)
+    cartridge_lot: Mapped[str] = mapped_column(String(80), default="")
+    cartridge_expiry: Mapped[date | None] = mapped_column(nullable=True)
+    sterile_pack_intact: Mapped[bool | None] = mapped_column(nullable=True)
+
+    # Skin preparation and anaesthetic
+    cleanser: Mapped[str] = mapped_column(String(120), default="")
+    antiseptic: Mapped[str] = mapped_column(String(120), default="")
+    anaesthetic_used: Mapped[bool | None] = mapped_column(nullable=True)
+    anaesthetic_product: Mapped[str] = mapped_column(String(120), default="")
+    anaesthetic_concentration: Mapped[str] = mapped_column(String(60), default="")
+    anaesthetic_applied_at: Mapped[time | None] = mapped_column(nullable=True)
+    anaesthetic_removed_at: Mapped[time | None] = mapped_column(nullable=True)
+
+    # Products on needled skin ("none" is an explicit answer)
+    no_products_applied: Mapped[bool] = mapped_column(default=False)
+
+    # PRP
+    prp_kit_lot: Mapped[str] = mapped_column(String(80), default="")
+    prp_volume_ml: Mapped[Decimal | None] = mapped_column(Numeric(5, 1), nullable=True)
+    prp_spin_protocol: Mapped[str] = mapped_column(String(200), default="")
+    prp_tube_labelled: Mapped[bool | None] = mapped_column(nullable=True)
+
+    # Outcome
+    endpoint: Mapped[str | None] = mapped_column(_codes("endpoint", ENDPOINTS), nullable=True)
+    endpoint_other: Mapped[str] = mapped_column(String(200), default="")
+    pain_score: Mapped[int | None] = mapped_column(nullable=True)
+    no_adverse_events: Mapped[bool] = mapped_column(default=False)
+    post_care_products: Mapped[str] = mapped_column(Text, default="")
+    next_appointment_on: Mapped[date | None] = mapped_column(nullable=True)
+    clinical_note: Mapped[str] = mapped_column(Text, default="")
+
+    # Warnings the practitioner acknowledged (depth above device/own maximum, periorbital)
+    warnings_acknowledged: Mapped[str] = mapped_column(Text, default="[]")
+
+    # Signature
+    signed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    content_sha256: Mapped[str] = mapped_column(String(64), default="")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    patient = relationship("Patient", lazy="joined", innerjoin=True)
+    plan = relationship("TreatmentPlan", lazy="joined", innerjoin=True)
+    practitioner = relationship("User", foreign_keys=[practitioner_id], lazy="joined", innerjoin=True)
+    signed_by = relationship("User", foreign_keys=[signed_by_id], lazy="joined")
+    override_by = relationship("User", foreign_keys=[override_by_id], lazy="joined")
+    consent = relationship("Consent", lazy="joined")
+    zones: Mapped[list[SessionZone]] = relationship(cascade="all, delete-orphan", order_by="SessionZone.position", lazy="selectin")
+    products: Mapped[list[SessionProduct]] = relationship(cascade="all, delete-orphan", order_by="SessionProduct.position", lazy="selectin")
+    adverse_events: Mapped[list[SessionAdverseEvent]] = relationship(cascade="all, delete-orphan", order_by="SessionAdverseEvent.position", lazy="selectin")
+    addenda: Mapped[list[Addendum]] = relationship(order_by="Addendum.id", lazy="selectin")
+
+    @property
+    def is_signed(self) -> bool:
+        """Signed sessions are locked."""
+        return self.signed_at is not None
+
+    @property
+    def deepest_mm(self) -> Decimal | None:
+        """The deepest zone of the session (it sets the expected downtime)."""
+        depths = [z.depth_mm for z in self.zones if z.depth_mm is not None]
+        return max(depths) if depths else None
+
+
+class SessionZone(Base):
+    """One treated zone: depth, passes, technique and, for RF, the energy settings."""
+
+    __tablename__ = "session_zones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    position: Mapped[int]
+    zone: Mapped[str] = mapped_column(_codes("session_zone", PLAN_ZONES, 20))
+    depth_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
+    passes: Mapped[int]
+    technique: Mapped[str] = mapped_column(_codes("technique", TECHNIQUES, 20))
+    rf_energy: Mapped[Decimal | None] = mapped_column(Numeric(7, 2), nullable=True)
+    rf_energy_unit: Mapped[str] = mapped_column(String(30), default="")
+    rf_pulse_ms: Mapped[Decimal | None] = mapped_column(Numeric(7, 2), nullable=True)
+    rf_rows: Mapped[int | None] = mapped_column(nullable=True)
+
+
+class SessionProduct(Base):
+    """A product put on needled skin during or right after the session (for traceability)."""
+
+    __tablename__ = "session_products"
+    __table_args__ = (Index("ix_session_products_lot", "lot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(160))
+    lot: Mapped[str] = mapped_column(String(80))
+    labelled_for_needled_skin: Mapped[bool]
+
+
+class SessionAdverseEvent(Base):
+    """An adverse event recorded during the session, with the action taken."""
+
+    __tablename__ = "session_adverse_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    position: Mapped[int]
+    kind: Mapped[str] = mapped_column(_codes("adverse_event", ADVERSE_EVENTS))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    action_taken: Mapped[str] = mapped_column(Text)
+
+
+class Addendum(Base):
+    """A correction or late entry after signing: its own author, time, reason and text."""
+
+    __tablename__ = "session_addenda"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+
+    author = relationship("User", lazy="joined")
+
+
+# Plans sit below sessions in the feature chain, so the plan cannot name the session class;
+# the sessions feature adds the link (the plan's `sessions_done` reads it when present).
+TreatmentPlan.treatment_sessions = relationship(
+    TreatmentSession, primaryjoin=TreatmentPlan.id == TreatmentSession.plan_id, viewonly=True, lazy="selectin",
+    order_by=TreatmentSession.sequence,
+)

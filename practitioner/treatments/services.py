@@ -1,0 +1,456 @@
+"""Treatment sessions: start (only when screening and consent allow), save drafts, warn, sign, lock, amend, recall."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from practitioner import audit
+from practitioner.auth.models import User
+from practitioner.clinical.screening import Policy, parse_intake, screen
+from practitioner.consultations.models import Consent, Consultation, TreatmentPlan
+from practitioner.consultations.services import intake_for
+from practitioner.database import utcnow
+from practitioner.errors import DomainError, NotAllowed, StaleRecord
+from practitioner.treatments.models import (
+    Addendum,
+    SessionAdverseEvent,
+    SessionProduct,
+    SessionStatus,
+    SessionZone,
+    TreatmentSession,
+)
+
+BLOCKING = ("defer", "refer", "decline")
+# The reference's professional periorbital range tops out at 0.5 mm and never within the orbital rim.
+PERIORBITAL_MAX_MM = Decimal("0.5")
+
+
+class RecordLocked(NotAllowed):
+    """A signed session cannot change; corrections are addenda."""
+
+
+class ScreeningBlocksTreatment(NotAllowed):
+    """The screening result does not allow treatment and no override is recorded."""
+
+
+class ConsentMissing(NotAllowed):
+    """No signed consent covers this modality."""
+
+
+class IncompleteRecord(DomainError):
+    """Signing refused until every listed item is recorded."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("The record is not complete: " + "; ".join(missing) + ".")
+        self.missing = missing
+
+
+class ExpiredLot(DomainError):
+    """The cartridge lot had expired on the session date."""
+
+
+SCALAR_FIELDS = (
+    "session_date", "start_time", "supervisor", "history_reviewed", "changes_since_consultation", "pregnant_now",
+    "breastfeeding_now", "cold_sore_now", "sunburn_on", "new_medicines", "anticoagulant_now", "isotretinoin_now",
+    "neurotoxin_on", "filler_on", "resurfacing_on", "photo_consent", "device_make", "device_model", "device_serial",
+    "device_max_depth_mm", "rf_handpiece", "rf_tip_insulated", "rf_tip_gold_plated", "cartridge_product", "needle_count",
+    "cartridge_lot", "cartridge_expiry", "sterile_pack_intact", "cleanser", "antiseptic", "anaesthetic_used",
+    "anaesthetic_product", "anaesthetic_concentration", "anaesthetic_applied_at", "anaesthetic_removed_at",
+    "no_products_applied", "prp_kit_lot", "prp_volume_ml", "prp_spin_protocol", "prp_tube_labelled", "endpoint",
+    "endpoint_other", "pain_score", "no_adverse_events", "post_care_products", "next_appointment_on", "clinical_note",
+)
+TEXT_FIELDS = {
+    "supervisor", "changes_since_consultation", "new_medicines", "device_make", "device_model", "device_serial",
+    "rf_handpiece", "cartridge_product", "cartridge_lot", "cleanser", "antiseptic", "anaesthetic_product",
+    "anaesthetic_concentration", "prp_kit_lot", "prp_spin_protocol", "endpoint_other", "post_care_products", "clinical_note",
+}
+
+
+def get_session_record(session: Session, public_id: uuid.UUID) -> TreatmentSession | None:
+    """The session with this public id."""
+    return session.scalars(select(TreatmentSession).where(TreatmentSession.public_id == public_id)).first()
+
+
+def covering_consent(session: Session, plan: TreatmentPlan) -> Consent | None:
+    """The newest signed consent of this patient for the plan's modality."""
+    return session.scalars(
+        select(Consent).where(Consent.patient_id == plan.patient_id, Consent.modality == plan.modality)
+        .order_by(Consent.signed_at.desc(), Consent.id.desc())
+    ).first()
+
+
+def sessions_in_plan(session: Session, plan: TreatmentPlan) -> list[TreatmentSession]:
+    """Every session recorded under a plan, in order."""
+    return list(session.scalars(select(TreatmentSession).where(TreatmentSession.plan_id == plan.id).order_by(TreatmentSession.sequence)))
+
+
+def why_cannot_start(session: Session, plan: TreatmentPlan) -> list[str]:
+    """What stops a session from being started for this plan, each with what to do (empty: it can start)."""
+    reasons = []
+    consultation: Consultation = plan.consultation
+    if not consultation.allows_treatment:
+        reasons.append(f"The consultation's screening says “{consultation.decision.replace('_', ' ')}” and no override is recorded: "
+                       "record an override on the consultation, or re-screen when the reason has passed.")
+    if covering_consent(session, plan) is None:
+        reasons.append(f"No signed consent covers {plan.modality.replace('_', ' ')}: ask the patient to sign one from the consultation page.")
+    done = len(sessions_in_plan(session, plan))
+    if done >= plan.sessions_planned:
+        reasons.append(f"All {plan.sessions_planned} planned sessions are already recorded: make a new plan from a consultation.")
+    return reasons
+
+
+def start_session(session: Session, plan: TreatmentPlan, *, actor: User, on: date, ip_address: str = "") -> TreatmentSession:
+    """Open a draft for the next session of a plan, pre-filled from the plan and the previous session."""
+    reasons = why_cannot_start(session, plan)
+    if reasons:
+        if not plan.consultation.allows_treatment:
+            raise ScreeningBlocksTreatment(reasons[0])
+        if covering_consent(session, plan) is None:
+            raise ConsentMissing(reasons[0])
+        raise NotAllowed(reasons[0])
+    previous = sessions_in_plan(session, plan)
+    last = previous[-1] if previous else None
+    consultation = plan.consultation
+    record = TreatmentSession(
+        patient_id=plan.patient_id, plan_id=plan.id, sequence=len(previous) + 1, practitioner_id=actor.id,
+        session_date=on, created_by_id=actor.id, updated_by_id=actor.id,
+        consent_id=covering_consent(session, plan).id,
+        device_max_depth_mm=(last.device_max_depth_mm if last else consultation.device_max_depth_mm),
+        device_make=last.device_make if last else consultation.device_name,
+        device_model=last.device_model if last else "",
+        device_serial=last.device_serial if last else "",
+        rf_handpiece=last.rf_handpiece if last else "",
+        cleanser=last.cleanser if last else "", antiseptic=last.antiseptic if last else "",
+        zones=[], products=[], adverse_events=[], addenda=[],
+    )
+    last_depths = {z.zone: z for z in last.zones} if last else {}
+    for position, plan_zone in enumerate(plan.zones):
+        before = last_depths.get(plan_zone.zone)
+        if before is not None:
+            record.zones.append(SessionZone(position=position, zone=plan_zone.zone, depth_mm=before.depth_mm,
+                                            passes=before.passes, technique=before.technique))
+    session.add(record)
+    session.flush()
+    audit.append(session, "session.start", actor=actor, patient=record.patient, target=f"session:{record.public_id}",
+                 detail={"plan": str(plan.public_id), "sequence": record.sequence}, ip_address=ip_address)
+    return record
+
+
+def _days_before(day: date | None, on: date) -> int | None:
+    return None if day is None else max(0, (on - day).days)
+
+
+def rescreen(record: TreatmentSession, policy: Policy) -> list[dict[str, Any]]:
+    """Re-run the screening with today's answers laid over the consultation's; store decision and flags."""
+    intake = intake_for(record.plan.consultation)
+    on = record.session_date
+    intake["modality"] = record.plan.modality
+    intake["age"] = record.patient.age_on(on)
+    intake["pregnant"] = intake["pregnant"] or record.pregnant_now
+    intake["breastfeeding"] = intake["breastfeeding"] or record.breastfeeding_now
+    findings = intake["findings"]
+    findings["active_cold_sore"] = record.cold_sore_now
+    findings["sunburn_days_ago"] = _days_before(record.sunburn_on, on)
+    meds = intake["medications"]
+    consultation = record.plan.consultation
+    # Windows count from the session date now, not from the consultation.
+    for key, field in (("nsaid_or_supplement_days_ago", "nsaid_or_supplement_last_on"),
+                       ("topical_retinoid_or_acid_days_ago", "topical_retinoid_or_acid_last_on")):
+        meds[key] = _days_before(getattr(consultation, field), on)
+    if consultation.isotretinoin == "stopped":
+        meds["isotretinoin_stopped_days_ago"] = _days_before(consultation.isotretinoin_stopped_on, on)
+    if record.isotretinoin_now:
+        meds["isotretinoin"], meds["isotretinoin_stopped_days_ago"] = "current", None
+    meds["anticoagulant_prescribed"] = meds["anticoagulant_prescribed"] or record.anticoagulant_now
+    recent = intake["recent_procedures"]
+    for key, mine, theirs in (("neurotoxin_days_ago", record.neurotoxin_on, consultation.neurotoxin_on),
+                              ("filler_in_area_days_ago", record.filler_on, consultation.filler_in_area_on),
+                              ("resurfacing_days_ago", record.resurfacing_on, consultation.resurfacing_on)):
+        latest = max([d for d in (mine, theirs) if d is not None], default=None)
+        recent[key] = _days_before(latest, on)
+    deepest = record.deepest_mm
+    if deepest is not None:
+        intake["requested_depth_mm"] = float(deepest)
+    if record.device_max_depth_mm is not None:
+        intake["device"]["max_evaluated_depth_mm"] = float(record.device_max_depth_mm)
+    result = screen(parse_intake(intake), policy, on=on)
+    record.rescreen_decision = result.decision
+    flags = [flag.to_dict() for flag in result.flags]
+    record.rescreen_flags = json.dumps(flags)
+    return flags
+
+
+def new_blocking_flags(record: TreatmentSession) -> list[dict[str, Any]]:
+    """Blocking flags today that the consultation (and its override) did not already cover."""
+    consultation = record.plan.consultation
+    covered = {f.code for f in consultation.flags} if consultation.active_override else set()
+    return [f for f in json.loads(record.rescreen_flags or "[]") if f["decision"] in BLOCKING and f["code"] not in covered]
+
+
+def depth_warnings(record: TreatmentSession, practitioner: User) -> list[str]:
+    """Depths that must be acknowledged: above the device's evaluated maximum, the practitioner's own, or periorbital."""
+    warnings = []
+    for zone in record.zones:
+        label = zone.zone.replace("_", " ")
+        if record.device_max_depth_mm is not None and zone.depth_mm > record.device_max_depth_mm:
+            warnings.append(f"{label.capitalize()}: {zone.depth_mm} mm is deeper than the device was evaluated to "
+                            f"({record.device_max_depth_mm} mm).")
+        if practitioner.max_depth_mm is not None and zone.depth_mm > practitioner.max_depth_mm:
+            warnings.append(f"{label.capitalize()}: {zone.depth_mm} mm is deeper than your configured maximum "
+                            f"({practitioner.max_depth_mm} mm).")
+        if zone.zone == "periorbital" and zone.depth_mm > PERIORBITAL_MAX_MM:
+            warnings.append(f"Periorbital: {zone.depth_mm} mm is deeper than the clinical reference allows around the eyes "
+                            f"({PERIORBITAL_MAX_MM} mm), and never inside the orbital rim.")
+    return warnings
+
+
+def _apply(record: TreatmentSession, values: dict[str, Any]) -> set[str]:
+    changed: set[str] = set()
+    for name in SCALAR_FIELDS:
+        if name not in values:
+            continue
+        new = values[name]
+        if name in TEXT_FIELDS and new is None:
+            new = ""
+        if getattr(record, name) != new:
+            setattr(record, name, new)
+            changed.add(name)
+    zones = [(z["zone"], z["depth_mm"], z["passes"], z["technique"], z.get("rf_energy"), z.get("rf_energy_unit") or "",
+              z.get("rf_pulse_ms"), z.get("rf_rows")) for z in values.get("zones", [])]
+    current = [(z.zone, z.depth_mm, z.passes, z.technique, z.rf_energy, z.rf_energy_unit, z.rf_pulse_ms, z.rf_rows) for z in record.zones]
+    if zones != current:
+        record.zones = [SessionZone(position=i, zone=z[0], depth_mm=z[1], passes=z[2], technique=z[3], rf_energy=z[4],
+                                    rf_energy_unit=z[5], rf_pulse_ms=z[6], rf_rows=z[7]) for i, z in enumerate(zones)]
+        changed.add("zones")
+    products = [(p["name"], p["lot"], bool(p["labelled_for_needled_skin"])) for p in values.get("products", [])]
+    if products != [(p.name, p.lot, p.labelled_for_needled_skin) for p in record.products]:
+        record.products = [SessionProduct(position=i, name=p[0], lot=p[1], labelled_for_needled_skin=p[2]) for i, p in enumerate(products)]
+        changed.add("products")
+    events = [(e["kind"], e.get("detail") or "", e["action_taken"]) for e in values.get("adverse_events", [])]
+    if events != [(e.kind, e.detail, e.action_taken) for e in record.adverse_events]:
+        record.adverse_events = [SessionAdverseEvent(position=i, kind=e[0], detail=e[1], action_taken=e[2]) for i, e in enumerate(events)]
+        changed.add("adverse_events")
+    return changed
+
+
+def save_draft(
+    session: Session, record: TreatmentSession, values: dict[str, Any], *, expected_version: int | None, actor: User,
+    policy: Policy, acknowledged: bool, ip_address: str = "",
+) -> tuple[set[str], list[str]]:
+    """Save what was typed into an unsigned session; re-screen; return (changed fields, unacknowledged warnings)."""
+    if record.is_signed:
+        raise RecordLocked("This session is signed and locked. Add an addendum to correct or add to it.")
+    if expected_version is not None and expected_version != record.version:
+        raise StaleRecord("Someone else saved this session after you opened it.")
+    lot_expiry = values.get("cartridge_expiry")
+    day = values.get("session_date") or record.session_date
+    if lot_expiry is not None and lot_expiry < day:
+        raise ExpiredLot(f"This cartridge lot expired on {lot_expiry:%-d %b %Y}, before the session date. Use an in-date cartridge.")
+    changed = _apply(record, values)
+    rescreen(record, policy)
+    warnings = depth_warnings(record, actor)
+    record.warnings_acknowledged = json.dumps(warnings if acknowledged else [
+        w for w in json.loads(record.warnings_acknowledged or "[]") if w in warnings])
+    unacknowledged = [w for w in warnings if w not in json.loads(record.warnings_acknowledged)]
+    if not changed and not acknowledged:
+        return changed, unacknowledged
+    record.updated_by_id = actor.id
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise StaleRecord("Someone else saved this session after you opened it.") from exc
+    audit.append(session, "session.update", actor=actor, patient=record.patient, target=f"session:{record.public_id}",
+                 detail={"fields": sorted(changed)}, ip_address=ip_address)
+    return changed, unacknowledged
+
+
+def record_session_override(session: Session, record: TreatmentSession, reason: str, *, actor: User, ip_address: str = "") -> None:
+    """Document why treatment goes ahead despite a new blocking flag today."""
+    if record.is_signed:
+        raise RecordLocked("This session is signed and locked.")
+    if not new_blocking_flags(record):
+        raise NotAllowed("Today's re-screen raised nothing that needs an override.")
+    record.override_reason, record.override_by_id, record.override_at = reason.strip(), actor.id, utcnow()
+    audit.append(session, "session.override", actor=actor, patient=record.patient, target=f"session:{record.public_id}",
+                 detail={"flags": [f["code"] for f in new_blocking_flags(record)], "reason": record.override_reason},
+                 ip_address=ip_address)
+
+
+def missing_for_signing(record: TreatmentSession, practitioner: User) -> list[str]:
+    """Everything that must be recorded before the session can be signed, in form order."""
+    missing = []
+    if record.history_reviewed is not True:
+        missing.append("confirm that history, medicines and allergies were reviewed today")
+    if new_blocking_flags(record) and not record.override_reason:
+        codes = ", ".join(f["code"].replace("_", " ") for f in new_blocking_flags(record))
+        missing.append(f"today's re-screen raised {codes}: record an override with the reason, or do not treat")
+    if record.consent_id is None:
+        missing.append("a signed consent for this treatment")
+    if record.photo_consent is None:
+        missing.append("photo consent (yes or no)")
+    if not record.device_make or not record.device_model:
+        missing.append("device make and model")
+    if not record.cartridge_lot:
+        missing.append("cartridge lot")
+    if record.cartridge_expiry is None:
+        missing.append("cartridge expiry date")
+    if record.sterile_pack_intact is not True:
+        missing.append("sterile pack intact (it must be, to treat)")
+    if record.anaesthetic_used is None:
+        missing.append("topical anaesthetic (none, or the product)")
+    elif record.anaesthetic_used and not record.anaesthetic_product:
+        missing.append("the topical anaesthetic product")
+    if not record.zones:
+        missing.append("at least one treated zone")
+    if record.plan.modality == "rf_microneedling" and any(z.rf_energy is None or not z.rf_energy_unit for z in record.zones):
+        missing.append("RF energy and its unit for every zone")
+    if not record.products and not record.no_products_applied:
+        missing.append("products applied to needled skin (or tick 'none')")
+    if record.plan.modality == "prp_microneedling":
+        if not record.prp_kit_lot:
+            missing.append("PRP tube or kit lot")
+        if record.prp_volume_ml is None:
+            missing.append("PRP volume drawn")
+        if not record.prp_spin_protocol:
+            missing.append("PRP spin protocol")
+        if record.prp_tube_labelled is not True:
+            missing.append("PRP tube labelled with the patient (it must be)")
+    if not record.endpoint:
+        missing.append("endpoint reached")
+    if record.pain_score is None:
+        missing.append("pain score")
+    if not record.adverse_events and not record.no_adverse_events:
+        missing.append("adverse events (or tick 'none')")
+    unacknowledged = [w for w in depth_warnings(record, practitioner) if w not in json.loads(record.warnings_acknowledged or "[]")]
+    if unacknowledged:
+        missing.append("acknowledge the depth warnings")
+    return missing
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (date, datetime, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def canonical_record(record: TreatmentSession) -> dict[str, Any]:
+    """The record's content in a fixed shape and order: what the signature's SHA-256 covers."""
+    return {
+        "public_id": str(record.public_id),
+        "patient": str(record.patient.public_id),
+        "plan": str(record.plan.public_id),
+        "sequence": record.sequence,
+        "practitioner": record.practitioner.email,
+        "consent": str(record.consent.public_id) if record.consent else None,
+        **{name: _plain(getattr(record, name)) for name in SCALAR_FIELDS},
+        "zones": [{"zone": z.zone, "depth_mm": _plain(z.depth_mm), "passes": z.passes, "technique": z.technique,
+                   "rf_energy": _plain(z.rf_energy), "rf_energy_unit": z.rf_energy_unit, "rf_pulse_ms": _plain(z.rf_pulse_ms),
+                   "rf_rows": z.rf_rows} for z in record.zones],
+        "products": [{"name": p.name, "lot": p.lot, "labelled_for_needled_skin": p.labelled_for_needled_skin} for p in record.products],
+        "adverse_events": [{"kind": e.kind, "detail": e.detail, "action_taken": e.action_taken} for e in record.adverse_events],
+        "rescreen_decision": record.rescreen_decision,
+        "rescreen_flags": json.loads(record.rescreen_flags or "[]"),
+        "override_reason": record.override_reason,
+        "warnings_acknowledged": json.loads(record.warnings_acknowledged or "[]"),
+    }
+
+
+def record_hash(record: TreatmentSession) -> str:
+    """SHA-256 of the canonical JSON of the record."""
+    canonical = json.dumps(canonical_record(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def sign_session(session: Session, record: TreatmentSession, *, actor: User, expected_version: int | None, ip_address: str = "") -> None:
+    """Sign and lock: who, when, and the SHA-256 of the canonical record. Refused until complete."""
+    if record.is_signed:
+        raise RecordLocked("This session is already signed.")
+    if expected_version is not None and expected_version != record.version:
+        raise StaleRecord("Someone else saved this session after you opened it.")
+    if record.practitioner_id != actor.id:
+        raise NotAllowed("Only the practitioner who treated the patient signs the session. Add a note instead.")
+    if record.cartridge_expiry is not None and record.cartridge_expiry < record.session_date:
+        raise ExpiredLot("The cartridge lot had expired on the session date.")
+    missing = missing_for_signing(record, actor)
+    if missing:
+        raise IncompleteRecord(missing)
+    record.content_sha256 = record_hash(record)
+    record.signed_at = utcnow()
+    record.signed_by_id = actor.id
+    record.status = SessionStatus.SIGNED
+    session.flush()
+    audit.append(session, "session.sign", actor=actor, patient=record.patient, target=f"session:{record.public_id}",
+                 detail={"sha256": record.content_sha256}, ip_address=ip_address)
+
+
+def add_addendum(session: Session, record: TreatmentSession, reason: str, text: str, *, actor: User, ip_address: str = "") -> Addendum:
+    """A correction or late entry beneath the unchanged, signed original."""
+    if not record.is_signed:
+        raise NotAllowed("The session is not signed yet: edit it directly.")
+    addendum = Addendum(session_id=record.id, author_id=actor.id, reason=reason.strip(), text=text.strip(), created_at=utcnow())
+    session.add(addendum)
+    session.flush()
+    audit.append(session, "session.addendum", actor=actor, patient=record.patient, target=f"session:{record.public_id}",
+                 detail={"addendum": addendum.id, "reason": addendum.reason}, ip_address=ip_address)
+    return addendum
+
+
+@dataclass(frozen=True)
+class LotHit:
+    """One session that used the lot, and how."""
+
+    record: TreatmentSession
+    matched: str
+    product: str
+
+
+def find_lot(session: Session, lot: str) -> list[LotHit]:
+    """Every session (and so patient) that used a cartridge, product or PRP kit lot: the recall question."""
+    wanted = lot.strip().upper()
+    if not wanted:
+        return []
+    by_session = select(TreatmentSession).where(or_(func.upper(TreatmentSession.cartridge_lot) == wanted,
+                                                    func.upper(TreatmentSession.prp_kit_lot) == wanted))
+    by_product = select(SessionProduct).where(func.upper(SessionProduct.lot) == wanted)
+    hits: list[LotHit] = []
+    for record in session.scalars(by_session):
+        if record.cartridge_lot.upper() == wanted:
+            hits.append(LotHit(record, "cartridge", record.cartridge_product))
+        if record.prp_kit_lot.upper() == wanted:
+            hits.append(LotHit(record, "PRP kit", "PRP tube or kit"))
+    products = list(session.scalars(by_product))
+    if products:
+        records = {r.id: r for r in session.scalars(select(TreatmentSession).where(TreatmentSession.id.in_({p.session_id for p in products})))}
+        hits.extend(LotHit(records[p.session_id], "product", p.name) for p in products)
+    return sorted(hits, key=lambda h: (h.record.session_date, h.record.id), reverse=True)
+
+
+def unsigned_sessions(session: Session, practitioner: User) -> list[TreatmentSession]:
+    """The practitioner's sessions not yet signed, oldest first: the outstanding notes."""
+    return list(session.scalars(
+        select(TreatmentSession).where(TreatmentSession.practitioner_id == practitioner.id, TreatmentSession.signed_at.is_(None))
+        .order_by(TreatmentSession.session_date, TreatmentSession.id)
+    ))
+
+
+def record_view(session: Session, record: TreatmentSession, *, actor: User, ip_address: str = "") -> None:
+    """Note in the audit trail that someone opened this session record."""
+    audit.append(session, "session.view", actor=actor, patient=record.patient, target=f"session:{record.public_id}", ip_address=ip_address)
+
+
+def record_lot_search(session: Session, lot: str, hits: int, *, actor: User, ip_address: str = "", export: bool = False) -> None:
+    """A lot search reveals patients: it is audited like a view."""
+    audit.append(session, "lot.export" if export else "lot.search", actor=actor, target=f"lot:{lot[:80]}",
+                 detail={"hits": hits}, ip_address=ip_address)
