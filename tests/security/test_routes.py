@@ -31,6 +31,24 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     "admin.settings": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
     "admin.logo": {ANON: SIGN_IN, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
     "admin.audit_trail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+    "admin.policy": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+    "consultations.new": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.edit": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.override": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+}
+
+# Which record's id each route's <uuid:public_id> takes (the patient's unless listed).
+ID_KIND = {
+    "admin.edit_user": "user",
+    "consultations.detail": "consultation",
+    "consultations.edit": "consultation",
+    "consultations.override": "consultation",
+    "consultations.new_plan": "consultation",
+    "consultations.new_consent": "consultation",
+    "consultations.plan_detail": "plan",
+    "consultations.consent_detail": "consent",
+    "consultations.consent_signature": "consent",
 }
 
 # POST rights, checked with a valid CSRF token: 403 for a role that may not, anything else otherwise.
@@ -38,6 +56,12 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "admin.new_user": {RECEPTION, PRACTITIONER},
     "admin.edit_user": {RECEPTION, PRACTITIONER},
     "admin.settings": {RECEPTION, PRACTITIONER},
+    "admin.policy": {RECEPTION, PRACTITIONER},
+    "consultations.new": {RECEPTION, ADMIN},
+    "consultations.edit": {RECEPTION, ADMIN},
+    "consultations.override": {RECEPTION, ADMIN},
+    "consultations.new_plan": {RECEPTION, ADMIN},
+    "consultations.new_consent": {RECEPTION, ADMIN},
 }
 
 
@@ -50,20 +74,44 @@ def _endpoints(app: Flask) -> list[tuple[str, str, set[str]]]:
     return rules
 
 
-def _url(rule: str, values: dict[str, str]) -> str:
-    url = rule
-    for name, value in values.items():
-        url = url.replace(f"<uuid:{name}>", value)
+def _url(rule: str, endpoint: str, world: dict) -> str:
+    url = rule.replace("<uuid:public_id>", world["ids"][ID_KIND.get(endpoint, "patient")])
     assert "<" not in url, f"no test value for a parameter of {rule}"
     return url
 
 
 @pytest.fixture
 def world(app):
-    """One of each role and a patient to address."""
+    """One of each role, and a patient, consultation, plan and consent to address."""
     users = {role.value: make_user(role, email=f"{role.value}@clinic.example") for role in Role}
     patient = make_patient(actor=users["practitioner"])
-    return {"users": users, "values": {"public_id": str(patient.public_id)}, "user_values": {"public_id": str(users["practitioner"].public_id)}}
+    ids = {"patient": str(patient.public_id), "user": str(users["practitioner"].public_id)}
+    ids.update(make_clinical_records(patient, users["practitioner"]))
+    return {"users": users, "ids": ids}
+
+
+def make_clinical_records(patient, author) -> dict[str, str]:
+    """A proceed consultation with a plan and a signed consent, inserted directly."""
+    import hashlib
+    from datetime import date
+    from decimal import Decimal
+
+    from practitioner.consultations.models import Consent, Consultation, PlanZone, TreatmentPlan
+
+    consultation = Consultation(patient_id=patient.id, practitioner_id=author.id, consultation_date=date.today(),
+                                modality="microneedling", decision="proceed")
+    db.session.add(consultation)
+    db.session.flush()
+    plan = TreatmentPlan(patient_id=patient.id, consultation_id=consultation.id, modality="microneedling", sessions_planned=4,
+                         interval_weeks=4, first_session_on=date.today(),
+                         zones=[PlanZone(position=0, zone="cheeks", depth_min_mm=Decimal("1.0"), depth_max_mm=Decimal("1.5"))])
+    text = "Consent text"
+    consent = Consent(patient_id=patient.id, consultation_id=consultation.id, modality="microneedling", content_version="test",
+                      content_sha256=hashlib.sha256(text.encode()).hexdigest(), content_text=text, patient_typed_name=patient.full_name,
+                      signature_png=b"\x89PNG", signature_sha256="0" * 64, witnessed_by_id=author.id)
+    db.session.add_all([plan, consent])
+    db.session.commit()
+    return {"consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id)}
 
 
 def _client_as(app, world, who):
@@ -83,8 +131,7 @@ def test_get_answers_per_role(app, world, who):
     client = _client_as(app, world, who)
     wrong = {}
     for endpoint, rule, methods in _endpoints(app):
-        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
-        status = client.get(_url(rule, values)).status_code
+        status = client.get(_url(rule, endpoint, world)).status_code
         if status != GET_MATRIX[endpoint][who]:
             wrong[endpoint] = (status, GET_MATRIX[endpoint][who])
     assert not wrong, f"(got, expected) for {who}: {wrong}"
@@ -95,12 +142,11 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, world):
     posts = [(endpoint, rule) for endpoint, rule, methods in _endpoints(app) if "POST" in methods]
     assert len(posts) >= 8
     for endpoint, rule in posts:
-        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
-        response = client.post(_url(rule, values), data={"name": "x", "reason": "x"})
+        response = client.post(_url(rule, endpoint, world), data={"name": "x", "reason": "x"})
         assert response.status_code == 400, f"{endpoint} accepted a POST without a CSRF token"
 
 
-@pytest.mark.parametrize("who", [RECEPTION, PRACTITIONER])
+@pytest.mark.parametrize("who", [RECEPTION, PRACTITIONER, ADMIN])
 def test_post_rights(app, world, who):
     from tests.conftest import csrf_token
 
@@ -109,8 +155,7 @@ def test_post_rights(app, world, who):
     for endpoint, rule, methods in _endpoints(app):
         if "POST" not in methods or who not in POST_FORBIDDEN.get(endpoint, set()):
             continue
-        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
-        assert client.post(_url(rule, values), data={"csrf_token": token, "name": "x"}).status_code == 403, endpoint
+        assert client.post(_url(rule, endpoint, world), data={"csrf_token": token, "name": "x"}).status_code == 403, endpoint
 
 
 def test_no_get_route_changes_a_record(app, world):
@@ -122,8 +167,7 @@ def test_no_get_route_changes_a_record(app, world):
     client = _client_as(app, world, ADMIN)
     before = (db.session.scalar(select(func.max(Patient.version))), db.session.scalar(select(func.count(User.id))))
     for endpoint, rule, methods in _endpoints(app):
-        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
-        client.get(_url(rule, values), query_string={"name": "x", "reason": "x", "given_name": "x"})
+        client.get(_url(rule, endpoint, world), query_string={"name": "x", "reason": "x", "given_name": "x"})
     assert (db.session.scalar(select(func.max(Patient.version))), db.session.scalar(select(func.count(User.id)))) == before
 
 
@@ -131,8 +175,7 @@ def test_no_get_route_changes_a_record(app, world):
 def test_security_headers_on_every_answer(app, world, who):
     client = _client_as(app, world, who)
     for endpoint, rule, methods in _endpoints(app):
-        values = world["user_values"] if endpoint == "admin.edit_user" else world["values"]
-        headers = client.get(_url(rule, values)).headers
+        headers = client.get(_url(rule, endpoint, world)).headers
         csp = headers.get("Content-Security-Policy", "")
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp, endpoint
         assert headers.get("X-Content-Type-Options") == "nosniff", endpoint
@@ -158,11 +201,17 @@ def test_secure_cookie_in_production_configuration(monkeypatch, database_path):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_no_inline_script_in_pages(app, world):
-    client = _client_as(app, world, ADMIN)
-    for url in ("/sign-in", "/patients/", "/admin/settings", "/admin/audit"):
-        html = client.get(url).get_data(as_text=True)
-        assert "<script>" not in html and " onclick=" not in html and " onload=" not in html
+@pytest.mark.parametrize("who", [ADMIN, PRACTITIONER])
+def test_pages_have_no_inline_script_and_no_none_attributes(app, world, who):
+    client = _client_as(app, world, who)
+    for endpoint, rule, methods in _endpoints(app):
+        response = client.get(_url(rule, endpoint, world))
+        if response.status_code != 200 or response.mimetype != "text/html":
+            continue
+        html = response.get_data(as_text=True)
+        assert "<script>" not in html and " onclick=" not in html and " onload=" not in html, endpoint
+        # aria-invalid="None" would be read as "invalid" by screen readers.
+        assert '="None"' not in html, endpoint
 
 
 def test_500_page_is_friendly_and_shows_no_trace(app, world):
