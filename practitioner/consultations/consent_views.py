@@ -1,1 +1,90 @@
-"""Routes (filled in below)."""
+"""Consent pages: sign on the screen, read a signed consent, its signature image. No edit route, by design."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from practitioner.auth.access import client_ip, require
+from practitioner.auth.models import Permission
+from practitioner.consultations import bp
+from practitioner.consultations.consent_content import ConsentContent, load_consent_content
+from practitioner.consultations.consent_forms import ConsentForm, make_consent_form
+from practitioner.consultations.consent_services import (
+    InvalidSignature,
+    consent_refusal,
+    get_consent,
+    sign_consent,
+)
+from practitioner.consultations.models import Consent, Consultation
+from practitioner.consultations.services import get_consultation
+from practitioner.errors import NotAllowed
+from practitioner.extensions import db
+
+
+def _consultation_or_404(public_id: uuid.UUID) -> Consultation:
+    consultation = get_consultation(db.session, public_id)
+    if consultation is None:
+        abort(404)
+    return consultation
+
+
+def _consent_or_404(public_id: uuid.UUID) -> Consent:
+    consent = get_consent(db.session, public_id)
+    if consent is None:
+        abort(404)
+    return consent
+
+
+def _signing_page(consultation: Consultation, content: ConsentContent, form: ConsentForm | None = None,
+                  refusal: str | None = None) -> str:
+    return render_template("consultations/consent_form.html", consultation=consultation, content=content,
+                           form=form, refusal=refusal)
+
+
+@bp.route("/consultations/<uuid:public_id>/consents/new", methods=["GET", "POST"])
+@require(Permission.EDIT_CLINICAL)
+def new_consent(public_id: uuid.UUID):
+    """The patient reads, ticks, types their name and signs; the practitioner confirms and witnesses."""
+    consultation = _consultation_or_404(public_id)
+    content = load_consent_content(consultation.modality)
+    refusal = consent_refusal(consultation)
+    if refusal:
+        return _signing_page(consultation, content, refusal=refusal), 409
+    patient = consultation.patient
+    form = make_consent_form(content, patient.given_name, patient.family_name)
+    if form.validate_on_submit():
+        try:
+            consent = sign_consent(db.session, consultation, content, typed_name=form.patient_typed_name.data,
+                                   signature_data_url=form.signature.data, photo_clinical=form.photo_clinical.data,
+                                   photo_marketing=form.photo_marketing.data, actor=current_user, ip_address=client_ip())
+        except InvalidSignature as exc:
+            form.signature.errors.append(str(exc))
+        except NotAllowed as exc:
+            db.session.rollback()
+            return _signing_page(consultation, content, refusal=str(exc)), 409
+        else:
+            db.session.commit()
+            flash(f"Consent signed by {patient.full_name} and witnessed by you. It is kept as signed.", "success")
+            return redirect(url_for("consultations.consent_detail", public_id=consent.public_id), 303)
+    if form.signature.errors:
+        form.signature.data = ""  # a refused drawing is not put back in the box
+    return _signing_page(consultation, content, form), 422 if form.is_submitted() else 200
+
+
+@bp.get("/consents/<uuid:public_id>")
+@require(Permission.VIEW_CLINICAL)
+def consent_detail(public_id: uuid.UUID):
+    """A signed consent as it was signed: the text, the signature, the choices, the witness."""
+    consent = _consent_or_404(public_id)
+    return render_template("consultations/consent_detail.html", consent=consent, consultation=consent.consultation)
+
+
+@bp.get("/consents/<uuid:public_id>/signature.png")
+@require(Permission.VIEW_CLINICAL)
+def consent_signature(public_id: uuid.UUID):
+    """The drawn signature, exactly as stored."""
+    consent = _consent_or_404(public_id)
+    return Response(consent.signature_png, mimetype="image/png", headers={"Cache-Control": "no-store"})

@@ -36,6 +36,20 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     "consultations.detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "consultations.edit": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "consultations.override": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "consultations.new_plan": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.plan_detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.new_consent": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.consent_detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.consent_signature": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "treatments.start": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: 409, ADMIN: FORBIDDEN},
+    "treatments.edit": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "treatments.detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "treatments.sign": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "treatments.override": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "treatments.add_addendum": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "treatments.unsigned": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "treatments.lots": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "treatments.lots_csv": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: 404, ADMIN: FORBIDDEN},
 }
 
 # Which record's id each route's <uuid:public_id> takes (the patient's unless listed).
@@ -49,6 +63,12 @@ ID_KIND = {
     "consultations.plan_detail": "plan",
     "consultations.consent_detail": "consent",
     "consultations.consent_signature": "consent",
+    "treatments.start": "plan",
+    "treatments.edit": "session",
+    "treatments.detail": "session",
+    "treatments.sign": "session",
+    "treatments.override": "session",
+    "treatments.add_addendum": "session",
 }
 
 # POST rights, checked with a valid CSRF token: 403 for a role that may not, anything else otherwise.
@@ -62,6 +82,11 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "consultations.override": {RECEPTION, ADMIN},
     "consultations.new_plan": {RECEPTION, ADMIN},
     "consultations.new_consent": {RECEPTION, ADMIN},
+    "treatments.start": {RECEPTION, ADMIN},
+    "treatments.edit": {RECEPTION, ADMIN},
+    "treatments.sign": {RECEPTION, ADMIN},
+    "treatments.override": {RECEPTION, ADMIN},
+    "treatments.add_addendum": {RECEPTION, ADMIN},
 }
 
 
@@ -110,8 +135,18 @@ def make_clinical_records(patient, author) -> dict[str, str]:
                       content_sha256=hashlib.sha256(text.encode()).hexdigest(), content_text=text, patient_typed_name=patient.full_name,
                       signature_png=b"\x89PNG", signature_sha256="0" * 64, witnessed_by_id=author.id)
     db.session.add_all([plan, consent])
+    db.session.flush()
+    from practitioner.treatments.models import TreatmentSession
+
+    draft = TreatmentSession(patient_id=patient.id, plan_id=plan.id, sequence=1, practitioner_id=author.id,
+                             session_date=date.today(), consent_id=consent.id)
+    db.session.add(draft)
     db.session.commit()
-    return {"consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id)}
+    # The plan's one planned session is taken, so starting another answers 409 with the reason.
+    plan.sessions_planned = 1
+    db.session.commit()
+    return {"consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
+            "session": str(draft.public_id)}
 
 
 def _client_as(app, world, who):
