@@ -1,0 +1,1 @@
+"""Patient documents: context builders, rendering to PDF, issuing and the archive."""
