@@ -1,0 +1,68 @@
+"""The treatment guide's clinical choices: which benefits apply, and preparation steps with real dates.
+
+Sources (clinical-reference.md): section 4.1 (before treatment) and documents.md "What the seed
+says". The wording lives in reports/content/<language>/guide.toml; this module only decides
+which steps apply and on which dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Final
+
+from practitioner.clinical.screening import Policy
+
+# The seed's four benefits, and the concern each answers (laxity and pigmentation have none).
+BENEFIT_FOR_CONCERN: Final[dict[str, str]] = {
+    "fine_lines_wrinkles": "fine_lines",
+    "atrophic_acne_scars": "acne_scars",
+    "enlarged_pores": "pores",
+    "texture_dullness": "exfoliation",
+}
+BENEFIT_ORDER: Final[tuple[str, ...]] = ("fine_lines", "acne_scars", "pores", "exfoliation")
+
+# Section 4.1: waxing, depilatory cream, electrolysis or threading stop a week before [S77];
+# NSAIDs and blood-thinning supplements up to a week before when not medically needed [S63][S75-77].
+WAXING_DAYS_BEFORE: Final[int] = 7
+NSAID_DAYS_BEFORE: Final[int] = 7
+
+
+@dataclass(frozen=True)
+class PrepStep:
+    """One preparation step: a content key and the date it starts (None: on the day or general)."""
+
+    key: str
+    starts: date | None
+
+
+def benefits_for(concerns: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The seed's benefits that match this patient's concerns, in the seed's order."""
+    wanted = {BENEFIT_FOR_CONCERN[c] for c in concerns if c in BENEFIT_FOR_CONCERN}
+    return tuple(b for b in BENEFIT_ORDER if b in wanted)
+
+
+def raised_scar_caveat(concerns: tuple[str, ...] | list[str]) -> bool:
+    """Raised scars come from too much collagen and may not respond: say so, and advise a referral."""
+    return "raised_scars" in concerns
+
+
+def preparation_steps(first_session: date, modality: str, cold_sore_history: bool, policy: Policy) -> tuple[PrepStep, ...]:
+    """Section 4.1 as dated steps counted back from the first booked session, earliest first."""
+    toxin_filler = max(policy.neurotoxin_interval_days, policy.filler_interval_days)
+    nsaid_days = policy.prp_nsaid_window_days if modality == "prp_microneedling" else NSAID_DAYS_BEFORE
+    steps = [
+        PrepStep("no_toxin_filler", first_session - timedelta(days=toxin_filler)),
+        PrepStep("no_sun", first_session - timedelta(days=policy.sunburn_window_days)),
+        PrepStep("no_waxing", first_session - timedelta(days=WAXING_DAYS_BEFORE)),
+        PrepStep("no_nsaids", first_session - timedelta(days=nsaid_days)),
+        PrepStep("stop_retinoids", first_session - timedelta(days=policy.retinoid_window_days)),
+    ]
+    if modality == "prp_microneedling":
+        steps.append(PrepStep("prp_water_alcohol", first_session - timedelta(days=1)))
+    if cold_sore_history:
+        steps.append(PrepStep("antiviral", first_session - timedelta(days=1)))
+    steps.sort(key=lambda s: (s.starts, s.key))
+    steps.append(PrepStep("day_of", first_session))
+    steps.append(PrepStep("downtime_rf" if modality == "rf_microneedling" else "downtime", None))
+    return tuple(steps)
