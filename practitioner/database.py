@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, MetaData, String, TypeDecorator, Uuid, event
+from sqlalchemy import Date, DateTime, Enum, ForeignKey, MetaData, String, TypeDecorator, Uuid, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
 
@@ -119,3 +119,23 @@ def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | b
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+def code_enum(name: str, values: tuple[str, ...], length: int = 30) -> Enum:
+    """A column type for a fixed list of lower-case codes, checked by the database (no native enum to migrate)."""
+    return Enum(*values, name=name, native_enum=False, length=length, create_constraint=True)
+
+
+def assign_changed(obj: Any, values: dict[str, Any], fields: tuple[str, ...], text_fields: frozenset[str] | set[str] = frozenset()) -> set[str]:
+    """Set each listed field present in `values` (None becomes "" for text columns); return the names that changed."""
+    changed: set[str] = set()
+    for name in fields:
+        if name not in values:
+            continue
+        new = values[name]
+        if name in text_fields and new is None:
+            new = ""
+        if getattr(obj, name) != new:
+            setattr(obj, name, new)
+            changed.add(name)
+    return changed

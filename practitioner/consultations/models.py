@@ -18,14 +18,11 @@ from practitioner.clinical.screening import (
     NEEDLE_MATERIALS,
     TREATMENT_AREAS,
 )
-from practitioner.database import AuditedMixin, Base, PublicIdMixin, utcnow
+from practitioner.database import AuditedMixin, Base, PublicIdMixin, code_enum, utcnow
 
 PLAN_ZONES = ("forehead", "glabella", "periorbital", "nose", "perioral", "cheeks", "chin_jaw", "neck", "decolletage", "scar_area")
 SCAR_TYPES = ("icepick", "rolling", "boxcar", "hypertrophic", "keloid")
 
-
-def _codes(name: str, values: tuple[str, ...], length: int = 30) -> Enum:
-    return Enum(*values, name=name, native_enum=False, length=length, create_constraint=True)
 
 
 class Consultation(PublicIdMixin, AuditedMixin, Base):
@@ -44,7 +41,7 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     consultation_date: Mapped[date]
-    modality: Mapped[str] = mapped_column(_codes("modality", MODALITIES))
+    modality: Mapped[str] = mapped_column(code_enum("modality", MODALITIES))
     age_at_consultation: Mapped[int | None] = mapped_column(nullable=True)
 
     # Skin assessment
@@ -55,7 +52,7 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
 
     # Device and depth
     device_name: Mapped[str] = mapped_column(String(120), default="")
-    needle_material: Mapped[str | None] = mapped_column(_codes("needle_material", NEEDLE_MATERIALS, 20), nullable=True)
+    needle_material: Mapped[str | None] = mapped_column(code_enum("needle_material", NEEDLE_MATERIALS, 20), nullable=True)
     device_max_depth_mm: Mapped[Decimal | None] = mapped_column(Numeric(4, 2), nullable=True)
     requested_depth_mm: Mapped[Decimal | None] = mapped_column(Numeric(4, 2), nullable=True)
 
@@ -77,7 +74,7 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     koebner_condition: Mapped[bool] = mapped_column(default=False)
     skin_cancer_in_area: Mapped[bool] = mapped_column(default=False)
     radiotherapy_to_area: Mapped[bool] = mapped_column(default=False)
-    diabetes: Mapped[str] = mapped_column(_codes("diabetes", DIABETES_STATES, 20), default="none")
+    diabetes: Mapped[str] = mapped_column(code_enum("diabetes", DIABETES_STATES, 20), default="none")
     immunosuppressed: Mapped[bool] = mapped_column(default=False)
     autoimmune_collagen_vascular: Mapped[bool] = mapped_column(default=False)
     bleeding_disorder: Mapped[bool] = mapped_column(default=False)
@@ -95,7 +92,7 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     allergy_topical_anaesthetic: Mapped[bool] = mapped_column(default=False)
 
     # Screening: medicines (dates, so days-ago is always counted from the consultation date)
-    isotretinoin: Mapped[str] = mapped_column(_codes("isotretinoin", ISOTRETINOIN_STATES, 20), default="never")
+    isotretinoin: Mapped[str] = mapped_column(code_enum("isotretinoin", ISOTRETINOIN_STATES, 20), default="never")
     isotretinoin_stopped_on: Mapped[date | None] = mapped_column(nullable=True)
     anticoagulant_prescribed: Mapped[bool] = mapped_column(default=False)
     nsaid_or_supplement_last_on: Mapped[date | None] = mapped_column(nullable=True)
@@ -109,7 +106,7 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     notes: Mapped[str] = mapped_column(Text, default="")
 
     # The computed result, re-computed whenever the answers change (never edited by hand).
-    decision: Mapped[str] = mapped_column(_codes("decision", DECISIONS), default="proceed")
+    decision: Mapped[str] = mapped_column(code_enum("decision", DECISIONS), default="proceed")
     rebook_from: Mapped[date | None] = mapped_column(nullable=True)
     policy_snapshot: Mapped[str] = mapped_column(Text, default="{}")
     screened_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -151,7 +148,7 @@ class ConsultationConcern(Base):
     __tablename__ = "consultation_concerns"
 
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), primary_key=True)
-    code: Mapped[str] = mapped_column(_codes("concern", CONCERNS), primary_key=True)
+    code: Mapped[str] = mapped_column(code_enum("concern", CONCERNS), primary_key=True)
 
 
 class ConsultationArea(Base):
@@ -160,7 +157,7 @@ class ConsultationArea(Base):
     __tablename__ = "consultation_areas"
 
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), primary_key=True)
-    code: Mapped[str] = mapped_column(_codes("treatment_area", TREATMENT_AREAS), primary_key=True)
+    code: Mapped[str] = mapped_column(code_enum("treatment_area", TREATMENT_AREAS), primary_key=True)
 
 
 class ScarCount(Base):
@@ -169,7 +166,7 @@ class ScarCount(Base):
     __tablename__ = "consultation_scar_counts"
 
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), primary_key=True)
-    scar_type: Mapped[str] = mapped_column(_codes("scar_type", SCAR_TYPES, 20), primary_key=True)
+    scar_type: Mapped[str] = mapped_column(code_enum("scar_type", SCAR_TYPES, 20), primary_key=True)
     count: Mapped[int]
 
 
@@ -183,7 +180,7 @@ class ScreeningFlag(Base):
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
     position: Mapped[int]
     code: Mapped[str] = mapped_column(String(60))
-    decision: Mapped[str] = mapped_column(_codes("flag_decision", DECISIONS))
+    decision: Mapped[str] = mapped_column(code_enum("flag_decision", DECISIONS))
     reason: Mapped[str] = mapped_column(Text)
     earliest_date: Mapped[date | None] = mapped_column(nullable=True)
 
@@ -195,7 +192,7 @@ class ScreeningOverride(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
-    computed_decision: Mapped[str] = mapped_column(_codes("overridden_decision", DECISIONS))
+    computed_decision: Mapped[str] = mapped_column(code_enum("overridden_decision", DECISIONS))
     reason: Mapped[str] = mapped_column(Text)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -224,7 +221,7 @@ class TreatmentPlan(PublicIdMixin, AuditedMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
-    modality: Mapped[str] = mapped_column(_codes("plan_modality", MODALITIES))
+    modality: Mapped[str] = mapped_column(code_enum("plan_modality", MODALITIES))
     sessions_planned: Mapped[int]
     interval_weeks: Mapped[int]
     first_session_on: Mapped[date]
@@ -255,7 +252,7 @@ class PlanZone(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
     position: Mapped[int]
-    zone: Mapped[str] = mapped_column(_codes("plan_zone", PLAN_ZONES, 20))
+    zone: Mapped[str] = mapped_column(code_enum("plan_zone", PLAN_ZONES, 20))
     depth_min_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
     depth_max_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
     note: Mapped[str] = mapped_column(Text, default="")
@@ -272,7 +269,7 @@ class Consent(PublicIdMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
-    modality: Mapped[str] = mapped_column(_codes("consent_modality", MODALITIES))
+    modality: Mapped[str] = mapped_column(code_enum("consent_modality", MODALITIES))
     content_version: Mapped[str] = mapped_column(String(40))
     content_sha256: Mapped[str] = mapped_column(String(64))
     content_text: Mapped[str] = mapped_column(Text)

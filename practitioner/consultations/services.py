@@ -27,7 +27,7 @@ from practitioner.consultations.models import (
     ScreeningOverride,
     TreatmentPlan,
 )
-from practitioner.database import utcnow
+from practitioner.database import assign_changed, utcnow
 from practitioner.errors import NotAllowed, StaleRecord
 from practitioner.patients.models import Patient
 
@@ -42,7 +42,7 @@ DATE_ANSWERS = (
     "sunburn_on", "isotretinoin_stopped_on", "nsaid_or_supplement_last_on", "topical_retinoid_or_acid_last_on",
     "neurotoxin_on", "filler_in_area_on", "resurfacing_on",
 )
-TEXT_FIELDS = ("skin_notes", "device_name", "notes")
+TEXT_FIELDS = frozenset({"skin_notes", "device_name", "notes"})
 SCALAR_FIELDS = (
     "consultation_date", "modality", "fitzpatrick", "glogau", "goodman_baron_grade", "skin_notes", "device_name",
     "needle_material", "device_max_depth_mm", "requested_depth_mm", "pregnant", "breastfeeding", "diabetes",
@@ -146,18 +146,9 @@ def run_screening(session: Session, consultation: Consultation, policy: Policy, 
 
 
 def _apply(consultation: Consultation, values: dict[str, Any]) -> set[str]:
-    changed: set[str] = set()
-    for name in SCALAR_FIELDS:
-        if name not in values:
-            continue
-        new = values[name]
-        if name in TEXT_FIELDS and new is None:
-            new = ""
-        if name == "isotretinoin_stopped_on" and values.get("isotretinoin") != "stopped":
-            new = None
-        if getattr(consultation, name) != new:
-            setattr(consultation, name, new)
-            changed.add(name)
+    if values.get("isotretinoin") != "stopped":
+        values = {**values, "isotretinoin_stopped_on": None}
+    changed = assign_changed(consultation, values, SCALAR_FIELDS, TEXT_FIELDS)
     concerns = sorted(set(values.get("concerns") or []))
     if concerns != consultation.concern_codes:
         consultation.concerns = [ConsultationConcern(code=c) for c in concerns]

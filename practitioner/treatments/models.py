@@ -11,15 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.clinical.screening import DECISIONS
 from practitioner.consultations.models import PLAN_ZONES, TreatmentPlan
-from practitioner.database import AuditedMixin, Base, PublicIdMixin, utcnow
+from practitioner.database import AuditedMixin, Base, PublicIdMixin, code_enum, utcnow
 
 TECHNIQUES = ("glide", "stamp", "cross_hatch")
 ENDPOINTS = ("erythema_mild", "erythema_uniform", "pinpoint_bleeding", "petechiae", "other")
 ADVERSE_EVENTS = ("excessive_bleeding", "bruising", "vasovagal", "severe_pain_stopped", "burn_or_blister", "allergic_reaction", "other")
 
-
-def _codes(name: str, values: tuple[str, ...], length: int = 30) -> Enum:
-    return Enum(*values, name=name, native_enum=False, length=length, create_constraint=True)
 
 
 class SessionStatus(enum.StrEnum):
@@ -66,7 +63,7 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     neurotoxin_on: Mapped[date | None] = mapped_column(nullable=True)
     filler_on: Mapped[date | None] = mapped_column(nullable=True)
     resurfacing_on: Mapped[date | None] = mapped_column(nullable=True)
-    rescreen_decision: Mapped[str | None] = mapped_column(_codes("rescreen_decision", DECISIONS), nullable=True)
+    rescreen_decision: Mapped[str | None] = mapped_column(code_enum("rescreen_decision", DECISIONS), nullable=True)
     rescreen_flags: Mapped[str] = mapped_column(Text, default="[]")
     override_reason: Mapped[str] = mapped_column(Text, default="")
     override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -109,7 +106,7 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     prp_tube_labelled: Mapped[bool | None] = mapped_column(nullable=True)
 
     # Outcome
-    endpoint: Mapped[str | None] = mapped_column(_codes("endpoint", ENDPOINTS), nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(code_enum("endpoint", ENDPOINTS), nullable=True)
     endpoint_other: Mapped[str] = mapped_column(String(200), default="")
     pain_score: Mapped[int | None] = mapped_column(nullable=True)
     no_adverse_events: Mapped[bool] = mapped_column(default=False)
@@ -158,10 +155,10 @@ class SessionZone(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
     position: Mapped[int]
-    zone: Mapped[str] = mapped_column(_codes("session_zone", PLAN_ZONES, 20))
+    zone: Mapped[str] = mapped_column(code_enum("session_zone", PLAN_ZONES, 20))
     depth_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
     passes: Mapped[int]
-    technique: Mapped[str] = mapped_column(_codes("technique", TECHNIQUES, 20))
+    technique: Mapped[str] = mapped_column(code_enum("technique", TECHNIQUES, 20))
     rf_energy: Mapped[Decimal | None] = mapped_column(Numeric(7, 2), nullable=True)
     rf_energy_unit: Mapped[str] = mapped_column(String(30), default="")
     rf_pulse_ms: Mapped[Decimal | None] = mapped_column(Numeric(7, 2), nullable=True)
@@ -190,7 +187,7 @@ class SessionAdverseEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
     position: Mapped[int]
-    kind: Mapped[str] = mapped_column(_codes("adverse_event", ADVERSE_EVENTS))
+    kind: Mapped[str] = mapped_column(code_enum("adverse_event", ADVERSE_EVENTS))
     detail: Mapped[str] = mapped_column(Text, default="")
     action_taken: Mapped[str] = mapped_column(Text)
 

@@ -19,7 +19,7 @@ from practitioner.auth.models import User
 from practitioner.clinical.screening import Policy, parse_intake, screen
 from practitioner.consultations.models import Consent, Consultation, TreatmentPlan
 from practitioner.consultations.services import intake_for
-from practitioner.database import utcnow
+from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.treatments.models import (
     Addendum,
@@ -215,16 +215,7 @@ def depth_warnings(record: TreatmentSession, practitioner: User) -> list[str]:
 
 
 def _apply(record: TreatmentSession, values: dict[str, Any]) -> set[str]:
-    changed: set[str] = set()
-    for name in SCALAR_FIELDS:
-        if name not in values:
-            continue
-        new = values[name]
-        if name in TEXT_FIELDS and new is None:
-            new = ""
-        if getattr(record, name) != new:
-            setattr(record, name, new)
-            changed.add(name)
+    changed = assign_changed(record, values, SCALAR_FIELDS, TEXT_FIELDS)
     zones = [(z["zone"], z["depth_mm"], z["passes"], z["technique"], z.get("rf_energy"), z.get("rf_energy_unit") or "",
               z.get("rf_pulse_ms"), z.get("rf_rows")) for z in values.get("zones", [])]
     current = [(z.zone, z.depth_mm, z.passes, z.technique, z.rf_energy, z.rf_energy_unit, z.rf_pulse_ms, z.rf_rows) for z in record.zones]
