@@ -38,22 +38,28 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     login_manager.login_view = "auth.sign_in"
     login_manager.session_protection = None  # the server-side session is the protection
 
-    from practitioner import admin, auth, consultations, main, models, patients, treatments  # noqa: F401  (models: full metadata)
+    from practitioner import admin, auth, consultations, documents, main, models, patients, treatments  # noqa: F401  (models: full metadata)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp)
     app.register_blueprint(consultations.bp)
     app.register_blueprint(treatments.bp)
+    app.register_blueprint(documents.bp)
     app.register_blueprint(admin.bp)
 
     from practitioner.consultations.timeline import timeline_entries
     from practitioner.patients.timeline import register_source
 
+    from practitioner.documents.wiring import document_entries, issue_aftercare_after_sign
+    from practitioner.treatments.hooks import register_after_sign
     from practitioner.treatments.timeline import session_entries
 
+    # Features higher in the chain plug into lower ones here, in one visible place.
     register_source(timeline_entries)
     register_source(session_entries)
+    register_source(document_entries)
+    register_after_sign(issue_aftercare_after_sign)
 
     security.init_app(app)
     templating.init_app(app)

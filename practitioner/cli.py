@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit_verify_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(screen_command)
+    app.cli.add_command(render_document_command)
 
 
 @click.command("create-user")
@@ -90,3 +91,27 @@ def screen_command(intake_file, on, default_policy: bool) -> None:
         click.echo(output, err=True)
         sys.exit(code)
     click.echo(output)
+
+
+@click.command("render-document")
+@click.argument("kind", type=click.Choice(["treatment-guide", "aftercare", "consent-form", "consultation-summary", "session-record", "patient-export"]))
+@click.argument("public_id", type=click.UUID)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True), help="Where to write the PDF.")
+@click.option("--large-print", is_flag=True, help="The large-print variant (16 pt and up).")
+def render_document_command(kind: str, public_id, out: str, large_print: bool) -> None:
+    """Render any document to a file without issuing it (for designing the print CSS)."""
+    from datetime import date
+    from pathlib import Path
+
+    from practitioner.documents import services
+    from practitioner.documents.context import NotReady, SourceNotFound
+    from practitioner.documents.models import DocumentKind
+
+    try:
+        spec = services.build(db.session, DocumentKind(kind), public_id, date.today())
+    except (SourceNotFound, NotReady) as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.rollback()
+    pdf = services.render(spec, large_print=large_print)
+    Path(out).write_bytes(pdf)
+    click.echo(f"Wrote {out} ({len(pdf):,} bytes, {spec.title}, {spec.number}).")

@@ -69,3 +69,41 @@ def complete_session_form(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def signed_session(plan: TreatmentPlan, author: User, **overrides: Any):
+    """A complete session for a plan, signed through the real service (so its hash and lock are real)."""
+    from practitioner.treatments.models import SessionAdverseEvent, SessionProduct, SessionZone, TreatmentSession
+    from practitioner.treatments.services import rescreen, sign_session
+    from practitioner.clinical.screening import Policy
+
+    consent = db.session.scalars(db.select(Consent).where(Consent.patient_id == plan.patient_id)).first()
+    values: dict[str, Any] = dict(
+        patient_id=plan.patient_id, plan_id=plan.id, sequence=overrides.pop("sequence", 1), practitioner_id=author.id,
+        session_date=overrides.pop("session_date", date.today()), consent_id=consent.id if consent else None, history_reviewed=True,
+        photo_consent=False, device_make="Crown Aesthetics", device_model="SkinPen Precision", device_serial="SP-1",
+        device_max_depth_mm=Decimal("1.5"), cartridge_product="SkinPen cartridge", needle_count=14, cartridge_lot="LOT-A1",
+        cartridge_expiry=date.today() + timedelta(days=100), sterile_pack_intact=True, anaesthetic_used=False,
+        endpoint="erythema_uniform", pain_score=3, no_adverse_events=True, no_products_applied=True, clinical_note="Tolerated well.",
+    )
+    if plan.modality == "prp_microneedling":
+        values.update(prp_kit_lot="PRP-KIT-9", prp_volume_ml=Decimal("20"), prp_spin_protocol="Single spin, 10 min", prp_tube_labelled=True)
+    zones = overrides.pop("zones", (("cheeks", "1.25"),))
+    products = overrides.pop("products", ())
+    events = overrides.pop("adverse_events", ())
+    values.update(overrides)
+    if products:
+        values["no_products_applied"] = False
+    if events:
+        values["no_adverse_events"] = False
+    record = TreatmentSession(**values)
+    rf = {"rf_energy": Decimal("15"), "rf_energy_unit": "mJ/pin"} if plan.modality == "rf_microneedling" else {}
+    record.zones = [SessionZone(position=i, zone=z, depth_mm=Decimal(d), passes=3, technique="glide", **rf) for i, (z, d) in enumerate(zones)]
+    record.products = [SessionProduct(position=i, name=n, lot=lot, labelled_for_needled_skin=True) for i, (n, lot) in enumerate(products)]
+    record.adverse_events = [SessionAdverseEvent(position=i, kind=k, action_taken="Cold compress") for i, k in enumerate(events)]
+    db.session.add(record)
+    db.session.flush()
+    rescreen(record, Policy())
+    sign_session(db.session, record, actor=author, expected_version=None)
+    db.session.commit()
+    return record

@@ -82,3 +82,19 @@ class PolicyForm(Form):
     sunburn_window_days = IntegerField("Since sunburn or heavy tan (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=90, message="Enter 0 to 90 days.")])
     prp_nsaid_window_days = IntegerField("PRP: since NSAIDs or blood-thinning supplements (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=30, message="Enter 0 to 30 days.")])
     pih_risk_min_fitzpatrick = IntegerField("Flag pigmentation (PIH) risk from Fitzpatrick type", validators=[InputRequired("Enter a number."), NumberRange(min=1, max=6, message="Enter a type from 1 to 6.")])
+
+
+class AftercareForm(Form):
+    """The numbers the aftercare leaflet prints (documents.md defaults)."""
+
+    makeup_hours = IntegerField("No make-up for (hours)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=168, message="Enter 0 to 168 hours.")])
+    makeup_hours_rf = IntegerField("RF: no make-up for (hours)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=168, message="Enter 0 to 168 hours.")])
+    actives_days = IntegerField("No retinoids, acids or vitamin C for (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=30, message="Enter 0 to 30 days.")])
+    actives_days_rf = IntegerField("RF: no actives for (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=30, message="Enter 0 to 30 days.")])
+    actives_days_prp = IntegerField("PRP: no actives for (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=30, message="Enter 0 to 30 days.")])
+    exercise_hours = IntegerField("No exercise, sauna or swimming for (hours)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=336, message="Enter 0 to 336 hours.")])
+    prp_no_wash_hours = IntegerField("PRP: do not wash for (hours)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=48, message="Enter 0 to 48 hours.")])
+    sun_strict_days = IntegerField("Strict sun protection for (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=90, message="Enter 0 to 90 days.")])
+    sunscreen_day0 = RadioField("Sunscreen on the day of treatment", choices=choices([
+        ("mineral_spf30", "Mineral SPF 30+ straight away"), ("none_24h", "No sunscreen or cosmetics for 24 hours; avoid sun strictly")]),
+        validators=[DataRequired("Choose one.")])

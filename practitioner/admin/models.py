@@ -58,3 +58,22 @@ class ClinicalPolicy(Base):
     pih_risk_min_fitzpatrick: Mapped[int] = mapped_column(default=4)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class AftercareSettings(Base):
+    """The clinic's aftercare numbers (documents.md policy): make-up, actives, exercise, PRP no-wash, sunscreen."""
+
+    __tablename__ = "aftercare_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    makeup_hours: Mapped[int] = mapped_column(default=24)
+    makeup_hours_rf: Mapped[int] = mapped_column(default=48)
+    actives_days: Mapped[int] = mapped_column(default=5)
+    actives_days_rf: Mapped[int] = mapped_column(default=7)
+    actives_days_prp: Mapped[int] = mapped_column(default=7)
+    exercise_hours: Mapped[int] = mapped_column(default=72)
+    prp_no_wash_hours: Mapped[int] = mapped_column(default=6)
+    sun_strict_days: Mapped[int] = mapped_column(default=14)
+    sunscreen_day0: Mapped[str] = mapped_column(String(20), default="mineral_spf30")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

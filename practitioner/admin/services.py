@@ -14,8 +14,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from practitioner import audit
-from practitioner.admin.models import ClinicalPolicy, ClinicSettings, PaperSize
+from practitioner.admin.models import AftercareSettings, ClinicalPolicy, ClinicSettings, PaperSize
 from practitioner.auth.models import User
+from practitioner.clinical.aftercare import AftercarePolicy
 from practitioner.clinical.screening import POLICY_SETTINGS, Policy
 from practitioner.errors import DomainError
 
@@ -168,4 +169,33 @@ def update_policy(session: Session, values: dict[str, int], *, actor: User, ip_a
     if changes:
         row.updated_by_id = actor.id
         audit.append(session, "policy.update", actor=actor, target="clinical_policy", detail={"changes": changes}, ip_address=ip_address)
+    return changes
+
+
+def get_aftercare_row(session: Session) -> AftercareSettings:
+    """The clinic's aftercare settings row, created with the defaults of documents.md the first time."""
+    row = session.get(AftercareSettings, 1)
+    if row is None:
+        row = AftercareSettings(id=1, **AftercarePolicy().as_dict())
+        session.add(row)
+        session.flush()
+    return row
+
+
+def current_aftercare_policy(session: Session) -> AftercarePolicy:
+    """The clinic's aftercare settings as the pure assembler takes them."""
+    row = get_aftercare_row(session)
+    return AftercarePolicy.from_mapping({name: getattr(row, name) for name in AftercarePolicy().as_dict()})
+
+
+def update_aftercare(session: Session, values: dict[str, Any], *, actor: User, ip_address: str = "") -> dict[str, list[Any]]:
+    """Change the aftercare settings (validated by the assembler) and audit every change."""
+    AftercarePolicy.from_mapping(values)
+    row = get_aftercare_row(session)
+    changes = {name: [getattr(row, name), values[name]] for name in values if getattr(row, name) != values[name]}
+    for name, (_, new) in changes.items():
+        setattr(row, name, new)
+    if changes:
+        row.updated_by_id = actor.id
+        audit.append(session, "aftercare_settings.update", actor=actor, target="aftercare_settings", detail={"changes": changes}, ip_address=ip_address)
     return changes

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from practitioner import audit
 from practitioner.admin import bp, services
-from practitioner.admin.forms import AuditFilterForm, ClinicSettingsForm, NewUserForm, PolicyForm, UserForm
+from practitioner.admin.forms import AftercareForm, AuditFilterForm, ClinicSettingsForm, NewUserForm, PolicyForm, UserForm
 from practitioner.auth import services as auth_services
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission, Role, User
+from practitioner.clinical.aftercare import AFTERCARE_POLICY_SOURCE_RANGES, AftercarePolicy
 from practitioner.clinical.screening import POLICY_SETTINGS, POLICY_SOURCE_RANGES, Policy
 from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
@@ -164,4 +165,26 @@ def policy():
               if changes else "No changes to save.", "success")
         return redirect(url_for("admin.policy"), 303)
     rows = [(getattr(form, name), DEFAULT_POLICY[name], POLICY_SOURCE_RANGES.get(name, "")) for name in POLICY_SETTINGS]
-    return render_template("admin/policy.html", form=form, rows=rows, row=row), 422 if form.is_submitted() else 200
+    return render_template("admin/policy.html", form=form, rows=rows, row=row, heading="Screening policy",
+                           lead="The windows and thresholds the screening uses. They are clinic policy, set by your medical lead: "
+                                "sources disagree on most of them, so each shows the default and the range found in the sources."), \
+        422 if form.is_submitted() else 200
+
+
+@bp.route("/aftercare", methods=["GET", "POST"])
+@require(Permission.MANAGE_SETTINGS)
+def aftercare():
+    """The numbers on every aftercare leaflet, beside their defaults and what the sources say."""
+    row = services.get_aftercare_row(db.session)
+    form = AftercareForm(obj=row)
+    names = list(AftercarePolicy().as_dict())
+    if form.validate_on_submit():
+        changes = services.update_aftercare(db.session, {n: getattr(form, n).data for n in names}, actor=current_user, ip_address=client_ip())
+        db.session.commit()
+        flash("Aftercare settings saved. Leaflets issued from now on use them." if changes else "No changes to save.", "success")
+        return redirect(url_for("admin.aftercare"), 303)
+    defaults = AftercarePolicy().as_dict()
+    rows = [(getattr(form, n), defaults[n], AFTERCARE_POLICY_SOURCE_RANGES.get(n, "")) for n in names]
+    return render_template("admin/policy.html", form=form, rows=rows, row=row, heading="Aftercare settings",
+                           lead="The numbers every aftercare leaflet prints. Sources disagree on several; each shows the default "
+                                "and what the sources say."), 422 if form.is_submitted() else 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import uuid
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -18,7 +19,7 @@ from practitioner.consultations.plan_services import get_plan
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.extensions import db
 from practitioner.templating import clinic_today
-from practitioner.treatments import bp, services
+from practitioner.treatments import bp, hooks, services
 from practitioner.treatments.forms import (
     ADVERSE_EVENT_LABELS,
     ENDPOINT_LABELS,
@@ -35,6 +36,7 @@ from practitioner.treatments.models import TreatmentSession
 LABELS = {"modality": MODALITY_LABELS, "zone": ZONE_LABELS, "technique": TECHNIQUE_LABELS, "endpoint": ENDPOINT_LABELS, "adverse": ADVERSE_EVENT_LABELS,
           "decision": DECISION_LABELS, "flag": FLAG_TITLES}
 ROW_LISTS = ("zones", "products", "adverse_events")
+log = logging.getLogger(__name__)
 
 
 def _record_or_404(public_id: uuid.UUID) -> TreatmentSession:
@@ -172,6 +174,13 @@ def sign(public_id: uuid.UUID):
         return render_template("treatments/detail.html", **_detail_context(_record_or_404(public_id))), 409
     db.session.commit()
     flash("Signed. The record is now locked; corrections are added as addenda.", "success")
+    for hook in hooks.after_sign_hooks():
+        try:
+            flash(hook(record, current_user, client_ip()), "success")
+        except Exception:  # the signature stands whatever happens to a follow-on document
+            db.session.rollback()
+            log.exception("after-sign hook failed for session %s", record.public_id)
+            flash("The aftercare could not be issued automatically. Issue it from this page.", "warning")
     return redirect(url_for("treatments.detail", public_id=record.public_id), 303)
 
 

@@ -41,6 +41,12 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     "consultations.new_consent": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "consultations.consent_detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "consultations.consent_signature": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "admin.aftercare": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+    # The world's session is a draft: its aftercare is not ready, so a preview sends the user back.
+    "documents.preview": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: 303, ADMIN: FORBIDDEN},
+    "documents.issue": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "documents.reprint": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "documents.reprint_json": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "treatments.start": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: 409, ADMIN: FORBIDDEN},
     "treatments.edit": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "treatments.detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
@@ -69,6 +75,8 @@ ID_KIND = {
     "treatments.sign": "session",
     "treatments.override": "session",
     "treatments.add_addendum": "session",
+    "documents.reprint": "document",
+    "documents.reprint_json": "document",
 }
 
 # POST rights, checked with a valid CSRF token: 403 for a role that may not, anything else otherwise.
@@ -87,6 +95,8 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "treatments.sign": {RECEPTION, ADMIN},
     "treatments.override": {RECEPTION, ADMIN},
     "treatments.add_addendum": {RECEPTION, ADMIN},
+    "admin.aftercare": {RECEPTION, PRACTITIONER},
+    "documents.issue": {RECEPTION, ADMIN},
 }
 
 
@@ -101,6 +111,7 @@ def _endpoints(app: Flask) -> list[tuple[str, str, set[str]]]:
 
 def _url(rule: str, endpoint: str, world: dict) -> str:
     url = rule.replace("<uuid:public_id>", world["ids"][ID_KIND.get(endpoint, "patient")])
+    url = url.replace("<kind>", "aftercare").replace("<uuid:source_id>", world["ids"]["session"])
     assert "<" not in url, f"no test value for a parameter of {rule}"
     return url
 
@@ -144,9 +155,15 @@ def make_clinical_records(patient, author) -> dict[str, str]:
     db.session.commit()
     # The plan's one planned session is taken, so starting another answers 409 with the reason.
     plan.sessions_planned = 1
+    from practitioner.documents.models import DocumentKind, IssuedDocument
+
+    issued = IssuedDocument(patient_id=patient.id, kind=DocumentKind.AFTERCARE, source_id=str(draft.public_id), version=1,
+                            number="AC-TEST-1", title="Aftercare instructions", filename="aftercare-test-v1.pdf", content_version="test",
+                            pdf=b"%PDF-1.7 test", pdf_sha256="0" * 64, json_data=b"{}", json_sha256="0" * 64, issued_by_id=author.id)
+    db.session.add(issued)
     db.session.commit()
     return {"consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
-            "session": str(draft.public_id)}
+            "session": str(draft.public_id), "document": str(issued.public_id)}
 
 
 def _client_as(app, world, who):
@@ -216,6 +233,7 @@ def test_security_headers_on_every_answer(app, world, who):
         assert headers.get("X-Content-Type-Options") == "nosniff", endpoint
         assert headers.get("Referrer-Policy") == "no-referrer", endpoint
         assert headers.get("Cache-Control") in ("no-store", "private, max-age=300"), endpoint
+        assert "Content-Security-Policy" in headers, endpoint
 
 
 def test_session_cookie_flags(app, world):

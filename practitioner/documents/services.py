@@ -1,0 +1,99 @@
+"""Making documents: build the plain context, render outside any transaction, archive what was issued."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from practitioner import audit
+from practitioner.auth.models import User
+from practitioner.database import utcnow
+from practitioner.documents import builders
+from practitioner.documents.context import BUILDERS as AFTERCARE_BUILDERS
+from practitioner.documents.context import DocumentSpec, NotReady, SourceNotFound, finish
+from practitioner.documents.models import DocumentKind, IssuedDocument
+from practitioner.documents.rendering import render_pdf
+from practitioner.errors import NotAllowed
+from practitioner.patients.models import Patient
+
+
+def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on: date) -> DocumentSpec:
+    """The document's spec from the database (a read: the caller ends the transaction before rendering)."""
+    builder = {**AFTERCARE_BUILDERS, **builders.BUILDERS}.get(kind)
+    if builder is None:
+        raise SourceNotFound(f"{kind.label} is not available yet.")
+    return finish(session, builder(session, source_id), issued_on)
+
+
+def render(spec: DocumentSpec, *, large_print: bool = False) -> bytes:
+    """The PDF bytes of a spec. Call with no database transaction open: rendering takes a while."""
+    return render_pdf(spec.template, spec.context, title=spec.title, paper=spec.paper, large_print=large_print, logo_png=spec.logo_png)
+
+
+def filename(spec: DocumentSpec, large_print: bool = False) -> str:
+    """A sensible download name: kind, patient, date, version."""
+    return f"{spec.filename_stem}-v{spec.version}{'-large-print' if large_print else ''}.pdf"
+
+
+class IssueConflict(NotAllowed):
+    """Two people issued the same document at the same moment."""
+
+
+def archive(session: Session, spec: DocumentSpec, pdf: bytes, *, actor: User, large_print: bool = False, ip_address: str = "") -> IssuedDocument:
+    """Keep exactly what the patient was given: the bytes, their SHA-256, the content version, who and when."""
+    issued = IssuedDocument(
+        patient_id=spec.patient_id, kind=spec.kind, source_id=spec.source_id, version=spec.version, number=spec.number,
+        title=spec.title, filename=filename(spec, large_print), content_version=spec.content_version, large_print=large_print,
+        pdf=pdf, pdf_sha256=hashlib.sha256(pdf).hexdigest(), json_data=spec.json_data,
+        json_sha256=hashlib.sha256(spec.json_data).hexdigest() if spec.json_data else "", issued_by_id=actor.id, issued_at=utcnow(),
+    )
+    session.add(issued)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise IssueConflict("Someone issued this document at the same moment. Reload the page: it is in the list.") from exc
+    patient = session.get(Patient, spec.patient_id)
+    audit.append(session, "document.issue", actor=actor, patient=patient, target=f"document:{issued.public_id}",
+                 detail={"kind": spec.kind.value, "number": spec.number, "version": spec.version, "sha256": issued.pdf_sha256,
+                         "content_version": spec.content_version}, ip_address=ip_address)
+    return issued
+
+
+def get_issued(session: Session, public_id: uuid.UUID) -> IssuedDocument | None:
+    """An issued document by its public id."""
+    return session.scalars(select(IssuedDocument).where(IssuedDocument.public_id == public_id)).first()
+
+
+def issued_for_patient(session: Session, patient_id: int) -> list[IssuedDocument]:
+    """Everything a patient was given, newest first (without loading the PDF bytes)."""
+    return list(session.scalars(select(IssuedDocument).where(IssuedDocument.patient_id == patient_id)
+                                .order_by(IssuedDocument.issued_at.desc(), IssuedDocument.id.desc())))
+
+
+def issued_for_source(session: Session, kind: DocumentKind, source_id: str) -> list[IssuedDocument]:
+    """Every issued version of one document, newest first."""
+    return list(session.scalars(select(IssuedDocument).where(IssuedDocument.kind == kind, IssuedDocument.source_id == source_id)
+                                .order_by(IssuedDocument.version.desc())))
+
+
+def record_reprint(session: Session, issued: IssuedDocument, *, actor: User, ip_address: str = "") -> None:
+    """A reprint shows a patient's document again: audited like a view."""
+    audit.append(session, "document.reprint", actor=actor, patient=session.get(Patient, issued.patient_id),
+                 target=f"document:{issued.public_id}", detail={"number": issued.number}, ip_address=ip_address)
+
+
+def issue_now(session: Session, kind: DocumentKind, source_id: uuid.UUID, *, actor: User, issued_on: date,
+              large_print: bool = False, ip_address: str = "") -> IssuedDocument:
+    """Build, render with no transaction open, archive and commit: the whole issue in one call."""
+    spec = build(session, kind, source_id, issued_on)
+    # End the read before rendering: on SQLite an open transaction holds the write lock.
+    session.commit()
+    pdf = render(spec, large_print=large_print)
+    issued = archive(session, spec, pdf, actor=actor, large_print=large_print, ip_address=ip_address)
+    session.commit()
+    return issued

@@ -1,0 +1,30 @@
+"""How documents plug into the features below them: the aftercare at signing, and the patient timeline."""
+
+from __future__ import annotations
+
+from flask import url_for
+from sqlalchemy.orm import Session
+
+from practitioner.auth.models import User
+from practitioner.documents import services
+from practitioner.documents.models import DocumentKind
+from practitioner.extensions import db
+from practitioner.patients.models import Patient
+from practitioner.patients.timeline import TimelineEntry
+from practitioner.treatments.models import TreatmentSession
+
+
+def issue_aftercare_after_sign(record: TreatmentSession, actor: User, ip_address: str) -> str:
+    """Signing a session issues its aftercare; the message says where to find it."""
+    issued = services.issue_now(db.session, DocumentKind.AFTERCARE, record.public_id, actor=actor,
+                                issued_on=record.session_date, ip_address=ip_address)
+    return f"Aftercare issued as {issued.number}: print it for the patient from the Documents list."
+
+
+def document_entries(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
+    """Every document issued to the patient, with its version."""
+    if not clinical:
+        return []
+    return [TimelineEntry(when=d.issued_at, kind="document", title=f"{d.title} given", url=url_for("documents.reprint", public_id=d.public_id),
+                          badge=f"v{d.version}", details=(f"{d.number} · issued by {d.issued_by.name}",))
+            for d in services.issued_for_patient(session, patient.id)]
