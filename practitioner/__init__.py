@@ -51,7 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     from practitioner.consultations.timeline import timeline_entries
     from practitioner.patients.timeline import register_source
 
-    from practitioner.documents.wiring import document_entries, issue_aftercare_after_sign
+    from practitioner.documents.wiring import document_entries, documents_for_source, issue_aftercare_after_sign
     from practitioner.treatments.hooks import register_after_sign
     from practitioner.treatments.timeline import session_entries
 
@@ -60,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     register_source(session_entries)
     register_source(document_entries)
     register_after_sign(issue_aftercare_after_sign)
+    app.jinja_env.globals["documents_for_source"] = documents_for_source
 
     security.init_app(app)
     templating.init_app(app)

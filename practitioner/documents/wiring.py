@@ -28,3 +28,13 @@ def document_entries(session: Session, patient: Patient, clinical: bool) -> list
     return [TimelineEntry(when=d.issued_at, kind="document", title=f"{d.title} given", url=url_for("documents.reprint", public_id=d.public_id),
                           badge=f"v{d.version}", details=(f"{d.number} · issued by {d.issued_by.name}",))
             for d in services.issued_for_patient(session, patient.id)]
+
+
+def documents_for_source(source_id: object) -> list:
+    """For templates of lower features: every issued document made from this record, newest first."""
+    from sqlalchemy import select
+
+    from practitioner.documents.models import IssuedDocument
+
+    return list(db.session.scalars(select(IssuedDocument).where(IssuedDocument.source_id == str(source_id))
+                                   .order_by(IssuedDocument.kind, IssuedDocument.version.desc())))
