@@ -61,11 +61,14 @@ def audit_verify_command() -> None:
 @click.command("seed-demo")
 def seed_demo_command() -> None:
     """Load the demo clinic, users and patients (idempotent). Never run this on a real clinic's database."""
-    from practitioner.demo import DEMO_PASSWORD, seed_demo
+    from practitioner.demo import DEMO_PASSWORD, seed_clinical_story, seed_demo
 
     created = seed_demo(db.session)
     db.session.commit()
-    click.echo(f"Demo data: {created['users']} users and {created['patients']} patients added (existing ones kept).")
+    stories = seed_clinical_story(db.session)
+    db.session.commit()
+    click.echo(f"Demo data: {created['users']} users, {created['patients']} patients and {stories} clinical records added "
+               "(existing ones kept).")
     click.echo("Demo sign-in (all three share the password below):")
     for email, role in (("practitioner@demo.clinic", "practitioner"), ("reception@demo.clinic", "reception"), ("admin@demo.clinic", "admin")):
         click.echo(f"  {role:<13} {email}")

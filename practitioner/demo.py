@@ -112,3 +112,113 @@ def seed_demo(session: Session) -> dict[str, int]:
             register_patient(session, dict(values), actor=author, clinical=True)
             created["patients"] += 1
     return created
+
+
+def _signature_data_url(name: str) -> str:
+    """A drawn-looking demo signature as a PNG data URL."""
+    import base64
+    import io
+    import math
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (600, 200), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    points = [(40 + x * 5, 110 + 35 * math.sin(x / 5 + len(name)) * math.cos(x / 17)) for x in range(100)]
+    draw.line(points, fill=(20, 30, 60, 255), width=4, joint="curve")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
+    """Consultations, a plan, a signed consent and a signed session with its aftercare, for three demo patients.
+
+    Idempotent: a patient who already has a consultation is left alone. Returns how many stories were added.
+    """
+    from datetime import timedelta
+
+    from practitioner.admin.services import current_policy
+    from practitioner.consultations.consent_content import load_consent_content
+    from practitioner.consultations.consent_services import sign_consent
+    from practitioner.consultations.models import Consultation
+    from practitioner.consultations.plan_services import create_plan
+    from practitioner.consultations.services import record_consultation
+    from practitioner.treatments import services as sessions
+    from practitioner.treatments.models import SessionProduct, SessionZone
+
+    author = find_user_by_email(session, "practitioner@demo.clinic")
+    assert author is not None
+    policy = current_policy(session)
+    today = date.today()
+    base = {"consultation_date": today - timedelta(days=14), "glogau": 2, "goodman_baron_grade": None, "skin_notes": "",
+            "device_name": "SkinPen Precision", "needle_material": "stainless_steel", "device_max_depth_mm": Decimal("1.5"),
+            "diabetes": "none", "isotretinoin": "never", "notes": ""}
+    added = 0
+
+    def patient(number: str) -> Patient | None:
+        found = session.scalars(select(Patient).where(Patient.record_number == number)).first()
+        if found is None or session.scalar(select(Consultation.id).where(Consultation.patient_id == found.id)) is not None:
+            return None
+        return found
+
+    amelia = patient("P000101")
+    if amelia is not None:
+        consultation = record_consultation(session, amelia, {
+            **base, "modality": "microneedling", "concerns": ["atrophic_acne_scars", "texture_dullness"], "treatment_areas": ["cheeks"],
+            "fitzpatrick": 2, "goodman_baron_grade": 3, "scars_rolling": 12, "scars_boxcar": 6, "requested_depth_mm": Decimal("1.5"),
+            "notes": "Rolling and boxcar scars on both cheeks since her twenties. Realistic expectations discussed."}, actor=author, policy=policy)
+        plan = create_plan(session, consultation, {
+            "modality": "microneedling", "sessions_planned": 4, "interval_weeks": 4, "first_session_on": today - timedelta(days=7),
+            "zones": [{"zone": "cheeks", "depth_min_mm": "1.0", "depth_max_mm": "1.5", "note": ""}]}, actor=author)
+        sign_consent(session, consultation, load_consent_content("microneedling"), typed_name=amelia.full_name,
+                     signature_data_url=_signature_data_url(amelia.full_name), photo_clinical=True, photo_marketing=False, actor=author)
+        session.flush()
+        record = sessions.start_session(session, plan, actor=author, on=today - timedelta(days=7))
+        for name, value in dict(history_reviewed=True, photo_consent=True, device_make="Crown Aesthetics", device_model="SkinPen Precision",
+                                device_serial="SP-2291-0457", cartridge_product="SkinPen 14-pin cartridge", needle_count=14,
+                                cartridge_lot="SPC-24-1187", cartridge_expiry=today + timedelta(days=300), sterile_pack_intact=True,
+                                cleanser="Gentle foaming cleanser", antiseptic="Chlorhexidine 0.05%", anaesthetic_used=True,
+                                anaesthetic_product="LMX4", anaesthetic_concentration="4% lidocaine", endpoint="erythema_uniform",
+                                pain_score=3, no_adverse_events=True, post_care_products="Hyaluronic acid serum, mineral SPF 30",
+                                next_appointment_on=today + timedelta(days=21),
+                                clinical_note="Cross-hatched both cheeks at 1.5 mm over the scars. Even erythema, tolerated well.").items():
+            setattr(record, name, value)
+        record.zones = [SessionZone(position=0, zone="cheeks", depth_mm=Decimal("1.5"), passes=3, technique="cross_hatch")]
+        record.products = [SessionProduct(position=0, name="SkinPen SkinFuse Lift HA (glide)", lot="SF-7731", labelled_for_needled_skin=True)]
+        sessions.rescreen(record, policy)
+        session.flush()
+        sessions.sign_session(session, record, actor=author, expected_version=None)
+        added += 1
+
+    priya = patient("P000104")
+    if priya is not None:
+        record_consultation(session, priya, {
+            **base, "modality": "microneedling", "concerns": ["atrophic_acne_scars"], "treatment_areas": ["cheeks", "chin_jaw"],
+            "fitzpatrick": 4, "goodman_baron_grade": 2, "isotretinoin": "stopped", "isotretinoin_stopped_on": today - timedelta(days=75),
+            "requested_depth_mm": Decimal("1.0"), "notes": "Finished isotretinoin this summer; keen to start."}, actor=author, policy=policy)
+        added += 1
+
+    margaret = patient("P000105")
+    if margaret is not None:
+        record_consultation(session, margaret, {
+            **base, "modality": "prp_microneedling", "concerns": ["fine_lines_wrinkles", "texture_dullness"], "treatment_areas": ["cheeks", "perioral"],
+            "fitzpatrick": 1, "glogau": 3, "anticoagulant_prescribed": True, "allergy_nickel": True, "requested_depth_mm": Decimal("0.75"),
+            "notes": "On apixaban for atrial fibrillation: GP letter requested before any PRP."}, actor=author, policy=policy)
+        added += 1
+    if added:
+        session.flush()
+        if issue_documents and amelia is not None:
+            _issue_demo_aftercare(session, author)
+    return added
+
+
+def _issue_demo_aftercare(session: Session, author) -> None:
+    """Issue the aftercare of the demo's signed session, as signing it in the app would."""
+    from practitioner.documents import services as documents
+    from practitioner.documents.models import DocumentKind
+    from practitioner.treatments.models import TreatmentSession
+
+    record = session.scalars(select(TreatmentSession).where(TreatmentSession.signed_at.is_not(None))).first()
+    if record is not None:
+        documents.issue_now(session, DocumentKind.AFTERCARE, record.public_id, actor=author, issued_on=record.session_date)

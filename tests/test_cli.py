@@ -38,11 +38,20 @@ def test_create_user_without_password_stdin_is_a_usage_error(app):
 def test_seed_demo_is_idempotent_and_prints_the_sign_in(app):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
-    assert first.exit_code == 0 and "practitioner@demo.clinic" in first.output and "demo-clinic-2026" in first.output
+    assert first.exit_code == 0, first.output
+    assert "practitioner@demo.clinic" in first.output and "demo-clinic-2026" in first.output and "3 clinical records" in first.output
     counts = (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Patient.id))))
     assert counts == (4, 12)
+    from practitioner.consultations.models import Consultation
+    from practitioner.documents.models import IssuedDocument
+    from practitioner.treatments.models import TreatmentSession
+
+    decisions = sorted(db.session.scalars(select(Consultation.decision)))
+    assert decisions == ["defer", "proceed", "refer"]
+    assert db.session.scalar(select(func.count(TreatmentSession.id)).where(TreatmentSession.signed_at.is_not(None))) == 1
+    assert db.session.scalar(select(func.count(IssuedDocument.id))) == 1
     second = runner.invoke(args=["seed-demo"])
-    assert second.exit_code == 0 and "0 users and 0 patients added" in second.output
+    assert second.exit_code == 0 and "0 users, 0 patients and 0 clinical records added" in second.output
     assert (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Patient.id)))) == counts
 
 
