@@ -30,6 +30,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     app.config.from_mapping(build_config(app.instance_path, test_config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Font subsetting narrates every font at INFO; only its warnings matter.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
