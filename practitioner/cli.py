@@ -18,6 +18,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(screen_command)
     app.cli.add_command(render_document_command)
+    from practitioner import maintenance
+
+    maintenance.init_app(app)  # noqa: E702  (backup, restore)
 
 
 @click.command("create-user")

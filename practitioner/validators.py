@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from wtforms import Field, Form
+from wtforms import validators as wtforms_validators
 from wtforms.validators import ValidationError
 
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
@@ -37,6 +39,19 @@ class NoControlCharacters:
             unicodedata.category(ch) == "Cc" and ch not in self.allowed for ch in value
         ):
             raise ValidationError("Remove the invisible control characters from this field.")
+
+
+class NumberRange(wtforms_validators.NumberRange):
+    """WTForms' NumberRange that also refuses NaN and infinity (as out of range) without crashing.
+
+    A DecimalField turns a typed "sNaN" into Decimal('sNaN'), on which WTForms' own check
+    (math.isnan) raises ValueError: the page would answer 500 instead of showing the message.
+    """
+
+    def __call__(self, form: Form, field: Field) -> None:
+        if isinstance(field.data, Decimal) and not field.data.is_finite():
+            raise ValidationError(self.message or field.gettext("Not a valid decimal value."))
+        super().__call__(form, field)
 
 
 class PastDate:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, DateField, DecimalField, EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
 
 from practitioner.admin.models import PaperSize
 from practitioner.auth.models import Role
 from practitioner.auth.services import MIN_PASSWORD_LENGTH
 from practitioner.forms import Form, choices
-from practitioner.validators import NoControlCharacters, Phone, strip_filter
+from practitioner.validators import NoControlCharacters, NumberRange, Phone, strip_filter
 
 F = [strip_filter]
 ROLE_CHOICES = choices((r.value, r.label) for r in Role)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from wtforms import BooleanField, DateField, DecimalField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from practitioner.clinical.screening import (
     CONCERN_LABELS,
@@ -18,7 +18,7 @@ from practitioner.clinical.screening import (
 from practitioner.consultations.models import SCAR_TYPES
 from practitioner.forms import Form, MultiCheckboxField, choices
 from practitioner.patients.models import FITZPATRICK_LABELS
-from practitioner.validators import NoControlCharacters, strip_filter
+from practitioner.validators import NoControlCharacters, NumberRange, strip_filter
 
 GLOGAU_LABELS = {1: "I: mild, no wrinkles", 2: "II: moderate, wrinkles in motion", 3: "III: advanced, wrinkles at rest", 4: "IV: severe, only wrinkles"}
 GOODMAN_BARON_LABELS = {1: "1: macular (colour, not contour)", 2: "2: mild", 3: "3: moderate (flattens when stretched)", 4: "4: severe (does not flatten)"}

@@ -114,7 +114,7 @@ def test_large_print_is_at_least_16_point(as_practitioner, signed):
 def test_archive_refuses_changes(as_practitioner, signed):
     post_form(as_practitioner, f"/documents/aftercare/{signed.public_id}/issue", {}, page=f"/sessions/{signed.public_id}")
     with pytest.raises(DatabaseError, match="archived as given"):
-        db.session.execute(text("UPDATE issued_documents SET pdf = x'00'"))
+        db.session.execute(text("UPDATE issued_documents SET pdf = :pdf"), {"pdf": b"\x00"})
     db.session.rollback()
 
 

@@ -349,7 +349,7 @@ def test_fetcher_serves_files_under_reports() -> None:
     url = (REPORTS_DIR / "fonts" / "fonts.css").resolve().as_uri()
     result = fetcher(url)
     assert result["mime_type"] == "text/css" and b"Atkinson Hyperlegible" in result["string"]
-    font = fetcher((REPORTS_DIR / "fonts/atkinson-hyperlegible/atkinson-hyperlegible-latin-400-normal.woff2").as_uri())
+    font = fetcher((REPORTS_DIR / "fonts/atkinson-hyperlegible/atkinson-hyperlegible-400-normal.woff2").as_uri())
     assert font["mime_type"] == "font/woff2" and font["string"][:4] == b"wOF2"
     assert fetcher.served == [url, font["redirected_url"]] and fetcher.refused == []
 
@@ -654,3 +654,24 @@ def test_pages_have_ink_inside_the_margins_and_none_at_the_edge(options: dict[st
             assert image.crop(box).getextrema()[0] >= 250, f"ink within 3 mm of the edge on {path.name}"
         inner = image.crop((edge, edge, width - edge, height - edge))
         assert inner.getextrema()[0] < 128, f"no ink on {path.name}"
+
+
+def test_extended_latin_names_print_as_typed():
+    """Łukasz Żółć, Dvořák and Şahin come out of the PDF as typed (one font file per face)."""
+    import io
+
+    from pypdf import PdfReader
+
+    from practitioner.documents.rendering import render_pdf
+
+    names = "Łukasz Żółć, Antonín Dvořák, Elif Şahin, Zoë Ångström"
+    html_context = {"clinic": {"name": "Clinic", "address_lines": [], "phone": "1", "email": ""},
+                    "document": {"number": "T-1", "content_version": "t", "issued_on": __import__("datetime").date(2026, 11, 24), "summary": "t"}}
+    from practitioner.documents import rendering
+
+    template = rendering.report_environment().from_string(
+        '{% extends "_base.html" %}{% block content %}<p>' + "{{ names }}" + '</p><p><strong>{{ names }}</strong></p>{% endblock %}')
+    html = template.render({**html_context, "names": names, "title": "Names", "lang": "en", "paper_class": "page-a4", "large_print": False, "logo_src": None})
+    pdf = rendering.pdf_from_html(html, title="Names", language="en")
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert text.count(names) == 2, text
