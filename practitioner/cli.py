@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(render_document_command)
     from practitioner import maintenance
 
-    maintenance.init_app(app)  # noqa: E702  (backup, restore)
+    maintenance.init_app(app)  # backup, restore
 
 
 @click.command("create-user")
