@@ -1,4 +1,5 @@
-# Practitioner: `make run` for the demo clinic, `make test` for every test.
+# Practitioner: `make run` for the demo clinic, `make test` for every test (SQLite),
+# `make test-postgres` for every test again on a throwaway PostgreSQL.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +8,7 @@ PORT ?= 5000
 WORKERS ?= 3
 export FLASK_APP := wsgi
 
-.PHONY: run serve test install install-test browser pdf-tools bench clean
+.PHONY: run serve test test-postgres postgres install install-test browser pdf-tools bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,21 @@ pdf-tools:
 
 test: install-test browser pdf-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's PostgreSQL server programs (initdb, pg_ctl) for the PostgreSQL pass; installed when
+# missing and we may. The tests start their own cluster on 127.0.0.1 (tests/postgres.py).
+postgres:
+	@if [ -z "$$PRACTITIONER_TEST_POSTGRES_URL" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's postgresql for the PostgreSQL test pass..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL is missing and cannot be installed here: the PostgreSQL pass will be skipped (failed under CI)."; fi; \
+	fi
+
+# Every test again on PostgreSQL (or on the server at PRACTITIONER_TEST_POSTGRES_URL).
+test-postgres: install-test browser pdf-tools postgres
+	PRACTITIONER_TEST_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-test
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 from sqlalchemy import ForeignKey, Index, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from practitioner.database import Base, utcnow
+from practitioner.database import Base, insert_if_absent, utcnow
 
 GENESIS_HASH = "0" * 64
 
@@ -102,11 +102,14 @@ def append(
     ip_address: str = "",
 ) -> AuditEvent:
     """Add one audit row to the session, chained to the newest; the caller commits."""
-    head = session.scalars(select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()).first()
+    # Locking the head serialises appends; populate_existing reads the locked row's values even
+    # when this session still holds the head from an earlier transaction (expire_on_commit is off).
+    locked_head = select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update().execution_options(populate_existing=True)
+    head = session.scalars(locked_head).first()
     if head is None:
-        head = AuditChainHead(id=1, last_event_id=None, last_hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
+        # The very first append: another writer may be making the head at this moment.
+        insert_if_absent(session, AuditChainHead, id=1, last_event_id=None, last_hash=GENESIS_HASH)
+        head = session.scalars(locked_head).one()
     # The id is taken from the locked head rather than from the insert, so the hash can be
     # computed before the row is written: the row is never updated afterwards.
     event = AuditEvent(

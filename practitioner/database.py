@@ -1,15 +1,17 @@
-"""Declarative base, shared column types and mixins, and SQLite connection settings."""
+"""Declarative base, shared column types and mixins, SQLite connection settings, and the two
+helpers that keep concurrent writers apart the same way on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import uuid
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Enum, ForeignKey, MetaData, String, TypeDecorator, Uuid, event
+from sqlalchemy import Date, DateTime, Enum, ForeignKey, MetaData, String, TypeDecorator, Uuid, event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, registry
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -112,6 +114,40 @@ def _sqlite_on_begin(conn: Any) -> None:
     """
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def serialize_writers(session: Session, name: str) -> None:
+    """Hold a lock called `name` until the transaction ends, for read-then-write work such as
+    choosing the next free number: the next writer waits, then sees what this one wrote.
+
+    SQLite needs nothing more: every transaction already holds its single write lock
+    (`BEGIN IMMEDIATE`). PostgreSQL runs writers side by side, so there it is a transaction-level
+    advisory lock; without it two writers read the same "next" value and one fails on the
+    unique constraint.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def insert_if_absent(session: Session, model: Any, **values: Any) -> None:
+    """INSERT a row unless one with the same primary key exists (`ON CONFLICT DO NOTHING`).
+
+    For rows made on first use (the audit chain head, the clinic's settings): when two writers
+    make it at once, PostgreSQL has the second wait for the first and then do nothing, where a
+    plain INSERT would fail on the primary key. Read the row afterwards (with `populate_existing`
+    or `session.get`). Column defaults apply as for any insert.
+    """
+    table = model.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - Practitioner runs on SQLite and PostgreSQL
+        raise NotImplementedError(f"insert_if_absent on {dialect}")
+    keys = [column.name for column in table.primary_key.columns]
+    session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
 def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from flask.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,6 +26,13 @@ def init_app(app: Flask) -> None:
     """Security headers on every response; no caching of anything but static files."""
     if app.config.get("TRUST_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    @app.before_request
+    def refuse_nul_in_address() -> None:
+        # No link or form of ours puts a NUL character in an address, and PostgreSQL text cannot
+        # hold one: a search for it would fail there (a 500) where SQLite finds nothing.
+        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            abort(400)
 
     @app.before_request
     def restore_kept_form() -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DatabaseError
 from practitioner import audit
 from practitioner.audit import AuditEvent, verify_chain
 from practitioner.extensions import db
-from tests.conftest import make_patient, make_user
+from tests.conftest import drop_append_only_triggers, make_patient, make_user
 
 
 def _events(n: int) -> None:
@@ -41,8 +41,7 @@ def test_database_refuses_updates_and_deletes(app):
 
 def _tamper(sql: str) -> None:
     with db.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
-        conn.exec_driver_sql("DROP TRIGGER audit_events_no_delete")
+        drop_append_only_triggers(conn)
         conn.exec_driver_sql(sql)
 
 

@@ -28,6 +28,7 @@ def test_database_url_from_environment(monkeypatch, tmp_path):
     assert app.config["SESSION_COOKIE_SECURE"] is True, "cookies must be Secure by default (production)"
 
 
+@pytest.mark.sqlite_only(reason="checks SQLite's PRAGMA settings (WAL, foreign keys, busy timeout)")
 def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(app):
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

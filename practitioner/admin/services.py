@@ -18,6 +18,7 @@ from practitioner.admin.models import AftercareSettings, ClinicalPolicy, ClinicS
 from practitioner.auth.models import User
 from practitioner.clinical.aftercare import AftercarePolicy
 from practitioner.clinical.screening import POLICY_SETTINGS, Policy
+from practitioner.database import insert_if_absent
 from practitioner.errors import DomainError
 
 LOGO_MAX_PIXELS = 16_000_000
@@ -80,9 +81,8 @@ def get_settings(session: Session) -> ClinicSettings:
     """The clinic's settings row, created with defaults the first time."""
     settings = session.get(ClinicSettings, 1)
     if settings is None:
-        settings = ClinicSettings(id=1)
-        session.add(settings)
-        session.flush()
+        insert_if_absent(session, ClinicSettings, id=1)  # two first users at once make one row
+        settings = session.get(ClinicSettings, 1)
     return settings
 
 
@@ -147,9 +147,8 @@ def get_policy_row(session: Session) -> ClinicalPolicy:
     """The clinic's policy row, created with the defaults of screening.md the first time."""
     row = session.get(ClinicalPolicy, 1)
     if row is None:
-        row = ClinicalPolicy(id=1, **Policy().as_dict())
-        session.add(row)
-        session.flush()
+        insert_if_absent(session, ClinicalPolicy, id=1, **Policy().as_dict())  # two first users at once make one row
+        row = session.get(ClinicalPolicy, 1)
     return row
 
 
@@ -176,9 +175,8 @@ def get_aftercare_row(session: Session) -> AftercareSettings:
     """The clinic's aftercare settings row, created with the defaults of documents.md the first time."""
     row = session.get(AftercareSettings, 1)
     if row is None:
-        row = AftercareSettings(id=1, **AftercarePolicy().as_dict())
-        session.add(row)
-        session.flush()
+        insert_if_absent(session, AftercareSettings, id=1, **AftercarePolicy().as_dict())  # two first users at once make one row
+        row = session.get(AftercareSettings, 1)
     return row
 
 

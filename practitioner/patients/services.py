@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from practitioner import audit
 from practitioner.auth.models import User
-from practitioner.database import utcnow
+from practitioner.database import serialize_writers, utcnow
 from practitioner.errors import DuplicateRecord, NotAllowed, StaleRecord
 from practitioner.patients.models import Patient, Sex
 
@@ -41,6 +41,9 @@ def _refresh_search_columns(patient: Patient) -> None:
     patient.given_name_search = fold(patient.given_name)[:100]
     patient.family_name_search = fold(patient.family_name)[:100]
     patient.phone_digits = digits(patient.phone)[:40]
+
+
+RECORD_NUMBER_LOCK = "patients.record_number"
 
 
 def next_record_number(session: Session) -> str:
@@ -87,6 +90,7 @@ def _show(value: Any) -> str:
 
 def register_patient(session: Session, values: dict[str, Any], *, actor: User, clinical: bool, ip_address: str = "") -> Patient:
     """Create a patient; a blank record number gets the next free one."""
+    serialize_writers(session, RECORD_NUMBER_LOCK)  # two registrations at once must not pick the same number
     number = (values.get("record_number") or "").strip()
     if number:
         _check_record_number_free(session, number)
@@ -112,7 +116,8 @@ def update_patient(
     number = (values.get("record_number") or "").strip()
     if not number:
         values = {**values, "record_number": patient.record_number}
-    else:
+    elif number != patient.record_number:
+        serialize_writers(session, RECORD_NUMBER_LOCK)
         _check_record_number_free(session, number, patient)
     changes = _apply(patient, values, DEMOGRAPHIC_FIELDS + (CLINICAL_FIELDS if clinical else ()))
     if not changes:

@@ -11,7 +11,7 @@ from practitioner.audit import AuditEvent
 from practitioner.auth.models import Role, UserSession
 from practitioner.auth.services import password_matches
 from practitioner.extensions import db
-from tests.conftest import PASSWORD, csrf_token, make_patient, make_user, post_form, sign_in
+from tests.conftest import PASSWORD, csrf_token, drop_append_only_triggers, make_patient, make_user, post_form, sign_in
 
 
 def _session_cookie(client):
@@ -107,7 +107,7 @@ def test_failures_older_than_the_window_do_not_count(client, practitioner, app):
     # test lifts the trigger the way only someone with database access could).
     table = AuditEvent.__table__
     with db.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
+        drop_append_only_triggers(conn)
         for row in conn.execute(select(table.c.id, table.c.at)).all():
             conn.execute(update(table).where(table.c.id == row.id).values(at=row.at - timedelta(minutes=16)))
     assert sign_in(client, practitioner.email).status_code == 303

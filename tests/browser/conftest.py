@@ -64,13 +64,13 @@ class LiveServer(str):
 
 
 @pytest.fixture
-def live_server(database_path: Path) -> Iterator[LiveServer]:
-    """The app on a private migrated database, served by Werkzeug on 127.0.0.1 in a daemon thread.
+def live_server(database_url: str) -> Iterator[LiveServer]:
+    """The app on a private migrated database (SQLite, or PostgreSQL in that pass), served by Werkzeug on 127.0.0.1 in a daemon thread.
 
     A practitioner account is seeded first; its email is ``live_server.email`` and its password
     ``live_server.password``. Use ``live_server.app.app_context()`` to seed more data.
     """
-    app = create_app(make_config(database_path))
+    app = create_app(make_config(database_url))
     with app.app_context():
         user = make_user(Role.PRACTITIONER, email="practitioner@clinic.example", name="Dana Practitioner")
         email = user.email

@@ -243,11 +243,11 @@ def test_session_cookie_flags(app, world):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_secure_cookie_in_production_configuration(monkeypatch, database_path):
+def test_secure_cookie_in_production_configuration(monkeypatch, database_url):
     from practitioner import create_app
 
     monkeypatch.setenv("PRACTITIONER_SECRET_KEY", "y" * 48)
-    monkeypatch.setenv("PRACTITIONER_DATABASE_URL", f"sqlite:///{database_path}")
+    monkeypatch.setenv("PRACTITIONER_DATABASE_URL", database_url)
     monkeypatch.delenv("PRACTITIONER_COOKIE_SECURE", raising=False)
     production = create_app()
     cookie = production.test_client().get("/sign-in").headers.get("Set-Cookie", "")
