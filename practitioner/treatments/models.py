@@ -124,12 +124,15 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    patient = relationship("Patient", lazy="joined", innerjoin=True)
-    plan = relationship("TreatmentPlan", lazy="joined", innerjoin=True)
-    practitioner = relationship("User", foreign_keys=[practitioner_id], lazy="joined", innerjoin=True)
-    signed_by = relationship("User", foreign_keys=[signed_by_id], lazy="joined")
-    override_by = relationship("User", foreign_keys=[override_by_id], lazy="joined")
-    consent = relationship("Consent", lazy="joined")
+    # Loaded by primary key in one extra query each ("selectin"), not joined: a chain of joined
+    # eager loads (plan -> consultation -> patient, consent -> consultation ...) made SQLite pick a
+    # plan that scanned the whole sessions table (200 ms per query at 100,000 sessions).
+    patient = relationship("Patient", lazy="selectin")
+    plan = relationship("TreatmentPlan", lazy="selectin")
+    practitioner = relationship("User", foreign_keys=[practitioner_id], lazy="selectin")
+    signed_by = relationship("User", foreign_keys=[signed_by_id], lazy="selectin")
+    override_by = relationship("User", foreign_keys=[override_by_id], lazy="selectin")
+    consent = relationship("Consent", lazy="selectin")
     zones: Mapped[list[SessionZone]] = relationship(cascade="all, delete-orphan", order_by="SessionZone.position", lazy="selectin")
     products: Mapped[list[SessionProduct]] = relationship(cascade="all, delete-orphan", order_by="SessionProduct.position", lazy="selectin")
     adverse_events: Mapped[list[SessionAdverseEvent]] = relationship(cascade="all, delete-orphan", order_by="SessionAdverseEvent.position", lazy="selectin")
