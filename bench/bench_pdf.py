@@ -131,6 +131,7 @@ def bench_aftercare(app, client, session_id, n: int) -> dict:
     for _ in range(n):
         for name, fn in (("endpoint", endpoint), ("bare", bare), ("bare_same_options", bare_same_options),
                          ("app_pdf_from_html", app_pdf_from_html), ("build_only", build_only)):
+            gc.collect()  # each variant starts from the same heap: no collection left over from the previous one
             start, start_cpu = time.perf_counter(), time.thread_time()
             fn()
             samples[name].append(time.perf_counter() - start)
@@ -173,6 +174,7 @@ def bench_aftercare_large(n: int) -> dict:
     cpu: dict[str, list[float]] = {"endpoint": [], "bare": [], "build_only": []}
 
     def timed(name: str, fn) -> None:
+        gc.collect()
         start, start_cpu = time.perf_counter(), time.thread_time()
         fn()
         samples[name].append(time.perf_counter() - start)
