@@ -143,13 +143,29 @@ AUDIT_ACTIONS = (
 )
 
 
+def _single_row(session: Session, model: Any, defaults: dict[str, Any]) -> Any:
+    """A one-row settings table's row, created with its defaults the first time."""
+    row = session.get(model, 1)
+    if row is None:
+        insert_if_absent(session, model, id=1, **defaults)  # two first users at once make one row
+        row = session.get(model, 1)
+    return row
+
+
+def _update_row(session: Session, row: Any, values: dict[str, Any], *, action: str, actor: User, ip_address: str) -> dict[str, list[Any]]:
+    """Set the changed values on a settings row and audit exactly what changed."""
+    changes = {name: [getattr(row, name), value] for name, value in values.items() if getattr(row, name) != value}
+    for name, (_, new) in changes.items():
+        setattr(row, name, new)
+    if changes:
+        row.updated_by_id = actor.id
+        audit.append(session, action, actor=actor, target=row.__tablename__, detail={"changes": changes}, ip_address=ip_address)
+    return changes
+
+
 def get_policy_row(session: Session) -> ClinicalPolicy:
     """The clinic's policy row, created with the defaults of screening.md the first time."""
-    row = session.get(ClinicalPolicy, 1)
-    if row is None:
-        insert_if_absent(session, ClinicalPolicy, id=1, **Policy().as_dict())  # two first users at once make one row
-        row = session.get(ClinicalPolicy, 1)
-    return row
+    return _single_row(session, ClinicalPolicy, Policy().as_dict())
 
 
 def current_policy(session: Session) -> Policy:
@@ -161,23 +177,13 @@ def current_policy(session: Session) -> Policy:
 def update_policy(session: Session, values: dict[str, int], *, actor: User, ip_address: str = "") -> dict[str, list[int]]:
     """Change the clinic's screening policy (validated by the engine) and audit every change."""
     Policy.from_mapping(values)
-    row = get_policy_row(session)
-    changes = {name: [getattr(row, name), values[name]] for name in POLICY_SETTINGS if getattr(row, name) != values[name]}
-    for name, (_, new) in changes.items():
-        setattr(row, name, new)
-    if changes:
-        row.updated_by_id = actor.id
-        audit.append(session, "policy.update", actor=actor, target="clinical_policy", detail={"changes": changes}, ip_address=ip_address)
-    return changes
+    return _update_row(session, get_policy_row(session), {name: values[name] for name in POLICY_SETTINGS},
+                       action="policy.update", actor=actor, ip_address=ip_address)
 
 
 def get_aftercare_row(session: Session) -> AftercareSettings:
     """The clinic's aftercare settings row, created with the defaults of documents.md the first time."""
-    row = session.get(AftercareSettings, 1)
-    if row is None:
-        insert_if_absent(session, AftercareSettings, id=1, **AftercarePolicy().as_dict())  # two first users at once make one row
-        row = session.get(AftercareSettings, 1)
-    return row
+    return _single_row(session, AftercareSettings, AftercarePolicy().as_dict())
 
 
 def current_aftercare_policy(session: Session) -> AftercarePolicy:
@@ -189,11 +195,4 @@ def current_aftercare_policy(session: Session) -> AftercarePolicy:
 def update_aftercare(session: Session, values: dict[str, Any], *, actor: User, ip_address: str = "") -> dict[str, list[Any]]:
     """Change the aftercare settings (validated by the assembler) and audit every change."""
     AftercarePolicy.from_mapping(values)
-    row = get_aftercare_row(session)
-    changes = {name: [getattr(row, name), values[name]] for name in values if getattr(row, name) != values[name]}
-    for name, (_, new) in changes.items():
-        setattr(row, name, new)
-    if changes:
-        row.updated_by_id = actor.id
-        audit.append(session, "aftercare_settings.update", actor=actor, target="aftercare_settings", detail={"changes": changes}, ip_address=ip_address)
-    return changes
+    return _update_row(session, get_aftercare_row(session), values, action="aftercare_settings.update", actor=actor, ip_address=ip_address)
