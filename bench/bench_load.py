@@ -80,13 +80,15 @@ def prepare(directory: Path, patients: int, sessions: int, clients: dict[str, in
     with app.app_context():
         for role, count in clients.items():
             users[role] = []
-            for n in range(1, max(count, 1 if role == "print" else 0) + 1):
+            for n in range(1, count + 1):
                 email = f"load.{role}{n}@bench.example"
                 common.create_bench_user(email, f"Load {role.title()} {n}")
                 users[role].append(email)
         rows = db.session.execute(select(Patient.public_id, Patient.family_name, Patient.phone, Patient.date_of_birth)).all()
         session_ids = [str(s) for s in db.session.scalars(select(TreatmentSession.public_id).limit(2000))]
-        issuer = db.session.scalars(select(User).where(User.email == (users["print"] or users["browse"] or users["form"])[0])).one()
+        issuer_email = "load.issuer@bench.example"  # issues the documents the printers reprint
+        common.create_bench_user(issuer_email, "Load Issuer")
+        issuer = db.session.scalars(select(User).where(User.email == issuer_email)).one()
         issued = []
         with app.test_request_context():
             for public_id in session_ids[:2]:
@@ -329,12 +331,21 @@ class Client(threading.Thread):
         loop = {"browse": self.browse, "print": self.print_, "form": self.forms}[self.role]
         # Warm-up (not recorded): every worker compiles its templates and loads its fonts once.
         while time.perf_counter() < self.warm_until:
-            loop()
+            self.step(loop)
         self.samples.clear()
         while time.perf_counter() < self.deadline:
-            loop()
+            self.step(loop)
             if self.think:
                 time.sleep(self.think)
+
+    def step(self, loop) -> None:
+        """One round of the role; a page the client cannot use (no form on it...) is an error, not a dead client."""
+        started = time.perf_counter()
+        try:
+            loop()
+        except Exception as exc:
+            self.samples.append(Sample("client error", 0, time.perf_counter() - started, started,
+                                       f"{type(exc).__name__}: {exc}"))
 
     # The roles -----------------------------------------------------------------------------------
 
@@ -400,8 +411,8 @@ def log_lines(paths: list[Path], needle: str) -> list[str]:
 
 
 def report(samples: list[Sample], elapsed: float, logs: list[Path]) -> dict:
-    kinds = sorted({s.kind for s in samples}, key=lambda k: ("list", "search", "patient page", "pdf preview",
-                                                            "pdf reprint", "form page", "edit save", "create save").index(k))
+    order = ("list", "search", "patient page", "pdf preview", "pdf reprint", "form page", "edit save", "create save")
+    kinds = sorted({s.kind for s in samples}, key=lambda k: (order.index(k) if k in order else len(order), k))
     print(f"\n== {len(samples):,} requests in {elapsed:.1f} s: {len(samples) / elapsed:.1f} requests per second")
     print(f"  {'kind':14s} {'count':>6s} {'rps':>6s} {'p50 ms':>9s} {'p95 ms':>9s} {'p99 ms':>9s} {'max ms':>9s} {'errors':>6s}")
     for kind in kinds + ["all"]:
