@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 from sqlalchemy import ForeignKey, Index, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from practitioner.database import Base, insert_if_absent, utcnow
+from practitioner.database import Base, insert_if_absent, utcnow, write_step
 
 GENESIS_HASH = "0" * 64
 
@@ -101,7 +101,28 @@ def append(
     detail: dict[str, Any] | None = None,
     ip_address: str = "",
 ) -> AuditEvent:
-    """Add one audit row to the session, chained to the newest; the caller commits."""
+    """Add one audit row to the session, chained to the newest; the caller commits.
+
+    In a read-only request (a page view, a reprint) the row is written and committed at once in
+    its own short write transaction (`write_step`), so reading pages never queue for the lock.
+    """
+    with write_step(session):
+        return _append(session, action, actor=actor, actor_label=actor_label, patient=patient, target=target,
+                       outcome=outcome, detail=detail, ip_address=ip_address)
+
+
+def _append(
+    session: Session,
+    action: str,
+    *,
+    actor: Any,
+    actor_label: str | None,
+    patient: Any,
+    target: str,
+    outcome: str,
+    detail: dict[str, Any] | None,
+    ip_address: str,
+) -> AuditEvent:
     # Locking the head serialises appends; populate_existing reads the locked row's values even
     # when this session still holds the head from an earlier transaction (expire_on_commit is off).
     locked_head = select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update().execution_options(populate_existing=True)

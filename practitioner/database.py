@@ -4,8 +4,12 @@ helpers that keep concurrent writers apart the same way on SQLite and PostgreSQL
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -104,23 +108,79 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+# Reads do not queue behind writers. A request that only reads (GET, HEAD: see
+# `security.init_app`) begins its transactions DEFERRED: in WAL mode it reads a snapshot beside a
+# writer and takes no lock. Everything else begins IMMEDIATE: a deferred transaction that reads
+# and then writes fails at once with "database is locked" when another writer committed since its
+# snapshot (SQLite cannot upgrade a stale snapshot, and the busy timeout does not apply), so a
+# writer takes the write lock up front and concurrent writers wait in turn. The few writes a
+# read-only request makes (a view's audit row, a sign-in session's last-seen time) run in their own
+# short IMMEDIATE transaction through `write_step`; any other write in a read-only request is a
+# bug, refused before it reaches the database (`_refuse_stray_writes`).
+# Measured (bench/bench_load.py, 60 s, 12 clients, gunicorn 3x4): with every request IMMEDIATE,
+# 72 % of server time was spent waiting for the write lock and p95 was 1.1-1.4 s.
+_reads_only: ContextVar[bool] = ContextVar("practitioner_reads_only", default=False)
+_writing: ContextVar[bool] = ContextVar("practitioner_writing", default=False)
+_WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+
+
+class WriteInReadOnlyRequest(RuntimeError):
+    """A read-only (GET or HEAD) request tried to write outside `write_step`."""
+
+
+def set_reads_only(value: bool) -> None:
+    """Mark the current request as read-only (its transactions begin DEFERRED) or not."""
+    _reads_only.set(value)
+
+
+def reads_only() -> bool:
+    """Whether the current request is read-only and not inside a `write_step`."""
+    return _reads_only.get() and not _writing.get()
+
+
+@contextmanager
+def write_step(session: Session) -> Iterator[None]:
+    """A write made while handling a read-only request, in its own short write transaction.
+
+    In a read-only request: the reading so far is committed (it wrote nothing), the block runs in
+    a new IMMEDIATE transaction and is committed when it ends (rolled back if it raises). Anywhere
+    else the block is simply part of the current transaction, which the caller commits.
+    """
+    if not reads_only():
+        yield
+        return
+    session.commit()
+    token = _writing.set(True)
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _writing.reset(token)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(conn: Any) -> None:
-    """Start SQLite transactions as IMMEDIATE.
-
-    A deferred transaction that reads and then writes fails at once with "database is
-    locked" when another writer got there first (the busy timeout does not apply to
-    that upgrade). Taking the write lock up front makes concurrent writers wait in turn.
-    """
+    """Start SQLite transactions DEFERRED in read-only requests, IMMEDIATE everywhere else."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if reads_only() else "BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_stray_writes(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    if reads_only() and _WRITE_STATEMENT.match(statement):
+        raise WriteInReadOnlyRequest(
+            f"A GET or HEAD request tried to write outside write_step: {statement[:80]!r}"
+        )
 
 
 def serialize_writers(session: Session, name: str) -> None:
     """Hold a lock called `name` until the transaction ends, for read-then-write work such as
     choosing the next free number: the next writer waits, then sees what this one wrote.
 
-    SQLite needs nothing more: every transaction already holds its single write lock
+    SQLite needs nothing more: every writing transaction already holds its single write lock
     (`BEGIN IMMEDIATE`). PostgreSQL runs writers side by side, so there it is a transaction-level
     advisory lock; without it two writers read the same "next" value and one fails on the
     unique constraint.

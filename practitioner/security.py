@@ -6,6 +6,10 @@ from flask import Flask, abort, request
 from flask.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from practitioner.database import set_reads_only
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -26,6 +30,17 @@ def init_app(app: Flask) -> None:
     """Security headers on every response; no caching of anything but static files."""
     if app.config.get("TRUST_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    def mark_reads_only() -> None:
+        # First of all the hooks, before anything touches the database: a GET's transactions
+        # begin DEFERRED so they do not queue for SQLite's write lock (see practitioner.database).
+        set_reads_only(request.method in READ_ONLY_METHODS)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, mark_reads_only)
+
+    @app.teardown_request
+    def end_reads_only(exc: BaseException | None) -> None:
+        set_reads_only(False)
 
     @app.before_request
     def refuse_nul_in_address() -> None:

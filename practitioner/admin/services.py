@@ -18,7 +18,7 @@ from practitioner.admin.models import AftercareSettings, ClinicalPolicy, ClinicS
 from practitioner.auth.models import User
 from practitioner.clinical.aftercare import AftercarePolicy
 from practitioner.clinical.screening import POLICY_SETTINGS, Policy
-from practitioner.database import insert_if_absent
+from practitioner.database import insert_if_absent, write_step
 from practitioner.errors import DomainError
 
 LOGO_MAX_PIXELS = 16_000_000
@@ -81,8 +81,9 @@ def get_settings(session: Session) -> ClinicSettings:
     """The clinic's settings row, created with defaults the first time."""
     settings = session.get(ClinicSettings, 1)
     if settings is None:
-        insert_if_absent(session, ClinicSettings, id=1)  # two first users at once make one row
-        settings = session.get(ClinicSettings, 1)
+        with write_step(session):
+            insert_if_absent(session, ClinicSettings, id=1)  # two first users at once make one row
+            settings = session.get(ClinicSettings, 1)
     return settings
 
 
@@ -147,8 +148,9 @@ def _single_row(session: Session, model: Any, defaults: dict[str, Any]) -> Any:
     """A one-row settings table's row, created with its defaults the first time."""
     row = session.get(model, 1)
     if row is None:
-        insert_if_absent(session, model, id=1, **defaults)  # two first users at once make one row
-        row = session.get(model, 1)
+        with write_step(session):
+            insert_if_absent(session, model, id=1, **defaults)  # two first users at once make one row
+            row = session.get(model, 1)
     return row
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from practitioner import audit
 from practitioner.auth.models import FormDraft, Role, User, UserSession
-from practitioner.database import utcnow
+from practitioner.database import utcnow, write_step
 from practitioner.errors import DomainError, DuplicateRecord
 
 # argon2-cffi's PasswordHasher is Argon2id with RFC 9106 low-memory parameters.
@@ -175,16 +175,18 @@ def load_session(session: Session, session_key: str, idle_timeout: timedelta) ->
         return LoadedSession(None, expired_user_id=user_session.user_id if user_session.end_reason == "idle" else None)
     now = utcnow()
     user = user_session.user
-    if not user.is_active_account:
-        end_session(session, user_session, "deactivated")
-        return LoadedSession(None, changed=True)
-    if now - user_session.last_seen_at > idle_timeout:
-        end_session(session, user_session, "idle")
-        return LoadedSession(None, expired_user_id=user.id, changed=True)
+    ending = "deactivated" if not user.is_active_account else "idle" if now - user_session.last_seen_at > idle_timeout else None
+    if ending is not None:
+        with write_step(session):
+            # Read again under the write lock: a request beside this one may have ended it already.
+            session.refresh(user_session)
+            end_session(session, user_session, ending)
+        return LoadedSession(None, expired_user_id=user.id if ending == "idle" else None, changed=True)
     user.current_session = user_session
     # Writing on every request would serialise reads; a minute's precision is enough.
     if now - user_session.last_seen_at > timedelta(seconds=60):
-        user_session.last_seen_at = now
+        with write_step(session):
+            user_session.last_seen_at = now
         return LoadedSession(user, changed=True)
     return LoadedSession(user)
 
@@ -197,6 +199,11 @@ def save_form_draft(session: Session, user_id: int, path: str, form: dict[str, l
 
 def take_form_draft(session: Session, user_id: int, path: str, max_age: timedelta) -> dict[str, list[str]] | None:
     """The newest draft this user left on this page, removed as it is handed back."""
+    with write_step(session):
+        return _take_form_draft(session, user_id, path, max_age)
+
+
+def _take_form_draft(session: Session, user_id: int, path: str, max_age: timedelta) -> dict[str, list[str]] | None:
     drafts = session.scalars(
         select(FormDraft).where(FormDraft.user_id == user_id, FormDraft.path == path).order_by(FormDraft.id.desc())
     ).all()
