@@ -327,8 +327,12 @@ def test_rf_consent_form_prints_the_signed_words_ticked_with_signature_and_hash(
     assert rf_only and all(squeeze(risk) in flat for risk in rf_only)
     signed_on = story.consent.signed_at
     assert "Date signed" in text and long_date(signed_on.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()) in text
-    assert f"Witnessed by {story.consent.witnessed_by.name}" in text
-    assert f"Consent text version {content.version}" in text
+    assert squeeze(f"Witnessed by {story.consent.witnessed_by.name}") in flat
+    assert squeeze(f"Typed name {story.consent.patient_typed_name}") in flat
+    assert squeeze(f"Text version {content.version}") in flat
+    # The closing lines never sit alone on a last page: the signature comes over with them.
+    last_page = squeeze(page_texts(pdf)[-1])
+    assert squeeze("Typed name") in last_page and squeeze("This is a copy of the consent form") in last_page
     assert story.consent.content_sha256 in flat and "(it matches the text printed above)" in text
     assert "For your clinical record" in text and "For marketing" in text
     images = [x for page in PdfReader(io.BytesIO(pdf)).pages for x in page["/Resources"].get("/XObject", {}).values()
