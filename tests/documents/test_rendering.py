@@ -675,3 +675,20 @@ def test_extended_latin_names_print_as_typed():
     pdf = rendering.pdf_from_html(html, title="Names", language="en")
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert text.count(names) == 2, text
+
+
+def test_greek_and_cyrillic_names_print_with_the_bundled_fallback_font():
+    """Letters Atkinson Hyperlegible lacks come from the bundled Noto Sans, never from whatever the server has."""
+    names = "Ολυμπία Παπαδοπούλου, Анна Ковальчук, Łukasz Dvořák"
+    html_context = {"clinic": {"name": "Clinic", "address_lines": [], "phone": "1", "email": ""},
+                    "document": {"number": "T-1", "content_version": "t", "issued_on": date(2026, 11, 24), "summary": "t"}}
+    template = report_environment().from_string(
+        '{% extends "_base.html" %}{% block content %}<p>{{ names }}</p><p><strong>{{ names }}</strong></p>{% endblock %}')
+    html = template.render({**html_context, "names": names, "title": "Names", "lang": "en", "paper_class": "page-a4",
+                            "large_print": False, "logo_src": None})
+    pdf = pdf_from_html(html, title="Names", language="en")
+    assert page_texts(pdf)[0].count(names) == 2
+    fonts = embedded_fonts(pdf)
+    families = {name.split("+", 1)[-1] for name, _ in fonts}
+    assert families == {"Atkinson-Hyperlegible", "Atkinson-Hyperlegible-Bold", "Noto-Sans", "Noto-Sans-Bold"}, fonts
+    assert all(embedded for _, embedded in fonts)
