@@ -583,7 +583,7 @@ def treatment_guide_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec
     areas = [a if i == 0 else a[:1].lower() + a[1:] for i, a in enumerate(dict.fromkeys(areas))]
     plan_text = text["plan"]
     if plan.sessions_planned == 1:
-        sessions_line = plan_text.get("one_session", "One session.")
+        sessions_line = plan_text["one_session"]
     else:
         sessions_line = plan_text["sessions"].replace("{sessions}", str(plan.sessions_planned)).replace("{interval}", str(plan.interval_weeks))
     first_before, _, first_after = plan_text["first"].partition("{first_session}")

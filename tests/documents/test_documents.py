@@ -41,7 +41,7 @@ from practitioner.consultations.models import Consent, Consultation, TreatmentPl
 from practitioner.consultations.plan_services import create_plan
 from practitioner.consultations.services import SCALAR_FIELDS, form_data, record_consultation, record_override, update_consultation
 from practitioner.documents import services
-from practitioner.documents.builders import BUILDERS, parse_consent_text
+from practitioner.documents.builders import BUILDERS, guide_content, parse_consent_text
 from practitioner.documents.context import DocumentSpec, SourceNotFound
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.documents.rendering import long_date, weasyprint_problems
@@ -295,6 +295,15 @@ def test_guide_for_fine_lines_only_has_no_other_benefit_no_raised_scars_and_no_a
     assert "Plan for a day or two of looking pink" in text
     assert "Areas: Forehead and around the eyes." in text
     assert page_count(pdf) <= 3
+
+
+def test_guide_for_a_single_session_says_one_session_from_the_guide_wording(practitioner):
+    _, _, plan = mn_story(practitioner)
+    plan.sessions_planned = 1
+    db.session.commit()
+    text = words(render(build(DocumentKind.TREATMENT_GUIDE, plan.public_id)))
+    assert guide_content()["plan"]["one_session"] in text
+    assert "1 sessions" not in text and "weeks apart" not in text
 
 
 # -- 2. consent form --------------------------------------------------------------------------
