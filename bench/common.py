@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 SECRET = "bench-secret-key-that-is-long-enough-0123456789-abcdef"
 PASSWORD = "bench password long enough 2026"
-SEED_VERSION = 2  # bump when the seeder's output changes, so cached files are rebuilt
+SEED_VERSION = 3  # bump when the seeder's output changes, so cached files are rebuilt
 SEED_RANDOM = 20260124
 
 # -- the machine ---------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ class CpuWindow:
         self.own0 = sum(os.times()[:2])
         self.load0 = load_average()
 
-    def stop(self, extra_cpu_seconds: float = 0.0) -> dict[str, float | str]:
+    def stop(self, extra_cpu_seconds: float = 0.0, extra_name: str = "server") -> dict[str, float | str]:
         wall = time.perf_counter() - self.started
         busy1, total1 = _machine_jiffies()
         cores = os.cpu_count() or 1
@@ -169,7 +169,7 @@ class CpuWindow:
         machine_busy = (busy1 - self.busy0) / total * cores  # cores' worth of busy CPU
         own = (sum(os.times()[:2]) - self.own0) / wall
         server = extra_cpu_seconds / wall
-        return {"wall": wall, "machine_busy_cores": machine_busy, "own_cores": own, "server_cores": server,
+        return {"wall": wall, "machine_busy_cores": machine_busy, "own_cores": own, "server_cores": server, "server_name": extra_name,
                 "others_cores": max(0.0, machine_busy - own - server), "load_before": self.load0, "load_after": load_average()}
 
     @staticmethod
@@ -177,7 +177,7 @@ class CpuWindow:
         text = (f"CPU during the run ({result['wall']:.0f} s): machine busy {result['machine_busy_cores']:.2f} of "
                 f"{os.cpu_count()} cores, this benchmark {result['own_cores']:.2f}")
         if result["server_cores"]:
-            text += f", server {result['server_cores']:.2f}"
+            text += f", {result.get('server_name', 'server')} {result['server_cores']:.2f}"
         return text + (f", other processes {result['others_cores']:.2f}; load average {result['load_before']} -> "
                        f"{result['load_after']}")
 
@@ -559,7 +559,7 @@ def _bulk_seed(patient_count: int, sessions_per_patient: int) -> None:
             id=i, public_id=uuid.UUID(int=rng.getrandbits(128), version=4), version=1, record_number=f"P{i:06d}",
             given_name=given, family_name=family, preferred_name="", given_name_search=fold(given)[:100],
             family_name_search=fold(family)[:100], date_of_birth=born, sex=rng.choice(("female", "female", "male", "other")),
-            phone=phone, phone_digits=digits(phone)[:40], email=f"patient{i}@example.com", address=f"{i} Quay Street\nBristol",
+            phone=phone, phone_digits=digits(phone)[:40], phone_reversed=digits(phone)[:40][::-1], email=f"patient{i}@example.com", address=f"{i} Quay Street\nBristol",
             postcode="BS1 4DJ", fitzpatrick=fitz, no_known_allergies=True, allergies="", current_medicines="",
             created_by_id=author_id, updated_by_id=author_id, created_at=now, updated_at=now,
         ))

@@ -46,6 +46,7 @@ class Patient(PublicIdMixin, AuditedMixin, Base):
         Index("ix_patients_name_search", "family_name_search", "given_name_search"),
         Index("ix_patients_given_name_search", "given_name_search"),
         Index("ix_patients_phone_digits", "phone_digits"),
+        Index("ix_patients_phone_reversed", "phone_reversed"),
         Index("ix_patients_date_of_birth", "date_of_birth"),
     )
 
@@ -61,6 +62,8 @@ class Patient(PublicIdMixin, AuditedMixin, Base):
     sex: Mapped[Sex] = mapped_column(Enum(Sex, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e]))
     phone: Mapped[str] = mapped_column(String(40), default="")
     phone_digits: Mapped[str] = mapped_column(String(40), default="")
+    # The digits backwards: a search by the last digits becomes an indexed prefix search.
+    phone_reversed: Mapped[str] = mapped_column(String(40), default="", server_default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     address: Mapped[str] = mapped_column(Text, default="")
     postcode: Mapped[str] = mapped_column(String(20), default="")

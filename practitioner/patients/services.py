@@ -41,6 +41,7 @@ def _refresh_search_columns(patient: Patient) -> None:
     patient.given_name_search = fold(patient.given_name)[:100]
     patient.family_name_search = fold(patient.family_name)[:100]
     patient.phone_digits = digits(patient.phone)[:40]
+    patient.phone_reversed = patient.phone_digits[::-1]
 
 
 RECORD_NUMBER_LOCK = "patients.record_number"
@@ -214,8 +215,10 @@ def search_statement(text: str, include_archived: bool = False) -> tuple[Select[
                 national = number_digits.lstrip("0")
                 if len(national) >= 6:
                     # The last digits, or a number typed without the country code that was
-                    # stored with it ("07700 900123" vs "+44 7700 900123"): a scan, but a short one.
-                    conditions.append(Patient.phone_digits.like("%" + national))
+                    # stored with it ("07700 900123" vs "+44 7700 900123"): a prefix of the
+                    # reversed digits, so an index serves it (a LIKE '%...' scanned every patient:
+                    # 25 ms at 20,000 patients and growing with them).
+                    conditions.append(_prefix(Patient.phone_reversed, national[::-1]))
             query = query.where(or_(*conditions))
             understood = PatientQuery(text, "number")
         else:

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import text, event, select
 
 from practitioner.audit import AuditEvent
 from practitioner.extensions import db
@@ -171,6 +171,21 @@ def test_search(as_practitioner, query, expected):
     html = as_practitioner.get("/patients/", query_string={"q": query}).get_data(as_text=True)
     found = {name for name in ("Blackwood", "Lambert", "Other") if f">{name}, " in html}
     assert found == expected
+
+
+@pytest.mark.sqlite_only(reason="SQLite's query plans")
+def test_phone_searches_use_indexes_not_a_scan_of_every_patient(app):
+    from sqlalchemy.dialects import sqlite
+
+    from practitioner.patients.services import search_statement
+
+    for query in ("900555", "07700 900555", "+44 7700 900555"):
+        statement, understood = search_statement(query)
+        assert understood.kind == "number"
+        compiled = statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+        plan = " | ".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+        assert "SCAN patients" not in plan, plan
+        assert "ix_patients_phone_reversed" in plan, plan
 
 
 def test_list_is_paginated(as_practitioner, app):
