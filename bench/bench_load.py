@@ -483,12 +483,15 @@ def main() -> int:
             client.deadline = warm_until + args.seconds
             client.go.set()
         time.sleep(max(0.0, warm_until - time.perf_counter()))
-        server_pids = [process.pid, *common.child_pids(process.pid)]
-        server_cpu = sum(common.process_cpu_seconds(pid) for pid in server_pids)
+        # The server: gunicorn, its workers and the PDF render processes below them.
+        def server_cpu_seconds() -> float:
+            return common.process_cpu_seconds(process.pid) + common.cpu_seconds_below(process.pid)
+
+        server_cpu = server_cpu_seconds()
         window = common.CpuWindow()
         for client in clients:
             client.join(args.warmup + args.seconds + 120)
-        cpu = window.stop(sum(common.process_cpu_seconds(pid) for pid in server_pids) - server_cpu)
+        cpu = window.stop(server_cpu_seconds() - server_cpu)
         # The measured window: from the end of the warm-up to the last answer.
         elapsed = max((s.started + s.seconds for c in clients for s in c.samples), default=warm_until) - warm_until
         samples = [s for c in clients for s in c.samples]

@@ -3,7 +3,12 @@
 Goals (see bench/README.md):
 - the app's overhead over a bare WeasyPrint render of the same HTML: ratio at most 1.15;
 - a reprint from the archive (/issued/<id>.pdf): median under 5 ms;
-- memory growth over 500 aftercare renders in one process: at most 10 MB.
+- memory growth over 500 aftercare renders in one web worker: at most 10 MB.
+
+The app renders in a separate render process, replaced every RENDERS_PER_PROCESS renders
+(practitioner/documents/rendering.py). So the app's CPU times add the render process's CPU for
+each render to this process's, and the memory check follows this process and the processes below
+it. PRACTITIONER_PDF_IN_PROCESS=1 renders in this process instead, as before, for comparison.
 
 Run: .venv/bin/python bench/bench_pdf.py [--n 20] [--reprints 200] [--renders 500]
 """
@@ -11,8 +16,10 @@ Run: .venv/bin/python bench/bench_pdf.py [--n 20] [--reprints 200] [--renders 50
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import io
+import os
 import random
 import shutil
 import sys
@@ -72,6 +79,62 @@ def bare_inputs(app, session_id):
     return spec, html
 
 
+class RenderCpu:
+    """CPU seconds the render process spent on the app's renders (it reports them with each PDF)."""
+
+    def __init__(self) -> None:
+        from practitioner.documents import rendering
+
+        self.seconds = 0.0
+        original = rendering.render_isolated
+
+        def recording(*args, **kwargs):
+            result = original(*args, **kwargs)
+            self.seconds += result.cpu
+            return result
+
+        rendering.render_isolated = recording  # pdf_from_html looks it up at each call
+
+
+RENDER_CPU: RenderCpu | None = None
+
+
+def cpu_now() -> float:
+    """CPU seconds of this process (all threads: the render pool's queue threads too) plus the render process's."""
+    return time.process_time() + (RENDER_CPU.seconds if RENDER_CPU else 0.0)
+
+
+def _proc_kb(pid: int, field: str, name: str = "status") -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0  # gone, or a zombie
+
+
+def process_role(pid: int) -> str:
+    """forkserver, render (a process the forkserver forked), tracker (multiprocessing's resource tracker) or other."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return "gone"
+    if "resource_tracker" in command:
+        return "tracker"
+    if "forkserver" in command:
+        return "forkserver" if parent == os.getpid() else "render"
+    return "other"
+
+
+def memory_snapshot() -> dict:
+    """In MB: VmRSS of this (web) process and of each process below it, and the tree's RSS and PSS."""
+    web = _proc_kb(os.getpid(), "VmRSS") / 1024
+    others = {pid: (process_role(pid), _proc_kb(pid, "VmRSS") / 1024) for pid in common.descendants(os.getpid())}
+    children = sum(rss for _, rss in others.values())
+    pss = sum(_proc_kb(pid, "Pss", "smaps_rollup") for pid in (os.getpid(), *others)) / 1024
+    return {"web": web, "children": children, "tree": web + children, "pss": pss, "processes": others}
+
+
 def page_count(pdf: bytes) -> int:
     from pypdf import PdfReader
 
@@ -90,9 +153,9 @@ def bench_aftercare(app, client, session_id, n: int) -> dict:
     url = f"/documents/aftercare/{session_id}.pdf"
     spec, html = bare_inputs(app, session_id)
     base_url = REPORTS_DIR.resolve().as_uri() + "/"
-    # The process's shared FontConfiguration, the one the app renders with: two font maps used in
-    # turn make each render after a switch pay for re-warming Pango's caches (measured: about 50 ms),
-    # which would bias whichever variant follows a switch.
+    # The process's shared FontConfiguration (the app's render process has its own): two font maps
+    # used in turn in one process make each render after a switch pay for re-warming Pango's caches
+    # (measured: about 50 ms), which would bias whichever variant follows a switch.
     font_config = font_configuration()
 
     def endpoint() -> bytes:
@@ -127,17 +190,18 @@ def bench_aftercare(app, client, session_id, n: int) -> dict:
     names = ("endpoint", "bare", "bare_same_options", "app_pdf_from_html", "build_only")
     samples: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
-    # Interleaved, so drift (CPU frequency, other processes) hits every variant alike. The
-    # thread's CPU time is kept too: unlike wall time it does not grow when other processes
-    # take the CPUs, so its ratio stays meaningful on a busy machine.
+    # Interleaved, so drift (CPU frequency, other processes) hits every variant alike. CPU time is
+    # kept too: unlike wall time it does not grow when other processes take the CPUs, so its ratio
+    # stays meaningful on a busy machine. It is this process's, all threads, plus the render
+    # process's for each render (cpu_now).
     for _ in range(n):
         for name, fn in (("endpoint", endpoint), ("bare", bare), ("bare_same_options", bare_same_options),
                          ("app_pdf_from_html", app_pdf_from_html), ("build_only", build_only)):
             gc.collect()  # each variant starts from the same heap: no collection left over from the previous one
-            start, start_cpu = time.perf_counter(), time.thread_time()
+            start, start_cpu = time.perf_counter(), cpu_now()
             fn()
             samples[name].append(time.perf_counter() - start)
-            cpu[name].append(time.thread_time() - start_cpu)
+            cpu[name].append(cpu_now() - start_cpu)
     summaries = {name: common.summarize(values) for name, values in samples.items()}
     summaries.update({f"{name}_cpu": common.summarize(values) for name, values in cpu.items()})
     # The same two again in blocks (all endpoint requests, then all bare renders): interleaving
@@ -187,10 +251,10 @@ def bench_aftercare_large(n: int) -> dict:
 
     def timed(name: str, fn) -> None:
         gc.collect()
-        start, start_cpu = time.perf_counter(), time.thread_time()
+        start, start_cpu = time.perf_counter(), cpu_now()
         fn()
         samples[name].append(time.perf_counter() - start)
-        cpu[name].append(time.thread_time() - start_cpu)
+        cpu[name].append(cpu_now() - start_cpu)
 
     for session_id, html in zip(chosen, htmls):
         timed("endpoint", lambda: client.get(f"/documents/aftercare/{session_id}.pdf"))
@@ -249,13 +313,28 @@ def bench_reprint(app, client, session_id, count: int) -> dict:
             "kinds": common.StatementCounter.kinds(statements), "path": path}
 
 
-def bench_memory(client, session_id, renders: int, warmup: int = 20, every: int = 100) -> dict:
+def bench_memory(client, session_id, renders: int, warmup: int = 20, every: int = 100, peek: int = 10) -> dict:
+    """Memory of the web process and of the processes below it over `renders` requests, after `warmup`.
+
+    Sampled every `every` renders after gc.collect(), and every `peek` renders without: the render
+    process grows until it is replaced, so the tree's peak matters as well as its end. The run
+    starts with a new render process and the first sample is taken while it is still the one
+    rendering (after `warmup` renders, fewer if it is replaced sooner), never while its
+    successor is starting.
+    """
+    from practitioner.documents import rendering
+
     url = f"/documents/aftercare/{session_id}.pdf"
+    rendering.shutdown_render_process()
+    if os.environ.get(rendering.IN_PROCESS_VARIABLE) != "1":
+        warmup = max(0, min(warmup, rendering.RENDERS_PER_PROCESS - 1))
     for _ in range(warmup):
         assert client.get(url).status_code == 200
     gc.collect()
-    before = common.rss_mb()
+    before = memory_snapshot()
     samples = [(0, before)]
+    peaks = {key: before[key] for key in ("web", "children", "tree", "pss")}
+    render_pids = {pid for pid, (role, _) in before["processes"].items() if role == "render"}
     durations = []
     for i in range(1, renders + 1):
         start = time.perf_counter()
@@ -264,10 +343,14 @@ def bench_memory(client, session_id, renders: int, warmup: int = 20, every: int 
         assert response.status_code == 200
         if i % every == 0 or i == renders:
             gc.collect()
-            samples.append((i, common.rss_mb()))
-    after = samples[-1][1]
-    return {"before": before, "after": after, "growth": after - before, "samples": samples,
-            "render": common.summarize(durations)}
+            samples.append((i, memory_snapshot()))
+        if i % peek == 0 or samples[-1][0] == i:
+            now = samples[-1][1] if samples[-1][0] == i else memory_snapshot()
+            render_pids.update(pid for pid, (role, _) in now["processes"].items() if role == "render")
+            for key in peaks:
+                peaks[key] = max(peaks[key], now[key])
+    return {"before": before, "after": samples[-1][1], "samples": samples, "peaks": peaks,
+            "render_pids": render_pids, "render": common.summarize(durations)}
 
 
 def main() -> int:
@@ -276,82 +359,111 @@ def main() -> int:
     parser.add_argument("--reprints", type=int, default=200, help="timed reprints")
     parser.add_argument("--renders", type=int, default=500, help="renders for the memory check")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory check")
+    parser.add_argument("--renders-per-process", type=int, default=0, metavar="N",
+                        help="replace the render process every N renders (default: the app's RENDERS_PER_PROCESS)")
     parser.add_argument("--large-n", type=int, default=10,
                         help="aftercare requests on the seeded 20,000-patient database (0 to skip)")
     common.add_common_arguments(parser)
     args = parser.parse_args()
+    from practitioner.documents import rendering
+
+    global RENDER_CPU
+    if args.renders_per_process:
+        rendering.RENDERS_PER_PROCESS = args.renders_per_process
+    in_process = os.environ.get(rendering.IN_PROCESS_VARIABLE) == "1"
+    RENDER_CPU = None if in_process else RenderCpu()
 
     common.print_machine()
+    print("rendering: " + (f"in the web process ({rendering.IN_PROCESS_VARIABLE}=1)" if in_process else
+                           f"in a render process, replaced every {rendering.RENDERS_PER_PROCESS} renders"), flush=True)
     common.wait_for_quiet(args.wait_quiet)
     directory = Path(tempfile.mkdtemp(prefix="bench-pdf-"))
     app, email, session_id = setup(directory)
     client = app.test_client()
     common.sign_in(client, email)
 
-    print(f"\n== aftercare: GET /documents/aftercare/<session>.pdf vs bare WeasyPrint on the same HTML (n={args.n}, interleaved)")
-    window = common.CpuWindow()
-    result = bench_aftercare(app, client, session_id, args.n)
-    print("  " + common.CpuWindow.line(window.stop()))
-    s = result["summaries"]
-    labels = (("endpoint", "endpoint (test client, signed in)"), ("bare", "bare HTML().write_pdf(font_config)"),
-              ("bare_same_options", "bare + pdf/a-3u + pdf_tags"), ("app_pdf_from_html", "app pdf_from_html (no DB/Flask)"),
-              ("build_only", "build spec + render_html (DB, no PDF)"))
-    print("  wall time:")
-    for name, label in labels:
-        print(f"  {label:40s} {s[name].line()}")
-    print("  CPU time of the thread:")
-    for name, label in labels:
-        print(f"  {label:40s} {s[name + '_cpu'].line()}")
-    ratio = s["endpoint"].median / s["bare"].median
-    ratio_cpu = s["endpoint_cpu"].median / s["bare_cpu"].median
-    print(f"  ratio endpoint / bare (wall medians):               {ratio:.3f}   (goal <= {GOAL_RATIO})  "
-          f"{'MET' if ratio <= GOAL_RATIO else 'NOT MET'}")
-    print(f"  ratio endpoint / bare (CPU medians):                {ratio_cpu:.3f}   (goal <= {GOAL_RATIO})  "
-          f"{'MET' if ratio_cpu <= GOAL_RATIO else 'NOT MET'}")
-    ratio_block = s["endpoint_block"].median / s["bare_block"].median
-    print(f"  in blocks: endpoint median {s['endpoint_block'].median:.2f} ms, bare median {s['bare_block'].median:.2f} ms")
-    print(f"  ratio endpoint / bare (wall medians, in blocks):    {ratio_block:.3f}   (goal <= {GOAL_RATIO})  "
-          f"{'MET' if ratio_block <= GOAL_RATIO else 'NOT MET'}")
-    worst = max(ratio, ratio_block)
-    print(f"  overhead ratio, the higher of the two:              {worst:.3f}   (goal <= {GOAL_RATIO})  "
-          f"{'MET' if worst <= GOAL_RATIO else 'NOT MET'}")
-    print(f"  ratio endpoint / bare with the same PDF options:    {s['endpoint'].median / s['bare_same_options'].median:.3f} wall, "
-          f"{s['endpoint_cpu'].median / s['bare_same_options_cpu'].median:.3f} CPU")
-    print(f"  ratio bare with PDF/A-3u+tags / bare:               {s['bare_same_options'].median / s['bare'].median:.3f} wall, "
-          f"{s['bare_same_options_cpu'].median / s['bare_cpu'].median:.3f} CPU")
-    print(f"  aftercare PDF: {result['pages']} page(s), {result['bytes']:,} bytes (bare: {result['bare_pages']} page(s), "
-          f"{result['bare_bytes']:,} bytes); HTML {result['html_chars']:,} characters")
+    if not args.memory_only:
+        print(f"\n== aftercare: GET /documents/aftercare/<session>.pdf vs bare WeasyPrint on the same HTML (n={args.n}, interleaved)")
+        window, children_cpu = common.CpuWindow(), common.cpu_seconds_below(os.getpid())
+        result = bench_aftercare(app, client, session_id, args.n)
+        print("  " + common.CpuWindow.line(window.stop(common.cpu_seconds_below(os.getpid()) - children_cpu, "render processes")))
+        s = result["summaries"]
+        labels = (("endpoint", "endpoint (test client, signed in)"), ("bare", "bare HTML().write_pdf(font_config)"),
+                  ("bare_same_options", "bare + pdf/a-3u + pdf_tags"), ("app_pdf_from_html", "app pdf_from_html (no DB/Flask)"),
+                  ("build_only", "build spec + render_html (DB, no PDF)"))
+        print("  wall time:")
+        for name, label in labels:
+            print(f"  {label:40s} {s[name].line()}")
+        print("  CPU time (this process's, all threads, plus the render process's for each render):")
+        for name, label in labels:
+            print(f"  {label:40s} {s[name + '_cpu'].line()}")
+        ratio = s["endpoint"].median / s["bare"].median
+        ratio_cpu = s["endpoint_cpu"].median / s["bare_cpu"].median
+        print(f"  ratio endpoint / bare (wall medians):               {ratio:.3f}   (goal <= {GOAL_RATIO})  "
+              f"{'MET' if ratio <= GOAL_RATIO else 'NOT MET'}")
+        print(f"  ratio endpoint / bare (CPU medians):                {ratio_cpu:.3f}   (goal <= {GOAL_RATIO})  "
+              f"{'MET' if ratio_cpu <= GOAL_RATIO else 'NOT MET'}")
+        ratio_block = s["endpoint_block"].median / s["bare_block"].median
+        print(f"  in blocks: endpoint median {s['endpoint_block'].median:.2f} ms, bare median {s['bare_block'].median:.2f} ms")
+        print(f"  ratio endpoint / bare (wall medians, in blocks):    {ratio_block:.3f}   (goal <= {GOAL_RATIO})  "
+              f"{'MET' if ratio_block <= GOAL_RATIO else 'NOT MET'}")
+        worst = max(ratio, ratio_block)
+        print(f"  overhead ratio, the higher of the two:              {worst:.3f}   (goal <= {GOAL_RATIO})  "
+              f"{'MET' if worst <= GOAL_RATIO else 'NOT MET'}")
+        print(f"  ratio endpoint / bare with the same PDF options:    {s['endpoint'].median / s['bare_same_options'].median:.3f} wall, "
+              f"{s['endpoint_cpu'].median / s['bare_same_options_cpu'].median:.3f} CPU")
+        print(f"  ratio bare with PDF/A-3u+tags / bare:               {s['bare_same_options'].median / s['bare'].median:.3f} wall, "
+              f"{s['bare_same_options_cpu'].median / s['bare_cpu'].median:.3f} CPU")
+        print(f"  aftercare PDF: {result['pages']} page(s), {result['bytes']:,} bytes (bare: {result['bare_pages']} page(s), "
+              f"{result['bare_bytes']:,} bytes); HTML {result['html_chars']:,} characters")
 
-    print(f"\n== reprint: GET /issued/<id>.pdf from the archive (n={args.reprints})")
-    window = common.CpuWindow()
-    reprint = bench_reprint(app, client, session_id, args.reprints)
-    print("  " + common.CpuWindow.line(window.stop()))
-    print(f"  reprint, wall time                       {reprint['summary'].line()}")
-    print(f"  reprint, CPU time of the thread          {reprint['cpu'].line()}")
-    print(f"  SQL statements per reprint: {reprint['statements']} {reprint['kinds']}")
-    met = reprint["summary"].median < GOAL_REPRINT_MEDIAN_MS
-    print(f"  median {reprint['summary'].median:.2f} ms (goal < {GOAL_REPRINT_MEDIAN_MS} ms)  {'MET' if met else 'NOT MET'}")
+        print(f"\n== reprint: GET /issued/<id>.pdf from the archive (n={args.reprints})")
+        window = common.CpuWindow()
+        reprint = bench_reprint(app, client, session_id, args.reprints)
+        print("  " + common.CpuWindow.line(window.stop()))
+        print(f"  reprint, wall time                       {reprint['summary'].line()}")
+        print(f"  reprint, CPU time of the thread          {reprint['cpu'].line()}")
+        print(f"  SQL statements per reprint: {reprint['statements']} {reprint['kinds']}")
+        met = reprint["summary"].median < GOAL_REPRINT_MEDIAN_MS
+        print(f"  median {reprint['summary'].median:.2f} ms (goal < {GOAL_REPRINT_MEDIAN_MS} ms)  {'MET' if met else 'NOT MET'}")
 
     if not args.skip_memory:
-        print(f"\n== memory: VmRSS over {args.renders} aftercare renders in one process (after 20 warm-up renders)")
-        window = common.CpuWindow()
+        print(f"\n== memory: {args.renders} aftercare renders in one web process (after up to 20 warm-up renders)")
+        window, children_cpu = common.CpuWindow(), common.cpu_seconds_below(os.getpid())
         memory = bench_memory(client, session_id, args.renders)
-        print("  " + common.CpuWindow.line(window.stop()))
-        for count, value in memory["samples"]:
-            print(f"  after {count:4d} renders: {value:8.1f} MB")
+        print("  " + common.CpuWindow.line(window.stop(common.cpu_seconds_below(os.getpid()) - children_cpu, "render processes")))
+        print("  VmRSS in MB of this (web) process and of the processes below it: the forkserver, multiprocessing's")
+        print("  resource tracker and the render process; PSS counts the pages they share once.")
+        for count, snap in memory["samples"]:
+            parts = ", ".join(f"{role} {rss:.1f}" for role, rss in sorted(snap["processes"].values()))
+            print(f"  after {count:4d} renders: web {snap['web']:7.1f} | below it {snap['children']:7.1f}"
+                  f"{f' ({parts})' if parts else ''} | tree RSS {snap['tree']:7.1f}, PSS {snap['pss']:7.1f}")
         print(f"  render time over the run: {memory['render'].line()}")
-        met = memory["growth"] <= GOAL_GROWTH_MB
-        print(f"  growth {memory['growth']:+.1f} MB (goal <= {GOAL_GROWTH_MB} MB)  {'MET' if met else 'NOT MET'}")
+        if not in_process:
+            print(f"  render processes used over the run: {len(memory['render_pids'])}")
+        before, after, peaks = memory["before"], memory["after"], memory["peaks"]
+        growth = {key: after[key] - before[key] for key in peaks}
+        peak = {key: peaks[key] - before[key] for key in peaks}
+        print("  growth from the first sample, at the end and at the highest of the samples taken every 10 renders")
+        print("  (without gc.collect()): the render process grows until it is replaced, so its peak matters.")
+        for key, label in (("web", "web process"), ("children", "the processes below it"),
+                           ("tree", "the tree (web + below), RSS"), ("pss", "the tree, PSS")):
+            print(f"  {label + ':':30s} {growth[key]:+6.1f} MB at the end, peak {peak[key]:+6.1f} MB")
+        for label, value in (("web process at the end", growth["web"]), ("tree RSS at the end", growth["tree"]),
+                             ("tree RSS at its peak", peak["tree"])):
+            print(f"  {label + ':':38s} {value:+6.1f} MB (goal <= {GOAL_GROWTH_MB} MB)  "
+                  f"{'MET' if value <= GOAL_GROWTH_MB else 'NOT MET'}")
 
     common.dispose(app)
     shutil.rmtree(directory, ignore_errors=True)
 
-    if args.large_n:
+    if args.large_n and not args.memory_only:
         print(f"\n== aftercare on the seeded 20,000-patient / 100,000-session database (n={args.large_n}, interleaved with bare)")
-        window = common.CpuWindow()
+        window, children_cpu = common.CpuWindow(), common.cpu_seconds_below(os.getpid())
         large = bench_aftercare_large(args.large_n)
-        print("  " + common.CpuWindow.line(window.stop()))
-        for suffix, title in (("", "wall time:"), ("_cpu", "CPU time of the thread:")):
+        print("  " + common.CpuWindow.line(window.stop(common.cpu_seconds_below(os.getpid()) - children_cpu, "render processes")))
+        for suffix, title in (("", "wall time:"), ("_cpu", "CPU time (this process's plus the render process's):")):
             print(f"  {title}")
             for name, label in (("endpoint", "endpoint (test client, signed in)"), ("bare", "bare HTML().write_pdf(font_config)"),
                                 ("build_only", "build spec + render_html (DB, no PDF)")):

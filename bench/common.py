@@ -148,6 +148,26 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid: gunicorn's workers, and below a web process its PDF forkserver,
+    multiprocessing's resource tracker and the render process (practitioner/documents/rendering.py)."""
+    found = []
+    for child in child_pids(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
+def cpu_seconds_below(pid: int) -> float:
+    """user + system CPU of the processes below pid, with what they reaped (the forkserver reaps
+    each retired render process, so its CPU stays counted)."""
+    ticks = 0
+    for child in descendants(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / _CLOCK_TICKS
+
+
 class CpuWindow:
     """How busy the whole machine was during a measurement, and how much of it was ours.
 

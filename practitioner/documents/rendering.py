@@ -12,41 +12,54 @@ What the renderer may read, and nothing else (see `ReportURLFetcher`):
 Everything else (http, https, ftp, `file:` outside `reports/`, symlinks out of it, `..`, SVG or
 CSS `data:` URLs, any other scheme) is refused with an exception and recorded in
 `fetcher.refused`. The fetcher never opens a network connection, so there is no redirect to follow.
+
+Where it runs: the HTML is made here, in the web process, from plain values. WeasyPrint, with the
+fetcher, runs in a separate render process (see "the render process" below), which receives only
+the HTML, the title, the language and the logo's bytes, and has no database session, request or
+app: it imports `practitioner.render_process` (where the fetcher and the WeasyPrint call live)
+and WeasyPrint, nothing else of the app. It reads files from `reports/` through the fetcher as
+above, with the same permissions as the web process.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import atexit
+import contextlib
 import dataclasses
 import logging
+import multiprocessing
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from functools import cache
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit
-from urllib.request import url2pathname
 from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from practitioner import ROOT
+from practitioner import render_process
+from practitioner.render_process import (  # noqa: F401  (the fetcher and the font configuration are read from here too)
+    LOGO_URL,
+    PDF_VARIANT,
+    REPORTS_DIR,
+    RefusedURL,
+    RenderResult,
+    ReportURLFetcher,
+    font_configuration,
+    make_url_fetcher,
+    warm_up,
+    weasyprint_pdf,
+    weasyprint_problems,
+)
 
-REPORTS_DIR = ROOT / "reports"
 TEMPLATES_DIR = REPORTS_DIR / "templates"
-LOGO_URL = "logo:clinic"
-# PDF/A-3u is the archival variant (embedded fonts, sRGB output intent, Unicode text, XMP
-# identification); tags are added on top for accessibility (structure tree, /Lang, /MarkInfo,
-# DisplayDocTitle). PDF/A-3 rather than -2 so a machine-readable copy (JSON) can be attached later.
-PDF_VARIANT = "pdf/a-3u"
 PAPER_CLASSES = {"a4": "page-a4", "letter": "page-letter"}
 RESERVED_KEYS = frozenset({"title", "lang", "paper_class", "large_print", "logo_src"})
 
@@ -55,20 +68,6 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # Control characters mean nothing on paper, and bidi overrides could make printed text read
 # differently from what was stored: they are dropped from every value a template prints.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_FILE_TYPES = {
-    ".css": "text/css",
-    ".woff2": "font/woff2",
-    ".woff": "font/woff",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".svg": "image/svg+xml",
-}
-_DATA_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
-_DATA_MAX_BYTES = 2 * 1024 * 1024
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -78,10 +77,6 @@ _PLAIN_SCALARS = (str, int, float, Decimal, date, datetime, time, timedelta, UUI
 _MAX_DEPTH = 32
 
 log = logging.getLogger(__name__)
-
-
-class RefusedURL(ValueError):
-    """The renderer asked for something outside `reports/`, the logo and raster `data:` images."""
 
 
 class DocumentRenderError(RuntimeError):
@@ -147,89 +142,6 @@ def report_environment() -> Environment:
     return environment
 
 
-# -- the URL fetcher ---------------------------------------------------------------------------
-
-
-class ReportURLFetcher:
-    """A WeasyPrint url_fetcher serving only reports/ files, the logo and raster data: images."""
-
-    def __init__(self, reports_dir: Path, logo_png: bytes | None) -> None:
-        self.reports_dir = Path(os.path.realpath(reports_dir))
-        self.logo_png = logo_png
-        self.refused: list[str] = []
-        self.served: list[str] = []
-
-    def __call__(self, url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Return WeasyPrint's result dict for an allowed URL; raise RefusedURL for any other."""
-        try:
-            result = self._fetch(url)
-        except RefusedURL:
-            self.refused.append(url)
-            raise
-        self.served.append(url)
-        return result
-
-    def _fetch(self, url: str) -> dict[str, Any]:
-        if url == LOGO_URL:
-            if self.logo_png is None:
-                raise self._refuse(url, "this document was rendered without a clinic logo")
-            return {"string": self.logo_png, "mime_type": "image/png", "redirected_url": url}
-        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-        if scheme == "file":
-            return self._file(url)
-        if scheme == "data":
-            return self._data(url)
-        raise self._refuse(url, "only files under reports/, the clinic logo and data: images may be used")
-
-    def _file(self, url: str) -> dict[str, Any]:
-        parts = urlsplit(url)
-        if parts.netloc not in ("", "localhost") or parts.query:
-            raise self._refuse(url, "file URLs must name a local file under reports/, without a host or query")
-        raw = url2pathname(parts.path)
-        if "\x00" in raw:
-            raise self._refuse(url, "the path holds a null byte")
-        path = Path(raw)
-        if not path.is_absolute() or ".." in path.parts:
-            raise self._refuse(url, "the path must be absolute and may not contain '..'")
-        if not path.is_relative_to(self.reports_dir):
-            raise self._refuse(url, f"the file is outside {self.reports_dir}")
-        real = Path(os.path.realpath(path))
-        # realpath follows symlinks: a link inside reports/ that points out of it ends up here.
-        if not real.is_relative_to(self.reports_dir) or real == self.reports_dir:
-            raise self._refuse(url, "the file resolves (through a symlink) to a place outside reports/")
-        mime_type = _FILE_TYPES.get(real.suffix.lower())
-        if mime_type is None:
-            raise self._refuse(url, f"files of type {real.suffix or '(none)'!r} are not document assets")
-        if not real.is_file():
-            raise self._refuse(url, "there is no such file under reports/")
-        return {"string": real.read_bytes(), "mime_type": mime_type, "redirected_url": url, "path": str(real)}
-
-    def _data(self, url: str) -> dict[str, Any]:
-        header, comma, payload = url[len("data:"):].partition(",")
-        media_type, *parameters = [part.strip().lower() for part in header.split(";")]
-        if not comma or media_type not in _DATA_IMAGE_TYPES or parameters != ["base64"]:
-            raise self._refuse(url, "data: URLs may only hold base64 PNG, JPEG or GIF images")
-        try:
-            data = base64.b64decode(unquote_to_bytes(payload), validate=True)
-        except (binascii.Error, ValueError):
-            raise self._refuse(url, "the data: URL is not valid base64") from None
-        if len(data) > _DATA_MAX_BYTES:
-            raise self._refuse(url, "the data: image is larger than 2 MB")
-        return {"string": data, "mime_type": media_type, "redirected_url": url}
-
-    def _refuse(self, url: str, reason: str) -> RefusedURL:
-        shown = url if len(url) <= 120 else url[:117] + "..."
-        return RefusedURL(
-            f"Refused to fetch {shown!r}: {reason}. Patient documents may only use files under "
-            f"reports/, the clinic logo ({LOGO_URL}) and data: URLs of PNG, JPEG or GIF images."
-        )
-
-
-def make_url_fetcher(reports_dir: Path, logo_png: bytes | None) -> ReportURLFetcher:
-    """A url_fetcher for WeasyPrint that serves reports_dir files and the logo, refusing the rest."""
-    return ReportURLFetcher(reports_dir, logo_png)
-
-
 # -- plain values only --------------------------------------------------------------------------
 
 
@@ -278,72 +190,166 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
         )
 
 
-# -- rendering ---------------------------------------------------------------------------------
+# -- the render process ------------------------------------------------------------------------
 
-# One FontConfiguration per process: each one builds a fontconfig configuration, loads the
-# @font-face fonts again and keeps them in a temporary folder, so one per render holds memory
-# and pays the font loading every time (about 330 ms a render instead of 115 ms here). Keyed
-# by pid so a worker forked from a parent that already rendered builds its own.
-_font_config: tuple[int, Any] | None = None
-_font_config_lock = threading.Lock()
-# WeasyPrint, Pango and fontconfig make no thread-safety promise for a shared FontConfiguration:
-# renders in one process take turns.
-_render_lock = threading.Lock()
+# WeasyPrint runs in a separate render process, replaced every RENDERS_PER_PROCESS renders, not
+# in the web process. Each render leaves memory behind in WeasyPrint's native stack (Pango,
+# HarfBuzz, fontconfig, cffi): in one process, about 54 kB per aftercare render, +26 MB over 500
+# renders, linear, while the Python heap stays flat (tracemalloc), the same with or without a
+# shared FontConfiguration, and malloc_trim gives none of it back (upstream: Kozea/WeasyPrint
+# #1496, #2319). Only ending the process returns it. So each web process (keyed by pid: a forked
+# gunicorn worker starts its own) sends the HTML to its one render process, which sends back the
+# PDF, what WeasyPrint logged and the refused URLs (`RenderResult`).
+#
+# Measured (bench/bench_pdf.py and a few scripts; aftercare, about 210 ms a render on a quiet
+# 2-core machine here; Python 3.11.7, WeasyPrint 66):
+# - A render process's RSS grows about 10 MB over its first 3 renders (caches filling), then
+#   about 50 kB a render. With RENDERS_PER_PROCESS = 100 it holds at most about 5 MB of
+#   leftovers: over 500 renders the web process grew 0.3 MB and the whole tree 1.7 MB (4.9 MB
+#   at its peak) instead of 26.5 MB. 200 would halve the restarts but allow about 10 MB, the
+#   whole budget.
+# - Starting a render process costs about 0.45 s of CPU (the fork, a FontConfiguration, loading
+#   the fonts), about 4.5 ms a render over 100. It is paid off the request path: as soon as a
+#   render process is retired the next one starts and renders a small warm-up document; only a
+#   request arriving before that has finished waits for the rest of it (back to back: one render
+#   in 100 takes about 650 ms instead of 215; after a pause of 1.5 s, none).
+# - Sending the HTML and getting the PDF back: about 1.2 ms a render, and WeasyPrint takes as
+#   long over there as here (209 against 206-212 ms of CPU for the same 20 documents). The
+#   endpoint / bare WeasyPrint ratio stayed within noise: 1.117 in the web process, 1.112 with
+#   the render process (the worse of interleaved and in blocks; goal <= 1.15). On the seeded
+#   20,000-patient database it is 1.14-1.18 interleaved (1.17-1.19 before) but 1.22-1.25 in
+#   blocks (1.15-1.17 before): there the endpoint takes 13-19 ms more, not explained yet.
+# - The forkserver has imported WeasyPrint and practitioner.render_process (and __main__, which
+#   multiprocessing would otherwise import again in every render process), so a render process
+#   forks ready instead of importing for about a second. Neither imports Flask or the app
+#   (practitioner.render_process is outside practitioner.documents for that): with the app
+#   imported they were about 70 MB (PSS) bigger. The first PDF of a web process waits about 0.9 s
+#   for the forkserver and the render process to start.
+# - The price: beside each web process, a forkserver, multiprocessing's resource tracker and the
+#   render process. After 50 renders the tree holds about 175 MB (PSS) where rendering in the
+#   web process held 135 MB; that one grows by 26 MB every 500 renders, so it catches up after
+#   about 750.
+#
+# Choices:
+# - The count is kept here, not by ProcessPoolExecutor(max_tasks_per_child=...): from 3.11 until
+#   the fix for CPython gh-115634 (not in 3.11), that can leave the pool without a worker and
+#   with a stale idle token when several threads submit (gunicorn runs 4 threads a worker), and
+#   the next render then waits forever (reproduced here on 3.11.7 with 3 threads).
+# - One render at a time per web process (_pool_lock, as the in-process lock was): there is one
+#   render process, the count stays exact and the pool's queue is empty between renders.
+# - A render process that dies (killed, out of memory) breaks the pool: it is rebuilt and the
+#   render tried once more; a second death raises RenderProcessError.
+# - The render process exits when its web process does, even SIGKILLed (a pidfd, see
+#   render_process.started); at a normal exit the pool is shut down (atexit, and
+#   concurrent.futures' own exit hook).
+# - PRACTITIONER_PDF_IN_PROCESS=1 renders in the calling process instead, for a debugger or a
+#   profiler; it brings the memory growth back, so it is not for production.
+RENDERS_PER_PROCESS = 100
+IN_PROCESS_VARIABLE = "PRACTITIONER_PDF_IN_PROCESS"
+_PRELOAD = ["__main__", "practitioner.render_process", "weasyprint", "weasyprint.text.fonts", "pydyf"]
 
 
-def font_configuration() -> Any:
-    """This process's WeasyPrint FontConfiguration, created on first use and then reused."""
-    global _font_config
-    with _font_config_lock:
-        if _font_config is None or _font_config[0] != os.getpid():
-            from weasyprint.text.fonts import FontConfiguration
-
-            _font_config = (os.getpid(), FontConfiguration())
-        return _font_config[1]
+class RenderProcessError(RuntimeError):
+    """The render process died twice in a row (killed, out of memory) while rendering one document."""
 
 
-class _Collect(logging.Handler):
-    def __init__(self, records: list[logging.LogRecord]) -> None:
-        super().__init__(level=logging.WARNING)
-        self.records = records
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+@dataclasses.dataclass
+class _Pool:
+    pid: int  # the process that made it: a forked child must not use its parent's
+    executor: ProcessPoolExecutor
 
 
-@contextmanager
-def weasyprint_problems() -> Iterator[list[logging.LogRecord]]:
-    """Collect what WeasyPrint logs at WARNING or above while the block runs."""
-    records: list[logging.LogRecord] = []
-    handler = _Collect(records)
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
+_pool: _Pool | None = None
+_pool_lock = threading.Lock()
 
 
-def _stable_header_ids(document: Any, pdf: Any) -> None:
-    """Number the tagged table headers in document order (a WeasyPrint `finisher`).
+def _new_pool() -> _Pool:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)  # read when the forkserver starts, once per web process
+    executor = ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=render_process.started, initargs=(os.getpid(),)
+    )
+    return _Pool(os.getpid(), executor)
 
-    WeasyPrint names each header cell's structure element by the id() of a layout box, a memory
-    address that changes from run to run; renumbering keeps the same input giving the same bytes.
-    """
-    import pydyf
 
-    names: dict[str, str] = {}
-    for item in pdf.objects:
-        if isinstance(item, dict) and item.get("Type") == "/StructElem" and "ID" in item:
-            address = str(item["ID"].string)
-            names[address] = f"th{len(names) + 1}"
-            item["ID"] = pydyf.String(names[address])
-    for item in pdf.objects:
-        attributes = item.get("A") if isinstance(item, dict) else None
-        if isinstance(attributes, dict) and "Headers" in attributes:
-            attributes["Headers"] = pydyf.Array(
-                pydyf.String(names.get(str(header.string), str(header.string))) for header in attributes["Headers"]
-            )
+def _current_pool() -> _Pool:
+    global _pool
+    if _pool is None or _pool.pid != os.getpid():
+        _pool = _new_pool()
+    return _pool
+
+
+def _retire(pool: _Pool, *, start_next: bool) -> None:
+    """Let the render process exit; with start_next, start the next one and warm it up now."""
+    global _pool
+    pool.executor.shutdown(wait=False, cancel_futures=True)
+    _pool = None
+    if start_next:
+        try:
+            _current_pool().executor.submit(warm_up)  # nobody waits for it
+        except Exception:  # the document was rendered: the next render tries again
+            log.exception("Could not start the next PDF render process")
+            _pool = None
+
+
+def render_isolated(html: str, *, title: str, language: str, logo_png: bytes | None) -> RenderResult:
+    """`weasyprint_pdf` in this web process's render process (see above), replaced every RENDERS_PER_PROCESS renders."""
+    with _pool_lock:
+        for attempt in (1, 2):
+            pool = _current_pool()
+            try:
+                result = pool.executor.submit(
+                    weasyprint_pdf, html, title=title, language=language, logo_png=logo_png
+                ).result()
+            except BrokenProcessPool as error:
+                _retire(pool, start_next=False)
+                if attempt == 2:
+                    raise RenderProcessError(
+                        "The PDF render process stopped twice while rendering this document (killed, or out "
+                        "of memory?). The next document starts a new render process."
+                    ) from error
+                log.warning("The PDF render process stopped (killed, or out of memory?): starting a new one to try again")
+                continue
+            if result.renders >= RENDERS_PER_PROCESS:
+                _retire(pool, start_next=True)
+            return result
+    raise AssertionError("unreachable")
+
+
+def shutdown_render_process() -> None:
+    """End this process's render process now and wait for it; the next render starts a new one."""
+    with _pool_lock:
+        _shutdown()
+
+
+def _shutdown() -> None:
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None and pool.pid == os.getpid():
+        pool.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _after_fork_in_child() -> None:
+    # A forked child (a gunicorn worker) neither uses its parent's pool nor waits for a lock that
+    # another thread of the parent held at the fork. Nor its parent's forkserver: multiprocessing
+    # would check on it with waitpid, which fails in a child ("No child processes"), so the child
+    # forgets it and starts its own with its first render.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_pid", None) is not None:
+        alive = server._forkserver_alive_fd
+        server._forkserver_pid = server._forkserver_address = server._forkserver_alive_fd = None
+        server._lock = threading.Lock()
+        if alive is not None:
+            with contextlib.suppress(OSError):
+                os.close(alive)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_shutdown)  # without the lock: a thread still in a render must not hold up the exit
 
 
 def paper_class(paper: str) -> str:
@@ -418,21 +424,17 @@ def pdf_from_html(
     label: str = "document",
     strict: bool = True,
 ) -> bytes:
-    """WeasyPrint on report HTML from render_html: reports/ as base URL, the report fetcher, PDF/A-3u with tags."""
-    from weasyprint import HTML
-
-    fetcher = make_url_fetcher(REPORTS_DIR, logo_png)
-    base_url = fetcher.reports_dir.as_uri() + "/"
-    with _render_lock, weasyprint_problems() as problems:
-        document = HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
-            font_config=font_configuration()
-        )
-        document.metadata.title = title
-        document.metadata.lang = language
-        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True, finisher=_stable_header_ids)
-    messages = [record.getMessage() for record in problems]
-    if messages or fetcher.refused:
-        log.warning("WeasyPrint problems rendering %s: %s (refused: %s)", label, messages, fetcher.refused)
+    """WeasyPrint on report HTML from render_html, in the render process: reports/ as base URL, the report fetcher, PDF/A-3u with tags."""
+    if os.environ.get(IN_PROCESS_VARIABLE) == "1":
+        result = weasyprint_pdf(html, title=title, language=language, logo_png=logo_png)
+    else:
+        result = render_isolated(html, title=title, language=language, logo_png=logo_png)
+        # What WeasyPrint logged over there is logged here too, as when it ran in this process.
+        for level, message in result.problems:
+            logging.getLogger("weasyprint").log(level, "%s", message)
+    messages = result.messages
+    if messages or result.refused:
+        log.warning("WeasyPrint problems rendering %s: %s (refused: %s)", label, messages, result.refused)
         if strict:
-            raise DocumentRenderError(label, messages, list(fetcher.refused))
-    return pdf
+            raise DocumentRenderError(label, messages, list(result.refused))
+    return result.pdf

@@ -8,8 +8,11 @@ import logging
 import math
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +25,7 @@ import pytest
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
+from practitioner import ROOT, render_process
 from practitioner.documents import rendering
 from practitioner.documents.rendering import (
     LOGO_URL,
@@ -261,10 +265,23 @@ def test_the_logo_is_drawn_only_when_the_clinic_has_one(sample_pdf: bytes) -> No
 def test_weasyprint_logs_no_warning_or_error(
     options: dict[str, Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A fresh FontConfiguration, so the fonts are fetched and loaded inside this test too.
-    monkeypatch.setattr(rendering, "_font_config", None)
+    # A new render process, so its FontConfiguration is new and the fonts are fetched and loaded
+    # inside this test too. What WeasyPrint logs over there is logged again here (see
+    # test_a_weasyprint_warning_in_the_render_process_is_logged_here).
+    rendering.shutdown_render_process()
     caplog.set_level(logging.WARNING, logger="weasyprint")
     render_sample(**options)
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("weasyprint")] == []
+    # And in this process, where nothing is relayed, with a fresh FontConfiguration here too.
+    monkeypatch.setattr(render_process, "_font_config", None)
+    logo = options.get("logo_png", make_logo())
+    html = rendering.render_html(
+        "sample.html", sample_context(), title=TITLE, paper=options.get("paper", "A4"),
+        large_print=options.get("large_print", False), with_logo=logo is not None,
+    )
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        result = rendering.weasyprint_pdf(html, title=TITLE, language="en", logo_png=logo)
+    assert result.pid == os.getpid() and result.problems == [] and result.refused == []
     assert [record.getMessage() for record in caplog.records if record.name.startswith("weasyprint")] == []
 
 
@@ -275,6 +292,7 @@ def test_the_same_input_gives_the_same_bytes(sample_pdf: bytes) -> None:
 def test_one_font_configuration_is_reused(monkeypatch: pytest.MonkeyPatch) -> None:
     import weasyprint
 
+    # weasyprint_pdf, the function the render process runs, called here so the spy sees it.
     used: list[Any] = []
     original = weasyprint.HTML.render
 
@@ -283,10 +301,23 @@ def test_one_font_configuration_is_reused(monkeypatch: pytest.MonkeyPatch) -> No
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(weasyprint.HTML, "render", spy)
-    render_sample()
-    render_sample(large_print=True)
+    html = rendering.render_html("sample.html", sample_context(), title=TITLE)
+    large = rendering.render_html("sample.html", sample_context(), title=TITLE, large_print=True)
+    rendering.weasyprint_pdf(html, title=TITLE, language="en", logo_png=None)
+    rendering.weasyprint_pdf(large, title=TITLE, language="en", logo_png=None)
     assert len(used) == 2 and used[0] is not None
     assert used[0] is used[1] is font_configuration()
+
+
+def test_the_render_process_loads_the_fonts_once() -> None:
+    # Through the render process: a new one fetches the font files for its first document only.
+    rendering.shutdown_render_process()
+    html = rendering.render_html("sample.html", sample_context(), title=TITLE)
+    first = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    second = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    assert first.pid == second.pid != os.getpid()
+    assert any(url.endswith(".woff2") for url in first.served)
+    assert not any(url.endswith(".woff2") for url in second.served) and second.served
 
 
 def test_a_forked_worker_builds_its_own_font_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -457,6 +488,19 @@ def test_render_pdf_stops_when_a_template_asks_for_anything_else(monkeypatch: py
     assert quiet.startswith(b"%PDF-")
 
 
+def test_a_weasyprint_warning_in_the_render_process_is_logged_here(rendering_log: pytest.LogCaptureFixture) -> None:
+    caplog = rendering_log
+    html = rendering.render_html("sample.html", sample_context(), title=TITLE).replace(
+        "</body>", '<img src="file:///etc/passwd" alt="x"></body>'
+    )
+    assert pdf_from_html(html, title=TITLE, language="en", strict=False).startswith(b"%PDF-")
+    relayed = [record for record in caplog.records if record.name.startswith("weasyprint")]
+    assert relayed and all(record.levelno >= logging.WARNING for record in relayed)
+    assert any("file:///etc/passwd" in record.getMessage() for record in relayed)
+    summary = [record.getMessage() for record in caplog.records if record.name == rendering.__name__]
+    assert summary and "refused: ['file:///etc/passwd']" in summary[0]
+
+
 # -- hostile text ----------------------------------------------------------------------------
 
 
@@ -553,19 +597,11 @@ def printed(payload: str) -> str:
 
 
 def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(
-    canary: Canary, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    canary: Canary, caplog: pytest.LogCaptureFixture
 ) -> None:
     payloads = hostile_payloads(canary.url)
     assert len(payloads) >= 15
-    fetchers: list[rendering.ReportURLFetcher] = []
-
-    def recording_fetcher(reports_dir: Path, logo_png: bytes | None) -> rendering.ReportURLFetcher:
-        fetcher = rendering.ReportURLFetcher(reports_dir, logo_png)
-        fetchers.append(fetcher)
-        return fetcher
-
-    monkeypatch.setattr(rendering, "make_url_fetcher", recording_fetcher)
-    monkeypatch.setattr(rendering, "_font_config", None)  # fetch the fonts in this render too
+    rendering.shutdown_render_process()  # a new render process: the fonts are fetched in this render too
     caplog.set_level(logging.WARNING, logger="weasyprint")
     context = sample_context(
         clinic={"name": f'Clinic "><img src="{canary.url}/clinic"> \' onerror=\'x'},
@@ -576,13 +612,18 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(
     )
     context["treatment"]["products"] = payloads[:3]
     title = f"Aftercare for {payloads[15]}"
-    pdf = render_pdf("sample.html", context, title=title, logo_png=make_logo(), large_print=True)
+    logo = make_logo()
+    html = rendering.render_html("sample.html", context, title=title, large_print=True, with_logo=True)
+    result = rendering.render_isolated(html, title=title, language="en", logo_png=logo)
 
     assert canary.hits == 0 and canary.requests == []
-    (fetcher,) = fetchers
-    assert fetcher.refused == []
+    assert result.pid != os.getpid() and result.refused == [] and result.problems == []
     base = REPORTS_DIR.resolve().as_uri() + "/"
-    assert fetcher.served and all(url.startswith(base) or url == LOGO_URL for url in fetcher.served)
+    assert any(url.endswith(".woff2") for url in result.served)
+    assert result.served and all(url.startswith(base) or url == LOGO_URL for url in result.served)
+    # The public path (strict: any WeasyPrint message would raise) gives the same document.
+    pdf = render_pdf("sample.html", context, title=title, logo_png=logo, large_print=True)
+    assert pdf == result.pdf
     assert [record.getMessage() for record in caplog.records if record.name.startswith("weasyprint")] == []
 
     text = squeeze("".join(page_texts(pdf)))
@@ -692,3 +733,257 @@ def test_greek_and_cyrillic_names_print_with_the_bundled_fallback_font():
     families = {name.split("+", 1)[-1] for name, _ in fonts}
     assert families == {"Atkinson-Hyperlegible", "Atkinson-Hyperlegible-Bold", "Noto-Sans", "Noto-Sans-Bold"}, fonts
     assert all(embedded for _, embedded in fonts)
+
+
+# -- the render process ----------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name, or None when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _running(pid: int) -> bool:
+    """True while pid is a live process (a zombie, exited but not yet reaped, counts as gone)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for child in _children(pid):
+        found += [child, *_descendants(child)]
+    return found
+
+
+def _wait_until(condition: Any, seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"waited {seconds} s for {what}")
+
+
+def _render_processes() -> list[int]:
+    """This process's render processes: the children of its forkserver."""
+    found = []
+    for child in _children(os.getpid()):
+        command = Path(f"/proc/{child}/cmdline").read_bytes() if _stat(child) else b""
+        if b"multiprocessing.forkserver" in command:
+            found += [pid for pid in _children(child) if _running(pid)]
+    return found
+
+
+@pytest.fixture
+def rendering_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> pytest.LogCaptureFixture:
+    """caplog, with this module's logger on: running the migrations (alembic's fileConfig in
+    migrations/env.py) disables every logger that existed then, this one included."""
+    monkeypatch.setattr(logging.getLogger(rendering.__name__), "disabled", False)
+    caplog.set_level(logging.WARNING)
+    return caplog
+
+
+@pytest.fixture
+def fresh_render_process() -> Iterator[None]:
+    """A new render process for the test, and none left behind by it."""
+    rendering.shutdown_render_process()
+    yield
+    rendering.shutdown_render_process()
+
+
+def small_html() -> str:
+    return rendering.render_html("sample.html", sample_context(), title=TITLE)
+
+
+def test_weasyprint_runs_in_a_render_process_and_gives_the_same_bytes(
+    fresh_render_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    html = small_html()
+    result = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    assert result.pid != os.getpid() and result.pid in _render_processes()
+    assert result.renders == 1 and result.cpu > 0 and result.problems == [] and result.refused == []
+    # The public function goes through it too...
+    calls: list[int] = []
+    original = rendering.render_isolated
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        calls.append(out.pid)
+        return out
+
+    monkeypatch.setattr(rendering, "render_isolated", spy)
+    pdf = pdf_from_html(html, title=TITLE, language="en")
+    assert calls == [result.pid] and pdf == result.pdf
+    # ...unless PRACTITIONER_PDF_IN_PROCESS=1, which renders here: the same bytes.
+    monkeypatch.setenv(rendering.IN_PROCESS_VARIABLE, "1")
+    assert pdf_from_html(html, title=TITLE, language="en") == result.pdf
+    assert calls == [result.pid]
+
+
+def test_the_render_process_is_replaced_after_renders_per_process(
+    fresh_render_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rendering, "RENDERS_PER_PROCESS", 3)
+    html = small_html()
+    results = [rendering.render_isolated(html, title=TITLE, language="en", logo_png=None) for _ in range(7)]
+    pids = [result.pid for result in results]
+    # 3 renders in the first; each next one renders a warm-up first, so 2 of ours fit in it.
+    assert pids[0] == pids[1] == pids[2] != pids[3] == pids[4] != pids[5] == pids[6] != pids[0]
+    assert [result.renders for result in results] == [1, 2, 3, 2, 3, 2, 3]
+    assert len({result.pdf for result in results}) == 1
+    # The retired ones have exited, and one is left: the next one, already started.
+    for pid in set(pids):
+        _wait_until(lambda: not _running(pid), 10, f"the retired render process {pid} to exit")
+    assert len(_wait_until(_render_processes, 10, "the next render process")) == 1
+
+
+def test_a_killed_render_process_is_replaced(fresh_render_process: None) -> None:
+    html = small_html()
+    first = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    os.kill(first.pid, signal.SIGKILL)
+    _wait_until(lambda: not _running(first.pid), 10, "the killed render process to exit")
+    again = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    assert again.pid != first.pid and again.pdf == first.pdf
+    assert _render_processes() == [again.pid]
+
+
+def _kill_when_busy(spared: set[int], killed: list[int]) -> None:
+    """SIGKILL the first render process not in `spared` once it is rendering (its CPU time grows)."""
+    seen: dict[int, int] = {}
+
+    def busy() -> int | None:
+        for pid in _render_processes():
+            fields = _stat(pid)
+            if pid in spared or fields is None:
+                continue
+            ticks = int(fields[11]) + int(fields[12])
+            if ticks >= seen.setdefault(pid, ticks) + 3:
+                return pid
+        return None
+
+    pid = _wait_until(busy, 20, "a render process to start rendering")
+    os.kill(pid, signal.SIGKILL)
+    killed.append(pid)
+
+
+def big_html() -> str:
+    """A document of about thirty pages: a render long enough to be killed in the middle."""
+    context = sample_context(questions=[f"Question {n}: " + "Can I wear make-up to work? " * 12 for n in range(300)])
+    return rendering.render_html("sample.html", context, title=TITLE)
+
+
+def test_a_render_process_killed_while_rendering_is_replaced_and_the_render_tried_again(
+    fresh_render_process: None, rendering_log: pytest.LogCaptureFixture
+) -> None:
+    caplog = rendering_log
+    html = big_html()
+    rendering.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)  # started and warm
+    before = set(_render_processes())
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_when_busy, args=(set(), killed))
+    killer.start()
+    try:
+        result = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    finally:
+        killer.join(timeout=30)
+    assert killed and killed[0] in before and result.pid != killed[0]
+    assert len(PdfReader(io.BytesIO(result.pdf)).pages) >= 10
+    assert any("render process stopped" in record.getMessage() for record in caplog.records)
+
+
+def test_a_document_that_kills_the_render_process_twice_raises_a_clear_error(fresh_render_process: None) -> None:
+    html = big_html()
+    rendering.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)
+    killed: list[int] = []
+
+    def kill_twice() -> None:
+        _kill_when_busy(set(), killed)
+        _kill_when_busy(set(killed), killed)
+
+    killer = threading.Thread(target=kill_twice)
+    killer.start()
+    try:
+        with pytest.raises(rendering.RenderProcessError, match="stopped twice"):
+            rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    finally:
+        killer.join(timeout=30)
+    assert len(killed) == 2
+    # The next document gets a new render process.
+    assert rendering.render_isolated(small_html(), title=TITLE, language="en", logo_png=None).pid not in killed
+
+
+SCRIPT = """
+import os, sys, time
+from practitioner.documents import rendering
+result = rendering.render_isolated("<p>one</p>", title="t", language="en", logo_png=None)
+print(result.pid, flush=True)
+if sys.argv[1] == "fork":
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            print(rendering.render_isolated("<p>two</p>", title="t", language="en", logo_png=None).pid, flush=True)
+            rendering.shutdown_render_process()
+            code = 0
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, status
+    print(rendering.render_isolated("<p>three</p>", title="t", language="en", logo_png=None).pid, flush=True)
+elif sys.argv[1] == "sleep":
+    time.sleep(120)
+"""
+
+
+def _run_script(mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, mode], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def test_no_render_process_outlives_a_killed_web_process() -> None:
+    web = _run_script("sleep")
+    try:
+        assert web.stdout is not None
+        render_pid = int(web.stdout.readline())
+        below = _descendants(web.pid)  # the forkserver, the resource tracker, the render process
+        assert render_pid in below and len(below) >= 3
+    finally:
+        web.kill()  # SIGKILL: no atexit, no exit hooks
+        web.wait(timeout=10)
+        if web.stdout is not None:
+            web.stdout.close()
+    for pid in below:
+        _wait_until(lambda: not _running(pid), 5, f"process {pid} to exit after its web process was killed")
+
+
+def test_no_render_process_outlives_a_web_process_that_exits() -> None:
+    web = _run_script("exit")
+    out, _ = web.communicate(timeout=60)
+    assert web.returncode == 0
+    render_pid = int(out.split()[0])
+    _wait_until(lambda: not _running(render_pid), 5, "the render process to exit with its web process")
+
+
+def test_a_forked_web_process_starts_its_own_render_process() -> None:
+    web = _run_script("fork")
+    out, _ = web.communicate(timeout=120)
+    assert web.returncode == 0, out
+    parent_first, child, parent_again = (int(pid) for pid in out.split())
+    assert child != parent_first and parent_again == parent_first
