@@ -245,12 +245,16 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
 # - PRACTITIONER_PDF_IN_PROCESS=1 renders in the calling process instead, for a debugger or a
 #   profiler; it brings the memory growth back, so it is not for production.
 RENDERS_PER_PROCESS = 100
+# A render that has not finished after this long is stopped (its render process killed): with
+# one render at a time per web process, a hung one would otherwise hold every later PDF of that
+# web process for good. The longest document here (a patient export) takes about 1 s.
+RENDER_TIMEOUT_SECONDS = 60
 IN_PROCESS_VARIABLE = "PRACTITIONER_PDF_IN_PROCESS"
 _PRELOAD = ["__main__", "practitioner.render_process", "weasyprint", "weasyprint.text.fonts", "pydyf"]
 
 
 class RenderProcessError(RuntimeError):
-    """The render process died twice in a row (killed, out of memory) while rendering one document."""
+    """The render process died twice in a row (killed, out of memory) or overran RENDER_TIMEOUT_SECONDS on one document."""
 
 
 @dataclasses.dataclass
@@ -298,9 +302,15 @@ def render_isolated(html: str, *, title: str, language: str, logo_png: bytes | N
         for attempt in (1, 2):
             pool = _current_pool()
             try:
-                result = pool.executor.submit(
-                    weasyprint_pdf, html, title=title, language=language, logo_png=logo_png
-                ).result()
+                future = pool.executor.submit(weasyprint_pdf, html, title=title, language=language, logo_png=logo_png)
+                result = future.result(timeout=RENDER_TIMEOUT_SECONDS)
+            except TimeoutError:
+                _kill(pool)
+                _retire(pool, start_next=False)
+                raise RenderProcessError(
+                    f"The document took longer than {RENDER_TIMEOUT_SECONDS} seconds to render and was stopped. "
+                    "Try again; if it happens again, tell your clinic administrator which document it was."
+                ) from None
             except BrokenProcessPool as error:
                 _retire(pool, start_next=False)
                 if attempt == 2:
@@ -314,6 +324,13 @@ def render_isolated(html: str, *, title: str, language: str, logo_png: bytes | N
                 _retire(pool, start_next=True)
             return result
     raise AssertionError("unreachable")
+
+
+def _kill(pool: _Pool) -> None:
+    """SIGKILL the pool's render process (ProcessPoolExecutor offers no public way to stop a running task)."""
+    for process in list(getattr(pool.executor, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            process.kill()
 
 
 def shutdown_render_process() -> None:

@@ -852,6 +852,20 @@ def test_the_render_process_is_replaced_after_renders_per_process(
     assert len(_wait_until(_render_processes, 10, "the next render process")) == 1
 
 
+def test_a_render_that_overruns_is_stopped_and_the_next_one_works(
+    fresh_render_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    html = small_html()
+    first = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    monkeypatch.setattr(rendering, "RENDER_TIMEOUT_SECONDS", 0.001)
+    with pytest.raises(rendering.RenderProcessError, match="longer than 0.001 seconds"):
+        rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    _wait_until(lambda: not _running(first.pid), 10, "the overrunning render process to be stopped")
+    monkeypatch.setattr(rendering, "RENDER_TIMEOUT_SECONDS", 60)
+    again = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    assert again.pid != first.pid and again.pdf == first.pdf
+
+
 def test_a_killed_render_process_is_replaced(fresh_render_process: None) -> None:
     html = small_html()
     first = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
