@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from practitioner.admin.models import ClinicSettings
 from practitioner.admin.services import current_aftercare_policy, get_settings
 from practitioner.clinical.aftercare import SessionFacts, assemble_aftercare
+from practitioner.consultations.models import TreatmentPlan
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.treatments.models import TreatmentSession
 
@@ -96,16 +97,31 @@ def finish(session: Session, spec: DocumentSpec, issued_on: date) -> DocumentSpe
     return spec
 
 
-def _session_or_raise(session: Session, public_id: uuid.UUID) -> TreatmentSession:
-    record = session.scalars(select(TreatmentSession).where(TreatmentSession.public_id == public_id)).first()
+def _session_or_raise(session: Session, public_id: uuid.UUID, *options: Any) -> TreatmentSession:
+    record = session.scalars(select(TreatmentSession).where(TreatmentSession.public_id == public_id).options(*options)).first()
     if record is None:
         raise SourceNotFound("No session has this id.")
     return record
 
 
+# What the aftercare reads of a session, and nothing more: the models' default eager loads would
+# also fetch the consent, the addenda, the plan's zones and the consultation's screening rows,
+# twice over (29 statements, about 10 ms of a 230 ms render).
+_AFTERCARE_LOADS = (
+    lazyload("*"),
+    joinedload(TreatmentSession.patient).lazyload("*"),
+    joinedload(TreatmentSession.practitioner).lazyload("*"),
+    joinedload(TreatmentSession.plan).lazyload("*"),
+    joinedload(TreatmentSession.plan).joinedload(TreatmentPlan.consultation).lazyload("*"),
+    selectinload(TreatmentSession.zones),
+    selectinload(TreatmentSession.products),
+    selectinload(TreatmentSession.adverse_events),
+)
+
+
 def aftercare_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
     """Aftercare instructions assembled from a signed session's record."""
-    record = _session_or_raise(session, public_id)
+    record = _session_or_raise(session, public_id, *_AFTERCARE_LOADS)
     if not record.is_signed:
         raise NotReady("Aftercare is issued from a signed session: sign the session record first.")
     settings = get_settings(session)

@@ -148,3 +148,27 @@ def test_render_document_command(app, signed, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"%PDF") and "Mei Chen" in _pdf_text(out.read_bytes())
     assert _issued() == [], "rendering from the command line issues nothing"
+
+
+def test_building_the_aftercare_reads_only_what_it_prints(app, signed):
+    """A handful of statements, not the session's whole default graph (consent, addenda, screening rows twice)."""
+    from sqlalchemy import event
+
+    from practitioner.documents import services
+    from practitioner.extensions import db
+
+    public_id = signed.public_id
+    services.build(db.session, DocumentKind.AFTERCARE, public_id, date.today())  # first-use settings rows
+    db.session.commit()
+    db.session.expunge_all()
+    statements: list[str] = []
+    record = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        spec = services.build(db.session, DocumentKind.AFTERCARE, public_id, date.today())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert spec.context["patient"]["name"] == "Mei Chen"
+    assert len(statements) <= 10, "\n".join(statements)
+    for table in ("consents", "session_addenda", "screening_flags", "plan_zones"):
+        assert not any(f"FROM {table}" in statement for statement in statements), table
