@@ -223,8 +223,9 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
 #   multiprocessing would otherwise import again in every render process), so a render process
 #   forks ready instead of importing for about a second. Neither imports Flask or the app
 #   (practitioner.render_process is outside practitioner.documents for that): with the app
-#   imported they were about 70 MB (PSS) bigger. The first PDF of a web process waits about 0.9 s
-#   for the forkserver and the render process to start.
+#   imported they were about 70 MB (PSS) bigger. Starting the forkserver and the render process
+#   takes about 0.9 s: a served app does it with a web process's first request, in the background
+#   (start_render_process_soon, wired in documents.wiring), so the first PDF does not wait.
 # - The price: beside each web process, a forkserver, multiprocessing's resource tracker and the
 #   render process. After 50 renders the tree holds about 175 MB (PSS) where rendering in the
 #   web process held 135 MB; that one grows by 26 MB every 500 renders, so it catches up after
@@ -324,6 +325,28 @@ def render_isolated(html: str, *, title: str, language: str, logo_png: bytes | N
                 _retire(pool, start_next=True)
             return result
     raise AssertionError("unreachable")
+
+
+_started_early: int | None = None  # the pid that has asked for its render process early
+
+
+def start_render_process_soon() -> None:
+    """Start this web process's render process in the background, once, so its first PDF does not
+    wait about 0.9 s for the forkserver and the render process to start and warm up."""
+    global _started_early
+    if _started_early == os.getpid() or os.environ.get(IN_PROCESS_VARIABLE) == "1":
+        return
+    _started_early = os.getpid()
+    threading.Thread(target=_start_early, name="start-render-process", daemon=True).start()
+
+
+def _start_early() -> None:
+    try:
+        with _pool_lock:
+            if _pool is None or _pool.pid != os.getpid():
+                _current_pool().executor.submit(warm_up)  # nobody waits for it
+    except Exception:  # the first render starts it instead
+        log.exception("Could not start the PDF render process early")
 
 
 def _kill(pool: _Pool) -> None:

@@ -38,3 +38,14 @@ def documents_for_source(source_id: object) -> list:
 
     return list(db.session.scalars(select(IssuedDocument).where(IssuedDocument.source_id == str(source_id))
                                    .order_by(IssuedDocument.kind, IssuedDocument.version.desc())))
+
+
+def start_rendering_early(app) -> None:
+    """In a served app, each web process starts its PDF render process with its first request
+    (any page, usually the sign-in), not with its first PDF. Not under tests or commands."""
+    if app.testing:
+        return
+
+    from practitioner.documents.rendering import start_render_process_soon
+
+    app.before_request(start_render_process_soon)

@@ -852,6 +852,32 @@ def test_the_render_process_is_replaced_after_renders_per_process(
     assert len(_wait_until(_render_processes, 10, "the next render process")) == 1
 
 
+def test_a_served_app_starts_its_render_process_with_its_first_request(
+    fresh_render_process: None, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from practitioner import create_app
+    from tests.conftest import make_config
+
+    monkeypatch.setattr(rendering, "_started_early", None)
+    served = create_app(make_config(database_url, TESTING=False))
+    assert _render_processes() == []
+    assert served.test_client().get("/sign-in").status_code == 200
+    # The forkserver (started by that request) is there at once, and its render process soon after.
+    _wait_until(_render_processes, 20, "the render process to start after the first request")
+    # A warm-up render was queued there before any document was asked for: the first PDF is its second render.
+    first = rendering.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)
+    assert first.renders == 2
+
+
+def test_tests_and_commands_do_not_start_a_render_process_early(
+    fresh_render_process: None, app: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rendering, "_started_early", None)
+    assert client.get("/sign-in").status_code == 200
+    time.sleep(0.5)
+    assert _render_processes() == [] and rendering._started_early is None
+
+
 def test_a_render_that_overruns_is_stopped_and_the_next_one_works(
     fresh_render_process: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
