@@ -45,7 +45,7 @@ def preview(kind: str, source_id: uuid.UUID):
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(request.referrer or url_for("patients.list"), 303)
-    db.session.commit()
+    db.session.commit()  # end the read (and its WAL snapshot) before the 200 ms render
     return pdf_response(services.render(spec, large_print=large), services.filename(spec, large))
 
 
@@ -74,8 +74,7 @@ def issue(kind: str, source_id: uuid.UUID):
 def reprint(public_id: uuid.UUID):
     """The stored bytes of an issued document, exactly as given."""
     issued = services.get_issued(db.session, public_id) or abort(404)
-    services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())
-    db.session.commit()
+    services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())  # saved at once (a GET: write_step)
     return pdf_response(issued.pdf, issued.filename)
 
 
@@ -86,7 +85,6 @@ def reprint_json(public_id: uuid.UUID):
     issued = services.get_issued(db.session, public_id) or abort(404)
     if not issued.json_data:
         abort(404)
-    services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())
-    db.session.commit()
+    services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())  # saved at once (a GET: write_step)
     return Response(issued.json_data, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{issued.filename.removesuffix(".pdf")}.json"', "Cache-Control": "no-store"})
