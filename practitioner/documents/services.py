@@ -15,7 +15,7 @@ from practitioner.auth.models import User
 from practitioner.database import utcnow
 from practitioner.documents import builders
 from practitioner.documents.context import BUILDERS as AFTERCARE_BUILDERS
-from practitioner.documents.context import DocumentSpec, NotReady, SourceNotFound, finish
+from practitioner.documents.context import DocumentSpec, SourceNotFound, finish
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.documents.rendering import render_pdf
 from practitioner.errors import NotAllowed

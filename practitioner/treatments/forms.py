@@ -17,12 +17,11 @@ from wtforms import (
     TimeField,
 )
 from wtforms import Form as PlainForm
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from practitioner.clinical.screening import TREATMENT_AREA_LABELS
 from practitioner.consultations.models import PLAN_ZONES
 from practitioner.forms import Form, choices
-from practitioner.treatments.models import ADVERSE_EVENTS, ENDPOINTS, TECHNIQUES
 from practitioner.validators import NoControlCharacters, NumberRange, strip_filter
 
 F = [strip_filter]

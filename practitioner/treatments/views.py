@@ -163,7 +163,7 @@ def sign(public_id: uuid.UUID):
     expected = int(form.version.data) if (form.version.data or "").isdigit() else None
     try:
         services.sign_session(db.session, record, actor=current_user, expected_version=expected, ip_address=client_ip())
-    except services.IncompleteRecord as exc:
+    except services.IncompleteRecord:
         db.session.rollback()
         flash("Not signed yet: complete the items listed below first.", "error")
         return render_template("treatments/detail.html", **_detail_context(_record_or_404(public_id))), 422

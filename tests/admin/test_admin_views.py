@@ -12,7 +12,7 @@ from practitioner.admin.models import ClinicSettings, PaperSize
 from practitioner.audit import AuditEvent
 from practitioner.auth.models import Role, User, UserSession
 from practitioner.extensions import db
-from tests.conftest import PASSWORD, csrf_token, make_patient, make_user, post_form, sign_in
+from tests.conftest import csrf_token, make_patient, post_form, sign_in
 
 
 def _png(width: int = 120, height: int = 60, fmt: str = "PNG") -> bytes:

@@ -11,7 +11,7 @@ from practitioner.audit import AuditEvent
 from practitioner.auth.models import Role, UserSession
 from practitioner.auth.services import password_matches
 from practitioner.extensions import db
-from tests.conftest import PASSWORD, csrf_token, drop_append_only_triggers, make_patient, make_user, post_form, sign_in
+from tests.conftest import PASSWORD, csrf_token, drop_append_only_triggers, make_patient, make_user, sign_in
 
 
 def _session_cookie(client):

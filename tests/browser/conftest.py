@@ -8,12 +8,14 @@ context (cookies, storage) through ``page``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
 from practitioner import create_app
@@ -161,3 +163,13 @@ def shot(page, name: str) -> Path:
     finally:
         page.set_viewport_size(size)
     return path
+
+
+def sign_in(page: Page, server: LiveServer) -> None:
+    """Sign in through the form, by its labels, as the seeded practitioner, and land on the patient list."""
+    page.goto(server("/sign-in"))
+    page.get_by_label("Email", exact=True).fill(server.email)
+    page.get_by_label("Password", exact=True).fill(server.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/patients/$"))
+    expect(page.get_by_role("heading", name="Patients", level=1)).to_be_visible()

@@ -13,7 +13,7 @@ from practitioner.auth.models import User
 from practitioner.consultations.consent_content import load_consent_content
 from practitioner.consultations.models import Consent, Consultation
 from practitioner.extensions import db
-from tests.browser.conftest import TABLET, LiveServer, shot
+from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
 from tests.conftest import make_patient
 
 pytestmark = pytest.mark.browser
@@ -33,14 +33,6 @@ def seed_consultation(server: LiveServer, decision: str = "proceed", modality: s
         path = f"/consultations/{consultation.public_id}/consents/new"
         db.session.remove()
     return path
-
-
-def sign_in(page: Page, server: LiveServer) -> None:
-    page.goto(server("/sign-in"))
-    page.get_by_label("Email", exact=True).fill(server.email)
-    page.get_by_label("Password", exact=True).fill(server.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/patients/$"))
 
 
 def tick_everything(page: Page, modality: str = "microneedling") -> None:

@@ -7,16 +7,8 @@ from datetime import date, timedelta
 from playwright.sync_api import Page, expect
 
 from practitioner.extensions import db
-from tests.browser.conftest import LiveServer, shot
+from tests.browser.conftest import LiveServer, shot, sign_in
 from tests.conftest import make_patient
-
-
-def _sign_in(page: Page, live_server: LiveServer) -> None:
-    page.goto(live_server("/sign-in"))
-    page.get_by_label("Email").fill(live_server.email)
-    page.get_by_label("Password").fill(live_server.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Patients", level=1)).to_be_visible()
 
 
 def _patient(live_server: LiveServer, **values) -> str:
@@ -39,7 +31,7 @@ def _fill_basics(page: Page) -> None:
 
 def test_isotretinoin_stopped_60_days_ago_is_deferred_with_the_rebook_date(page: Page, live_server: LiveServer) -> None:
     patient_id = _patient(live_server, given_name="Priya", family_name="Shah", fitzpatrick=4)
-    _sign_in(page, live_server)
+    sign_in(page, live_server)
     page.goto(live_server(f"/patients/{patient_id}"))
     page.get_by_role("link", name="New consultation").click()
     expect(page.get_by_label("Fitzpatrick skin type")).to_have_value("4")
@@ -67,7 +59,7 @@ def test_isotretinoin_stopped_60_days_ago_is_deferred_with_the_rebook_date(page:
 
 def test_missing_answers_are_explained_and_nothing_typed_is_lost(page: Page, live_server: LiveServer) -> None:
     patient_id = _patient(live_server)
-    _sign_in(page, live_server)
+    sign_in(page, live_server)
     page.goto(live_server(f"/patients/{patient_id}/consultations/new"))
     _fill_basics(page)
     page.get_by_label("Consultation notes").fill("Wants to start before a wedding in March.")

@@ -13,22 +13,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from practitioner.extensions import db
-from tests.browser.conftest import TABLET, LiveServer, shot
+from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
 from tests.conftest import make_patient
 
 pytestmark = pytest.mark.browser
 
 FITZPATRICK_III = "III: sometimes mild burn, tans about average"
-
-
-def sign_in(page: Page, server: LiveServer) -> None:
-    """Sign in through the form and land on the patient list."""
-    page.goto(server("/sign-in"))
-    page.get_by_label("Email", exact=True).fill(server.email)
-    page.get_by_label("Password", exact=True).fill(server.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/patients/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
 
 
 def fact(page: Page, term: str):

@@ -13,7 +13,7 @@ from practitioner.auth.models import User
 from practitioner.consultations.models import Consultation, ConsultationArea, ConsultationConcern
 from practitioner.extensions import db
 from practitioner.templating import clinic_today
-from tests.browser.conftest import TABLET, LiveServer, shot
+from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
 from tests.conftest import make_patient
 
 pytestmark = pytest.mark.browser
@@ -36,14 +36,6 @@ def seed_consultation(server: LiveServer, fitzpatrick: int = 2) -> tuple[str, ob
         path = f"/consultations/{consultation.public_id}"
         db.session.remove()
     return path, today
-
-
-def sign_in(page: Page, server: LiveServer) -> None:
-    page.goto(server("/sign-in"))
-    page.get_by_label("Email", exact=True).fill(server.email)
-    page.get_by_label("Password", exact=True).fill(server.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/patients/$"))
 
 
 def zone(page: Page, number: int):

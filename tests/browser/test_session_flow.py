@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from practitioner.auth.models import User
 from practitioner.extensions import db
-from tests.browser.conftest import TABLET, LiveServer, shot
+from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
 from tests.conftest import make_patient
 from tests.factories import treatable_plan
 
@@ -54,10 +53,7 @@ def test_full_session_on_a_tablet_sign_amend_and_find_by_lot(page: Page, live_se
         plan_id = str(treatable_plan(patient, author).public_id)
         db.session.remove()
 
-    page.goto(live_server("/sign-in"))
-    page.get_by_label("Email").fill(live_server.email)
-    page.get_by_label("Password").fill(live_server.password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server)
 
     do = Counter(page)
     started = time.perf_counter()

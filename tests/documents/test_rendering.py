@@ -703,7 +703,6 @@ def test_extended_latin_names_print_as_typed():
 
     from pypdf import PdfReader
 
-    from practitioner.documents.rendering import render_pdf
 
     names = "Łukasz Żółć, Antonín Dvořák, Elif Şahin, Zoë Ångström"
     html_context = {"clinic": {"name": "Clinic", "address_lines": [], "phone": "1", "email": ""},
