@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from practitioner.clinical.screening import MODALITY_LABELS
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
-from practitioner.treatments.models import TreatmentSession
+from practitioner.consultations.models import TreatmentPlan
+from practitioner.treatments.models import Addendum, TreatmentSession
 
 
 def session_entries(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
@@ -17,7 +18,12 @@ def session_entries(session: Session, patient: Patient, clinical: bool) -> list[
     if not clinical:
         return []
     entries = []
-    for record in session.scalars(select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)):
+    # Only what the entry prints, in one statement each (see consultations.timeline for why).
+    records = select(TreatmentSession).where(TreatmentSession.patient_id == patient.id).options(
+        lazyload("*"), selectinload(TreatmentSession.zones), selectinload(TreatmentSession.addenda).lazyload(Addendum.author),
+        selectinload(TreatmentSession.plan).options(lazyload(TreatmentPlan.consultation), lazyload(TreatmentPlan.zones)),
+    )
+    for record in session.scalars(records):
         zones = ", ".join(f"{z.zone.replace('_', ' ')} {z.depth_mm} mm" for z in record.zones)
         entries.append(TimelineEntry(
             when=record.session_date, kind="session",

@@ -242,3 +242,21 @@ def test_patient_pages_are_not_cached(as_practitioner):
     patient = make_patient()
     for url in ("/patients/", f"/patients/{patient.public_id}", f"/patients/{patient.public_id}/edit"):
         assert as_practitioner.get(url).headers["Cache-Control"] == "no-store"
+
+
+def test_patient_page_statements_do_not_grow_with_the_patients_records(as_practitioner, practitioner):
+    """The timeline loads each kind of record with what it prints in one statement, not again per record."""
+    from tests.factories import signed_session, treatable_plan
+
+    author = practitioner
+    patient = make_patient(actor=author)
+    plan = treatable_plan(patient, author)
+    signed_session(plan, author)
+    url = f"/patients/{patient.public_id}"
+    _count_queries(as_practitioner, url)  # first-use rows (settings) out of the way
+    one = _count_queries(as_practitioner, url)
+    for _ in range(2):
+        signed_session(treatable_plan(patient, author), author)
+    three = _count_queries(as_practitioner, url)
+    assert one == three, f"{one} statements with one plan and session, {three} with three"
+    assert three <= 25, f"{three} statements for one patient page"
