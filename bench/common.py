@@ -103,11 +103,27 @@ def app_version() -> str:
         return str(ROOT)
 
 
+def cpu_speed_ms(rounds: int = 7) -> tuple[float, float]:
+    """Median and min of a fixed pure-Python loop (1,000,000 additions), in ms: how fast one core runs
+    Python here, so runs on different machines can be compared (the goals are in absolute ms)."""
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for number in range(1_000_000):
+            total += number
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), min(samples)
+
+
 def print_machine() -> None:
     """What is measured and on what, printed at the top of every benchmark."""
     print(f"app: {app_version()}", flush=True)
     info = machine_info()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()) + f"; load average {load_average()}", flush=True)
+    median, fastest = cpu_speed_ms()
+    print(f"cpu speed: a 1,000,000-addition Python loop takes {median:.1f} ms (median of 7, min {fastest:.1f} ms); "
+          "compare it before comparing runs from different machines", flush=True)
 
 
 # -- what else the machine was doing -------------------------------------------------------------

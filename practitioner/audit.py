@@ -139,7 +139,8 @@ def _append(
         actor_id=getattr(actor, "id", None),
         actor_label=actor_label if actor_label is not None else (getattr(actor, "email", "") or ""),
         action=action,
-        patient_id=getattr(patient, "id", None),
+        # A patient, or only their id where the caller has not loaded the patient (a reprint).
+        patient_id=patient if isinstance(patient, int) else getattr(patient, "id", None),
         target=target,
         outcome=outcome,
         detail=json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str) if detail else "",

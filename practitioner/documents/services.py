@@ -83,7 +83,7 @@ def issued_for_source(session: Session, kind: DocumentKind, source_id: str) -> l
 
 def record_reprint(session: Session, issued: IssuedDocument, *, actor: User, ip_address: str = "") -> None:
     """A reprint shows a patient's document again: audited like a view."""
-    audit.append(session, "document.reprint", actor=actor, patient=session.get(Patient, issued.patient_id),
+    audit.append(session, "document.reprint", actor=actor, patient=issued.patient_id,
                  target=f"document:{issued.public_id}", detail={"number": issued.number}, ip_address=ip_address)
 
 
