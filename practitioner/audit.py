@@ -103,6 +103,8 @@ def append(
 ) -> AuditEvent:
     """Add one audit row to the session, chained to the newest; the caller commits.
 
+    `patient` is the Patient the action concerns, or only its id when the caller has not loaded it.
+
     In a read-only request (a page view, a reprint) the row is written and committed at once in
     its own short write transaction (`write_step`), so reading pages never queue for the lock.
     """
@@ -139,7 +141,6 @@ def _append(
         actor_id=getattr(actor, "id", None),
         actor_label=actor_label if actor_label is not None else (getattr(actor, "email", "") or ""),
         action=action,
-        # A patient, or only their id where the caller has not loaded the patient (a reprint).
         patient_id=patient if isinstance(patient, int) else getattr(patient, "id", None),
         target=target,
         outcome=outcome,

@@ -108,7 +108,7 @@ def restore_form_draft() -> None:
     if not path or request.method != "GET" or request.path != path or not current_user.is_authenticated:
         return
     session.pop("restore_draft_for", None)
-    draft = services.take_form_draft(db.session, current_user.id, path, DRAFT_MAX_AGE)  # saved at once (a GET: write_step)
+    draft = services.take_form_draft(db.session, current_user.id, path, DRAFT_MAX_AGE)
     if draft is not None:
         g.restored_form_draft = draft
         flash("What you typed before you were signed out is back in the form. Check it and save.", "info")

@@ -73,7 +73,7 @@ def new_plan(public_id: uuid.UUID):
 def plan_detail(public_id: uuid.UUID):
     """A plan's course: sessions done and remaining, projected dates, zones with depths and cautions."""
     plan = services.get_plan(db.session, public_id) or abort(404)
-    services.record_plan_view(db.session, plan, actor=current_user, ip_address=client_ip())  # saved at once (a GET: write_step)
+    services.record_plan_view(db.session, plan, actor=current_user, ip_address=client_ip())
     consultation = plan.consultation
     return render_template(
         "consultations/plan_detail.html", plan=plan, consultation=consultation, patient=consultation.patient,

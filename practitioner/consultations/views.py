@@ -68,7 +68,7 @@ def new(public_id: uuid.UUID):
 def detail(public_id: uuid.UUID):
     """The consultation with its screening result, override, plans and consents."""
     consultation = get_consultation_or_404(public_id)
-    services.record_view(db.session, consultation, actor=current_user, ip_address=client_ip())  # saved at once (a GET: write_step)
+    services.record_view(db.session, consultation, actor=current_user, ip_address=client_ip())
     return render_template("consultations/detail.html", consultation=consultation, patient=consultation.patient,
                            override_form=OverrideForm(), decision_labels=DECISION_LABELS, flag_titles=FLAG_TITLES,
                            policy_labels=POLICY_LABELS, **services.related_records(db.session, consultation))

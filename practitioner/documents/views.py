@@ -74,7 +74,7 @@ def issue(kind: str, source_id: uuid.UUID):
 def reprint(public_id: uuid.UUID):
     """The stored bytes of an issued document, exactly as given."""
     issued = services.get_issued(db.session, public_id) or abort(404)
-    services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())  # saved at once (a GET: write_step)
+    services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())
     return pdf_response(issued.pdf, issued.filename)
 
 
@@ -85,6 +85,6 @@ def reprint_json(public_id: uuid.UUID):
     issued = services.get_issued(db.session, public_id) or abort(404)
     if not issued.json_data:
         abort(404)
-    services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())  # saved at once (a GET: write_step)
+    services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())
     return Response(issued.json_data, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{issued.filename.removesuffix(".pdf")}.json"', "Cache-Control": "no-store"})

@@ -69,7 +69,7 @@ def new():
 def detail(public_id: uuid.UUID):
     """The patient's page, which grows into their timeline."""
     patient = get_patient_or_404(public_id)
-    services.record_view(db.session, patient, actor=current_user, ip_address=client_ip())  # saved at once (a GET: write_step)
+    services.record_view(db.session, patient, actor=current_user, ip_address=client_ip())
     entries = timeline.entries_for(db.session, patient, clinical=current_user.can(Permission.VIEW_CLINICAL))
     return render_template("patients/detail.html", patient=patient, archive_form=ArchiveForm(), timeline=entries)
 

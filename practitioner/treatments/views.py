@@ -148,7 +148,7 @@ def _detail_context(record: TreatmentSession, **forms) -> dict:
 def detail(public_id: uuid.UUID):
     """The session record: signed and locked with its addenda, or a draft with what is missing."""
     record = _record_or_404(public_id)
-    services.record_view(db.session, record, actor=current_user, ip_address=client_ip())  # saved at once (a GET: write_step)
+    services.record_view(db.session, record, actor=current_user, ip_address=client_ip())
     return render_template("treatments/detail.html", **_detail_context(record))
 
 
@@ -234,7 +234,7 @@ def lots():
     form.validate()
     hits = services.find_lot(db.session, form.lot.data or "")
     if form.lot.data:
-        services.record_lot_search(db.session, form.lot.data, len(hits), actor=current_user, ip_address=client_ip())  # saved at once
+        services.record_lot_search(db.session, form.lot.data, len(hits), actor=current_user, ip_address=client_ip())
     return render_template("treatments/lots.html", form=form, hits=hits, labels=LABELS)
 
 
@@ -246,7 +246,7 @@ def lots_csv():
     if not lot:
         abort(404)
     hits = services.find_lot(db.session, lot)
-    services.record_lot_search(db.session, lot, len(hits), actor=current_user, ip_address=client_ip(), export=True)  # saved at once
+    services.record_lot_search(db.session, lot, len(hits), actor=current_user, ip_address=client_ip(), export=True)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["lot", "used_as", "product", "session_date", "session", "signed", "patient_record_number", "patient_name",
