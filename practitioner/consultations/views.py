@@ -19,6 +19,7 @@ from practitioner.consultations.forms import (
     ConsultationForm,
     OverrideForm,
 )
+from practitioner.versioning import expected_version
 from practitioner.consultations.models import SCAR_TYPES, Consultation
 from practitioner.errors import DomainError, StaleRecord
 from practitioner.extensions import db
@@ -84,7 +85,7 @@ def edit(public_id: uuid.UUID):
     else:
         form = ConsultationForm()
     if form.validate_on_submit():
-        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        expected = expected_version(form)
         try:
             changed = services.update_consultation(db.session, consultation, _values(form), expected_version=expected,
                                                    actor=current_user, policy=current_policy(db.session), ip_address=client_ip())

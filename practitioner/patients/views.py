@@ -16,6 +16,7 @@ from practitioner.forms import Form
 from practitioner.patients import bp, services, timeline
 from practitioner.patients.forms import ArchiveForm, PatientDemographicsForm, PatientForm, SearchForm
 from practitioner.patients.models import Patient
+from practitioner.versioning import expected_version
 
 
 def get_patient_or_404(public_id: uuid.UUID) -> Patient:
@@ -85,7 +86,7 @@ def edit(public_id: uuid.UUID):
     status = 422
     if form.validate_on_submit():
         try:
-            expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+            expected = expected_version(form)
             changes = services.update_patient(db.session, patient, _form_values(form), expected_version=expected,
                                               actor=current_user, clinical=current_user.can(Permission.EDIT_CLINICAL),
                                               ip_address=client_ip())
