@@ -29,7 +29,7 @@ from practitioner.auth.models import Role, User
 from practitioner.auth.services import create_user
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
-from practitioner.patients.services import register_patient
+from practitioner.patients.services import possible_duplicates, register_patient
 from tests import postgres
 
 POSTGRES = postgres.enabled()
@@ -285,7 +285,9 @@ def make_patient(actor: User | None = None, **values: Any) -> Patient:
         "fitzpatrick": 3, "no_known_allergies": True, "allergies": "", "current_medicines": "",
     }
     data.update(values)
-    patient = register_patient(db.session, data, actor=actor, clinical=True)
+    # Tests may give two patients the same name and birthday on purpose: say they are different people.
+    same = possible_duplicates(db.session, given_name=data["given_name"], family_name=data["family_name"], date_of_birth=data["date_of_birth"])
+    patient = register_patient(db.session, data, actor=actor, clinical=True, different_from={str(p.public_id) for p in same})
     db.session.commit()
     return patient
 

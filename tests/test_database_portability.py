@@ -132,21 +132,38 @@ def test_first_audit_rows_from_two_writers_at_once_make_one_chain(app):
 def test_two_patients_registered_at_once_get_different_record_numbers(app):
     user = make_user()
     user_id = user.id
-    outcome = _race(app, lambda: _register(user), lambda: _register(db.session.get(type(user), user_id)).record_number)
+    # Two different people (the same person twice is a possible duplicate: see the next test).
+    outcome = _race(app, lambda: _register(user), lambda: _register(db.session.get(type(user), user_id), "Conditional").record_number)
     db.session.remove()
     numbers = db.session.scalars(select(Patient.record_number)).all()
     assert len(numbers) == 2 and len(set(numbers)) == 2 and outcome["value"] in numbers
 
 
-def _register(actor) -> Patient:
+def _register(actor, family_name: str = "Condition") -> Patient:
     """Register a patient with a blank record number (the next free one is chosen), without committing."""
     from practitioner.patients.services import register_patient
 
     return register_patient(db.session, {
-        "given_name": "Race", "family_name": "Condition", "date_of_birth": date(1990, 1, 1),
+        "given_name": "Race", "family_name": family_name, "date_of_birth": date(1990, 1, 1),
         "sex": "female", "phone": "07700 900000", "record_number": "", "fitzpatrick": 2,
         "no_known_allergies": True, "allergies": "", "current_medicines": "",
     }, actor=actor, clinical=True)
+
+
+def test_the_same_person_registered_twice_at_once_is_caught_as_a_possible_duplicate(app):
+    """The duplicate check runs under the registration lock: the second desk waits, then is asked."""
+    from practitioner.patients.services import PossibleDuplicate
+
+    user = make_user()
+    user_id = user.id
+    _register(user)
+    thread, outcome = _in_second_writer(app, lambda: _register(db.session.get(type(user), user_id), "CONDITION"))
+    time.sleep(HOLD_SECONDS)
+    db.session.commit()
+    thread.join(timeout=30)
+    assert isinstance(outcome.get("error"), PossibleDuplicate), outcome
+    db.session.remove()
+    assert len(db.session.scalars(select(Patient.id)).all()) == 1
 
 
 def test_clinic_settings_rows_made_by_two_writers_at_once(app):

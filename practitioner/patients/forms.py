@@ -38,6 +38,10 @@ class PatientDemographicsForm(Form):
     gp_name = StringField("GP or physician", filters=F, validators=[Optional(), Length(max=120), *TEXT])
     gp_practice = StringField("Practice or surgery", filters=F, validators=[Optional(), Length(max=200), *TEXT])
     gp_phone = StringField("Practice phone", filters=F, validators=[Optional(), Length(max=40), Phone()], render_kw={"inputmode": "tel"})
+    # Shown only when the service found someone with the same name and date of birth.
+    different_person = BooleanField("This is a different person",
+                                    description="Tick only after checking the record(s) above are someone else.")
+    checked_against = HiddenField()
 
     def validate(self, extra_validators=None) -> bool:
         """Field checks, then: a named emergency contact needs a number to be any use."""

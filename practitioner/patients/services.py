@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.database import serialize_writers, utcnow
-from practitioner.errors import DuplicateRecord, NotAllowed, StaleRecord
+from practitioner.errors import DomainError, DuplicateRecord, NotAllowed, StaleRecord
 from practitioner.patients.models import Patient, Sex
 
 DEMOGRAPHIC_FIELDS = (
@@ -30,6 +31,19 @@ def fold(text: str) -> str:
     """Lower case without accents, so 'Zoë' is found by 'zoe'."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+def _without_marks(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+def fold_name(text: str) -> str:
+    """A name as the duplicate check compares it: 'José  GARCÍA' and 'jose garcia' fold alike.
+
+    NFKD with the combining marks dropped, case folded, runs of spaces made one. Marks are
+    dropped again after case folding, which can decompose a letter ('İ' folds to 'i' + a dot).
+    """
+    return " ".join(_without_marks(_without_marks(text).casefold()).split())
 
 
 def digits(text: str) -> str:
@@ -89,9 +103,60 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def register_patient(session: Session, values: dict[str, Any], *, actor: User, clinical: bool, ip_address: str = "") -> Patient:
-    """Create a patient; a blank record number gets the next free one."""
+class PossibleDuplicate(DomainError):
+    """A patient with the same name and date of birth is already registered, and nobody said this is someone else."""
+
+    def __init__(self, matches: list[Patient]) -> None:
+        super().__init__("A patient with the same name and date of birth is already registered. Open their record to check, "
+                         "or tick 'This is a different person' to go on.")
+        self.matches = matches
+
+
+def possible_duplicates(
+    session: Session, *, given_name: str, family_name: str, date_of_birth: date | None, exclude: Patient | None = None,
+) -> list[Patient]:
+    """Patients, archived ones included, born the same day whose folded full name is the same.
+
+    The date of birth is indexed and few people share one, so the query selects by it and the
+    names are folded here: no stored folded column to keep in step.
+    """
+    if date_of_birth is None:
+        return []
+    wanted = fold_name(f"{given_name} {family_name}")
+    query = select(Patient).where(Patient.date_of_birth == date_of_birth)
+    if exclude is not None and exclude.id is not None:
+        query = query.where(Patient.id != exclude.id)
+    return [p for p in session.scalars(query.order_by(Patient.id)) if fold_name(f"{p.given_name} {p.family_name}") == wanted]
+
+
+def _refuse_unconfirmed_duplicates(
+    session: Session, values: dict[str, Any], different_from: Collection[str], exclude: Patient | None = None,
+) -> list[Patient]:
+    """The possible duplicates, once the person at the desk has said each one is someone else; else PossibleDuplicate."""
+    matches = possible_duplicates(session, given_name=values.get("given_name") or "", family_name=values.get("family_name") or "",
+                                  date_of_birth=values.get("date_of_birth"), exclude=exclude)
+    if any(str(match.public_id) not in different_from for match in matches):
+        raise PossibleDuplicate(matches)
+    return matches
+
+
+def _override_note(verb: str, matches: list[Patient]) -> dict[str, str]:
+    if not matches:
+        return {}
+    return {"override": f"{verb} despite possible duplicate of {', '.join(m.record_number for m in matches)}"}
+
+
+def register_patient(
+    session: Session, values: dict[str, Any], *, actor: User, clinical: bool, ip_address: str = "",
+    different_from: Collection[str] = (),
+) -> Patient:
+    """Create a patient; a blank record number gets the next free one.
+
+    Someone already registered with the same name and date of birth stops it (PossibleDuplicate)
+    unless their public id is in `different_from`: the person at the desk said this is someone else.
+    """
     serialize_writers(session, RECORD_NUMBER_LOCK)  # two registrations at once must not pick the same number
+    matches = _refuse_unconfirmed_duplicates(session, values, different_from)
     number = (values.get("record_number") or "").strip()
     if number:
         _check_record_number_free(session, number)
@@ -103,17 +168,26 @@ def register_patient(session: Session, values: dict[str, Any], *, actor: User, c
     session.add(patient)
     session.flush()
     audit.append(session, "patient.create", actor=actor, patient=patient, target=f"patient:{patient.public_id}",
-                 detail={"record_number": patient.record_number}, ip_address=ip_address)
+                 detail={"record_number": patient.record_number, **_override_note("registered", matches)}, ip_address=ip_address)
     return patient
 
 
 def update_patient(
     session: Session, patient: Patient, values: dict[str, Any], *, expected_version: int | None, actor: User,
-    clinical: bool, ip_address: str = "",
+    clinical: bool, ip_address: str = "", different_from: Collection[str] = (),
 ) -> dict[str, list[str]]:
-    """Change a patient's details; refuse if someone saved it since the form was opened."""
+    """Change a patient's details; refuse if someone saved it since the form was opened.
+
+    A new name or date of birth that makes them look like another patient is refused as in
+    register_patient, unless that patient's public id is in `different_from`.
+    """
     if expected_version is not None and expected_version != patient.version:
         raise StaleRecord("Someone else saved this patient's record after you opened it.")
+    matches: list[Patient] = []
+    identity = {name: values.get(name, getattr(patient, name)) for name in ("given_name", "family_name", "date_of_birth")}
+    if (fold_name(f"{identity['given_name']} {identity['family_name']}") != fold_name(patient.full_name)
+            or identity["date_of_birth"] != patient.date_of_birth):
+        matches = _refuse_unconfirmed_duplicates(session, identity, different_from, exclude=patient)
     number = (values.get("record_number") or "").strip()
     if not number:
         values = {**values, "record_number": patient.record_number}
@@ -131,7 +205,7 @@ def update_patient(
         raise StaleRecord("Someone else saved this patient's record after you opened it.") from exc
     # Field names only: the audit trail says what changed, the record holds the values.
     audit.append(session, "patient.update", actor=actor, patient=patient, target=f"patient:{patient.public_id}",
-                 detail={"fields": sorted(changes)}, ip_address=ip_address)
+                 detail={"fields": sorted(changes), **_override_note("changed", matches)}, ip_address=ip_address)
     return changes
 
 

@@ -32,8 +32,21 @@ def _form_class():
 
 
 def _form_values(form: PatientDemographicsForm) -> dict:
-    values = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version")}
+    values = {name: field.data for name, field in form._fields.items()
+              if name not in ("csrf_token", "version", "different_person", "checked_against")}
     return values
+
+
+def _confirmed_different(form: PatientDemographicsForm) -> set[str]:
+    """The patients shown as possible duplicates that the person ticked 'a different person' for."""
+    return set((form.checked_against.data or "").split(",")) if form.different_person.data else set()
+
+
+def _ask_about_duplicates(form: PatientDemographicsForm, exc: services.PossibleDuplicate) -> None:
+    """Re-ask the question: the box unticked, with the patients it is now about."""
+    form.different_person.data = False
+    form.different_person.errors.append("Tick this box if this is not the same person, or open their record instead.")
+    form.checked_against.data = ",".join(str(match.public_id) for match in exc.matches)
 
 
 @bp.get("/")
@@ -52,17 +65,23 @@ def list():  # noqa: A001 - the endpoint is patients.list by convention
 def new():
     """Register a new patient."""
     form = _form_class()()
+    duplicates = []
     if form.validate_on_submit():
         try:
             patient = services.register_patient(db.session, _form_values(form), actor=current_user,
-                                                clinical=current_user.can(Permission.EDIT_CLINICAL), ip_address=client_ip())
+                                                clinical=current_user.can(Permission.EDIT_CLINICAL), ip_address=client_ip(),
+                                                different_from=_confirmed_different(form))
         except DuplicateRecord as exc:
             getattr(form, exc.field).errors.append(str(exc))
+        except services.PossibleDuplicate as exc:
+            _ask_about_duplicates(form, exc)
+            duplicates = exc.matches
         else:
             db.session.commit()
             flash(f"{patient.full_name} is registered as {patient.record_number}.", "success")
             return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
-    return render_template("patients/form.html", form=form, patient=None), 422 if form.is_submitted() else 200
+    return (render_template("patients/form.html", form=form, patient=None, duplicates=duplicates),
+            422 if form.is_submitted() else 200)
 
 
 @bp.get("/<uuid:public_id>")
@@ -83,15 +102,18 @@ def edit(public_id: uuid.UUID):
     form = _form_class()(obj=patient)
     if request.method == "GET" and not form.version.data:
         form.version.data = str(patient.version)
-    status = 422
+    status, duplicates = 422, []
     if form.validate_on_submit():
         try:
             expected = expected_version(form)
             changes = services.update_patient(db.session, patient, _form_values(form), expected_version=expected,
                                               actor=current_user, clinical=current_user.can(Permission.EDIT_CLINICAL),
-                                              ip_address=client_ip())
+                                              ip_address=client_ip(), different_from=_confirmed_different(form))
         except DuplicateRecord as exc:
             getattr(form, exc.field).errors.append(str(exc))
+        except services.PossibleDuplicate as exc:
+            _ask_about_duplicates(form, exc)
+            duplicates = exc.matches
         except StaleRecord as exc:
             db.session.rollback()
             db.session.refresh(patient)
@@ -103,7 +125,8 @@ def edit(public_id: uuid.UUID):
             db.session.commit()
             flash("Saved." if changes else "No changes to save.", "success")
             return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
-    return render_template("patients/form.html", form=form, patient=patient), status if form.is_submitted() else 200
+    return (render_template("patients/form.html", form=form, patient=patient, duplicates=duplicates),
+            status if form.is_submitted() else 200)
 
 
 @bp.post("/<uuid:public_id>/archive")

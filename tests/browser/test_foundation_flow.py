@@ -222,6 +222,43 @@ def test_bad_new_patient_form_is_explained_and_kept(page: Page, live_server: Liv
     expect(fact(page, "Allergies")).to_have_text("No known allergies")
 
 
+def test_a_possible_duplicate_is_shown_and_needs_ticking_to_register(page: Page, live_server: LiveServer) -> None:
+    with live_server.app.app_context():
+        existing = make_patient(given_name="José", family_name="García", date_of_birth=date(1987, 6, 5), record_number="CL-1001")
+        existing_url = live_server(f"/patients/{existing.public_id}")
+    sign_in(page, live_server)
+    page.goto(live_server("/patients/new"))
+    page.get_by_label("Given name", exact=True).fill("jose")
+    page.get_by_label("Family name", exact=True).fill("GARCIA")
+    page.get_by_label("Date of birth", exact=True).fill("1987-06-05")
+    page.get_by_role("group", name="Sex").get_by_label("Male", exact=True).check()
+    page.get_by_label("Phone", exact=True).fill("07700 900321")
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/patients/new")) as posted:
+        page.get_by_role("button", name="Add patient").click()
+    assert posted.value.status == 422
+
+    # The existing record is named and linked; the form asks the question and keeps what was typed.
+    panel = page.locator("section").filter(has=page.get_by_role("heading", name="Already registered?"))
+    link = panel.get_by_role("link", name=re.compile(r"^CL-1001: José García, born 5 Jun 1987"))
+    expect(link).to_have_attribute("href", existing_url.removeprefix(live_server.url))
+    tick = page.get_by_label("This is a different person")
+    expect(tick).not_to_be_checked()
+    expect(tick).to_have_attribute("aria-invalid", "true")
+    expect(tick).to_have_accessible_description(re.compile("Tick this box if this is not the same person"))
+    expect(page.locator(".error-summary").get_by_role("link")).to_have_text(
+        ["This is a different person: Tick this box if this is not the same person, or open their record instead."])
+    expect(page.get_by_label("Phone", exact=True)).to_have_value("07700 900321")
+    shot(page, "07-possible-duplicate")
+
+    # Without the tick it is asked again; with it the new person is registered.
+    page.get_by_role("button", name="Add patient").click()
+    expect(page.get_by_label("This is a different person")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("This is a different person").check()
+    page.get_by_role("button", name="Add patient").click()
+    expect(page.locator(".flash--success")).to_contain_text("jose GARCIA is registered as P")
+    expect(fact(page, "Phone")).to_have_text("07700 900321")
+
+
 def test_sign_in_by_keyboard(page: Page, live_server: LiveServer) -> None:
     page.goto(live_server("/sign-in"))
     email = page.get_by_label("Email", exact=True)

@@ -260,3 +260,101 @@ def test_patient_page_statements_do_not_grow_with_the_patients_records(as_practi
     three = _count_queries(as_practitioner, url)
     assert one == three, f"{one} statements with one plan and session, {three} with three"
     assert three <= 25, f"{three} statements for one patient page"
+
+
+# Possible duplicates: the same name (accents, case and spaces folded) and the same date of birth.
+
+def _existing_garcia(**values):
+    return make_patient(given_name="José", family_name="García", date_of_birth=date(1987, 6, 5), **values)
+
+
+def _count_patients() -> int:
+    db.session.expire_all()
+    return len(db.session.scalars(select(Patient.id)).all())
+
+
+def test_a_possible_duplicate_is_shown_with_a_link_and_needs_confirmation(as_practitioner):
+    existing = _existing_garcia(record_number="CL-1001")
+    typed = {**VALID, "given_name": "jose", "family_name": "  GARCIA ", "phone": "07700 900777"}
+    response = post_form(as_practitioner, "/patients/new", typed)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'href="/patients/{existing.public_id}"' in html
+    assert "CL-1001" in html and "José García" in html and "5 Jun 1987" in html
+    assert "This is a different person" in html and 'id="different_person"' in html
+    assert "Tick this box if this is not the same person" in html
+    assert 'value="07700 900777"' in html and 'value="jose"' in html, "what was typed is kept"
+    assert _count_patients() == 1, "nothing saved"
+    assert "(archived)" not in html
+
+
+def test_without_the_tick_it_is_asked_again_and_with_it_the_patient_is_saved_and_audited(as_practitioner):
+    existing = _existing_garcia(record_number="CL-1001")
+    typed = {**VALID, "given_name": "José", "family_name": "Garcia"}
+    first = post_form(as_practitioner, "/patients/new", typed)
+    checked = re.search(r'name="checked_against" type="hidden" value="([^"]*)"', first.get_data(as_text=True)).group(1)
+    assert checked == str(existing.public_id)
+    again = post_form(as_practitioner, "/patients/new", {**typed, "checked_against": checked}, page="/patients/new")
+    assert again.status_code == 422 and _count_patients() == 1
+    saved = post_form(as_practitioner, "/patients/new", {**typed, "checked_against": checked, "different_person": "y"})
+    assert saved.status_code == 303
+    assert _count_patients() == 2
+    create = _audit("patient.create")[-1]
+    assert create.detail_items["override"] == "registered despite possible duplicate of CL-1001"
+    assert "override" not in _audit("patient.create")[0].detail_items
+
+
+def test_a_tick_given_for_other_patients_does_not_cover_a_new_match(as_practitioner):
+    _existing_garcia()
+    response = post_form(as_practitioner, "/patients/new",
+                         {**VALID, "given_name": "Jose", "family_name": "Garcia", "different_person": "y", "checked_against": str(uuid.uuid4())})
+    assert response.status_code == 422 and _count_patients() == 1
+    assert 'id="different_person"' in response.get_data(as_text=True)
+    assert 'checked' not in re.search(r'<input[^>]*id="different_person"[^>]*>', response.get_data(as_text=True)).group(0)
+
+
+def test_an_archived_patient_counts_and_is_said_to_be_archived(as_practitioner):
+    existing = _existing_garcia()
+    post_form(as_practitioner, f"/patients/{existing.public_id}/archive", {"reason": "Moved abroad"}, page=f"/patients/{existing.public_id}")
+    response = post_form(as_practitioner, "/patients/new", {**VALID, "given_name": "JOSÉ", "family_name": "garcía"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'href="/patients/{existing.public_id}"' in html and "(archived)" in html
+
+
+def test_same_name_other_birthday_or_other_name_same_birthday_is_no_duplicate(as_practitioner):
+    _existing_garcia()
+    assert post_form(as_practitioner, "/patients/new", {**VALID, "given_name": "José", "family_name": "García",
+                                                         "date_of_birth": "1987-06-06"}).status_code == 303
+    assert post_form(as_practitioner, "/patients/new", {**VALID, "given_name": "Josef", "family_name": "García"}).status_code == 303
+
+
+def test_reception_sees_the_match_and_may_open_it(as_reception):
+    existing = _existing_garcia(allergies="Latex", no_known_allergies=False)
+    response = post_form(as_reception, "/patients/new", {**VALID, "given_name": "Jose", "family_name": "Garcia"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'href="/patients/{existing.public_id}"' in html and "Latex" not in html
+    assert as_reception.get(f"/patients/{existing.public_id}").status_code == 200
+
+
+def test_an_edit_that_makes_a_duplicate_needs_the_same_confirmation(as_practitioner):
+    existing = _existing_garcia(record_number="CL-1001")
+    other = make_patient(given_name="Josephine", family_name="Garcia", date_of_birth=date(1987, 6, 5), record_number="CL-2002")
+    page = f"/patients/{other.public_id}/edit"
+    data = {**VALID, "given_name": "Jose", "family_name": "Garcia", "record_number": "CL-2002", "version": "1"}
+    response = post_form(as_practitioner, page, data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    matches = re.search(r'<ul class="duplicates">(.*?)</ul>', html, re.S).group(1)
+    assert f'href="/patients/{existing.public_id}"' in matches and f'href="/patients/{other.public_id}"' not in matches
+    db.session.expire_all()
+    assert db.session.get(Patient, other.id).given_name == "Josephine", "nothing saved"
+    saved = post_form(as_practitioner, page, {**data, "different_person": "y", "checked_against": str(existing.public_id)})
+    assert saved.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Patient, other.id).given_name == "Jose"
+    assert _audit("patient.update")[-1].detail_items["override"] == "changed despite possible duplicate of CL-1001"
+    # Later edits that leave the name and birthday alone are not asked again.
+    phone_only = post_form(as_practitioner, page, {**data, "phone": "07700 900888", "version": "2"})
+    assert phone_only.status_code == 303

@@ -631,9 +631,12 @@ def _draft_session(modality: str = "microneedling"):
 def case_patients_new() -> Case:
     from practitioner.patients.models import Patient
 
+    days = iter(range(10_000))
+    # A new birthday each time: the same name and birthday again would be asked about as a possible duplicate.
     return Case("practitioner", "/patients/new", "/patients/new", PATIENT_VALID, read=lambda: _latest(Patient),
                 show=lambda p: [f"/patients/{p.public_id}", f"/patients/{p.public_id}/edit"],
-                key_fields=frozenset({"given_name", "family_name", "address", "allergies"}))
+                key_fields=frozenset({"given_name", "family_name", "address", "allergies"}),
+                fresh=lambda: {"date_of_birth": (date(1987, 6, 5) - timedelta(days=next(days))).isoformat()})
 
 
 def case_patients_edit() -> Case:
