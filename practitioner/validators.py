@@ -74,3 +74,64 @@ class PastDate:
 def strip_filter(value: Any) -> Any:
     """Trim surrounding spaces from text input."""
     return value.strip() if isinstance(value, str) else value
+
+
+# The one rule for the addresses people sign in with: `flask create-user`, the admin's user
+# form and the sign-in form all use it, so an address one accepts the others accept. It checks
+# the form of an address and nothing about the world: a clinic that runs offline may use an
+# internal or reserved domain (clinic.local, clinic.test, clinic.internal), which
+# email_validator refuses as not deliverable on the internet.
+EMAIL_MAX_LENGTH = 254
+_ATEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _local_part_ok(local: str) -> bool:
+    if not local or local.startswith(".") or local.endswith(".") or ".." in local:
+        return False
+    # ASCII atext (RFC 5322) plus, for internationalised addresses (RFC 6531), letters, marks and digits.
+    return all(ch == "." or ch in _ATEXT or (ord(ch) > 127 and unicodedata.category(ch)[0] in "LMN") for ch in local)
+
+
+def _domain_ok(domain: str) -> bool:
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()  # 'bücher.de' -> 'xn--bcher-kva.de'
+    except UnicodeError:
+        return False
+    labels = ascii_domain.split(".")
+    return (len(labels) >= 2 and len(ascii_domain) <= 253 and all(_DOMAIN_LABEL.match(label) for label in labels)
+            and not labels[-1].isdigit())  # a number last is an IP address, not a domain
+
+
+def email_address_problem(address: str) -> str | None:
+    """What is wrong with a sign-in email address, in words a person can act on; None when it is fine."""
+    address = (address or "").strip()
+    example = "like name@clinic.example"
+    if not address:
+        return f"Enter an email address, {example}."
+    if len(address) > EMAIL_MAX_LENGTH:
+        return f"An email address can be at most {EMAIL_MAX_LENGTH} characters long."
+    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in address):
+        return "Remove the spaces (or invisible characters) from the email address."
+    if address.count("@") != 1:
+        return f"An email address has exactly one @ sign, {example}."
+    local, domain = address.split("@")
+    if not local or not domain:
+        return f"Enter the whole email address, {example}."
+    if len(local.encode()) > 64:
+        return "The part before the @ can be at most 64 characters long."
+    if not _local_part_ok(local):
+        return ("The part before the @ may hold letters, digits, dots (not two together, not first or last) "
+                "and the signs ! # $ % & ' * + / = ? ^ _ ` { | } ~ -.")
+    if not _domain_ok(domain):
+        return "The part after the @ should be a domain name like clinic.example: letters, digits and hyphens, with dots between."
+    return None
+
+
+class EmailAddress:
+    """A sign-in email address, by the same rule as `flask create-user` (email_address_problem)."""
+
+    def __call__(self, form: Form, field: Field) -> None:
+        problem = email_address_problem(field.data or "")
+        if problem:
+            raise ValidationError(problem)

@@ -10,7 +10,7 @@ from practitioner.admin.models import PaperSize
 from practitioner.auth.models import Role
 from practitioner.auth.services import MIN_PASSWORD_LENGTH
 from practitioner.forms import Form, choices
-from practitioner.validators import NoControlCharacters, NumberRange, Phone, strip_filter
+from practitioner.validators import EmailAddress, NoControlCharacters, NumberRange, Phone, strip_filter
 
 F = [strip_filter]
 ROLE_CHOICES = choices((r.value, r.label) for r in Role)
@@ -35,7 +35,7 @@ class UserForm(Form):
 class NewUserForm(UserForm):
     """A new user also needs an email and a first password."""
 
-    email = EmailField("Email", filters=F, validators=[DataRequired("Enter an email address."), Email("Enter a valid email address."), Length(max=254)])
+    email = EmailField("Email", filters=F, validators=[DataRequired("Enter an email address."), EmailAddress()])
     new_password = PasswordField("Password", validators=[DataRequired("Set a first password."), Length(min=MIN_PASSWORD_LENGTH, max=1000, message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
                                  render_kw={"autocomplete": "new-password"})
     confirm_password = PasswordField("Repeat the password", validators=[EqualTo("new_password", "The two passwords differ.")],

@@ -17,6 +17,7 @@ from practitioner import audit
 from practitioner.auth.models import FormDraft, Role, User, UserSession
 from practitioner.database import utcnow, write_step
 from practitioner.errors import DomainError, DuplicateRecord
+from practitioner.validators import email_address_problem
 
 # argon2-cffi's PasswordHasher is Argon2id with RFC 9106 low-memory parameters.
 _hasher = PasswordHasher()
@@ -38,6 +39,10 @@ class SignInThrottled(DomainError):
 
 class SignInFailed(DomainError):
     """Wrong email or password, or the account is deactivated."""
+
+
+class InvalidEmail(DomainError):
+    """The address breaks the rule the sign-in form applies, so its owner could never sign in."""
 
 
 def hash_password(password: str) -> str:
@@ -229,7 +234,10 @@ def create_user(
     max_depth_mm: Decimal | None = None,
     ip_address: str = "",
 ) -> User:
-    """Add a user with a hashed password; the email must be new."""
+    """Add a user with a hashed password; the email must be new and pass the sign-in email rule."""
+    problem = email_address_problem(email)
+    if problem:
+        raise InvalidEmail(problem)
     email = normalise_email(email)
     if find_user_by_email(session, email) is not None:
         raise DuplicateRecord("email", "A user with this email already exists.")
