@@ -87,16 +87,32 @@ def screen_command(intake_file, on, default_policy: bool) -> None:
     """Screen one intake or a list of intakes (JSON; '-' reads standard input) and print the result as JSON."""
     from datetime import date
 
-    from practitioner.admin.services import current_policy
     from practitioner.clinical.screening import Policy, run_cli
 
-    policy = Policy() if default_policy else current_policy(db.session)
-    db.session.rollback()
+    policy = Policy() if default_policy else _clinic_policy_or_default()
     code, output = run_cli(intake_file.read(), policy, on.date() if on else date.today())
     if code != 0:
         click.echo(output, err=True)
         sys.exit(code)
     click.echo(output)
+
+
+def _clinic_policy_or_default():
+    """The clinic's screening policy; on a database that cannot give it (not migrated yet), the defaults, saying so on stderr."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from practitioner.admin.services import current_policy
+    from practitioner.clinical.screening import Policy
+
+    try:
+        policy = current_policy(db.session)
+    except (OperationalError, ProgrammingError):  # no such table (SQLite) / undefined table (PostgreSQL)
+        db.session.rollback()
+        click.echo("Note: the clinic's screening policy could not be read from the database, so the default policy was used "
+                   "(as with --default-policy). If this database is new, run `flask db upgrade` to set it up.", err=True)
+        return Policy()
+    db.session.rollback()
+    return policy
 
 
 @click.command("render-document")

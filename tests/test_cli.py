@@ -59,3 +59,41 @@ def test_a_production_start_has_no_demo_data(app):
     # The app factory and migrations create no users or patients: only seed-demo does.
     assert db.session.scalar(select(func.count(User.id))) == 0
     assert db.session.scalar(select(func.count(Patient.id))) == 0
+
+
+def _first_screening_example(tmp_path) -> tuple[str, str]:
+    """The first worked example of the screening rules, written to a file: (path, expected decision)."""
+    import json
+    from pathlib import Path
+
+    example = json.loads((Path(__file__).parent / "clinical" / "screening-examples.json").read_text(encoding="utf-8"))[0]
+    intake = tmp_path / "intake.json"
+    intake.write_text(json.dumps(example["intake"]), encoding="utf-8")
+    return str(intake), example["expected"]["decision"]
+
+
+def test_screen_on_a_database_never_migrated_uses_the_default_policy_and_says_so(tmp_path):
+    import json
+
+    from practitioner import create_app
+    from tests.conftest import make_config
+
+    intake, decision = _first_screening_example(tmp_path)
+    fresh = create_app(make_config(tmp_path / "never-migrated.sqlite3"))
+    with fresh.app_context():
+        result = fresh.test_cli_runner().invoke(args=["screen", intake])
+        db.engine.dispose()
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["decision"] == decision
+    assert "policy could not be read" in result.stderr and "flask db upgrade" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_screen_on_a_migrated_database_reads_the_clinic_policy_quietly(app, tmp_path):
+    import json
+
+    intake, decision = _first_screening_example(tmp_path)
+    result = app.test_cli_runner().invoke(args=["screen", intake])
+    assert result.exit_code == 0 and json.loads(result.stdout)["decision"] == decision
+    assert result.stderr == ""
