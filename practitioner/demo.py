@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from practitioner.admin.services import get_settings
 from practitioner.auth.models import Role
 from practitioner.auth.services import create_user, find_user_by_email
+from practitioner.database import utcnow
 from practitioner.patients.models import Patient
 from practitioner.patients.services import register_patient
 
@@ -106,10 +107,13 @@ def seed_demo(session: Session) -> dict[str, int]:
             created["users"] += 1
     author = find_user_by_email(session, "practitioner@demo.clinic")
     assert author is not None
-    for values in DEMO_PATIENTS:
+    for index, values in enumerate(DEMO_PATIENTS):
         exists = session.scalar(select(Patient.id).where(Patient.record_number == values["record_number"]))
         if exists is None:
-            register_patient(session, dict(values), actor=author, clinical=True)
+            patient = register_patient(session, dict(values), actor=author, clinical=True)
+            # Registered a fortnight apart over the months before the story's consultations (two weeks ago),
+            # so every record reads in order: registered, consulted, consented, treated.
+            patient.created_at = utcnow() - timedelta(days=30 + 14 * (len(DEMO_PATIENTS) - index))
             created["patients"] += 1
     return created
 
@@ -136,9 +140,8 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
 
     Idempotent: a patient who already has a consultation is left alone. Returns how many stories were added.
     """
-    from datetime import timedelta
-
     from practitioner.admin.services import current_policy
+    from practitioner.templating import clinic_today
     from practitioner.consultations.consent_content import load_consent_content
     from practitioner.consultations.consent_services import sign_consent
     from practitioner.consultations.models import Consultation
@@ -150,7 +153,7 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
     author = find_user_by_email(session, "practitioner@demo.clinic")
     assert author is not None
     policy = current_policy(session)
-    today = date.today()
+    today = clinic_today()  # the day the session's date checks use
     base = {"consultation_date": today - timedelta(days=14), "glogau": 2, "goodman_baron_grade": None, "skin_notes": "",
             "device_name": "SkinPen Precision", "needle_material": "stainless_steel", "device_max_depth_mm": Decimal("1.5"),
             "diabetes": "none", "isotretinoin": "never", "notes": ""}
@@ -169,19 +172,20 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
             "fitzpatrick": 2, "goodman_baron_grade": 3, "scars_rolling": 12, "scars_boxcar": 6, "requested_depth_mm": Decimal("1.5"),
             "notes": "Rolling and boxcar scars on both cheeks since her twenties. Realistic expectations discussed."}, actor=author, policy=policy)
         plan = create_plan(session, consultation, {
-            "modality": "microneedling", "sessions_planned": 4, "interval_weeks": 4, "first_session_on": today - timedelta(days=7),
+            "modality": "microneedling", "sessions_planned": 4, "interval_weeks": 4, "first_session_on": today,
             "zones": [{"zone": "cheeks", "depth_min_mm": "1.0", "depth_max_mm": "1.5", "note": ""}]}, actor=author)
         sign_consent(session, consultation, load_consent_content("microneedling"), typed_name=amelia.full_name,
                      signature_data_url=_signature_data_url(amelia.full_name), photo_clinical=True, photo_marketing=False, actor=author)
         session.flush()
-        record = sessions.start_session(session, plan, actor=author, on=today - timedelta(days=7))
+        # Today: a session cannot be dated before the consent that covers it, and the demo consent is signed now.
+        record = sessions.start_session(session, plan, actor=author, on=today)
         for name, value in dict(history_reviewed=True, photo_consent=True, device_make="Crown Aesthetics", device_model="SkinPen Precision",
                                 device_serial="SP-2291-0457", cartridge_product="SkinPen 14-pin cartridge", needle_count=14,
                                 cartridge_lot="SPC-24-1187", cartridge_expiry=today + timedelta(days=300), sterile_pack_intact=True,
                                 cleanser="Gentle foaming cleanser", antiseptic="Chlorhexidine 0.05%", anaesthetic_used=True,
                                 anaesthetic_product="LMX4", anaesthetic_concentration="4% lidocaine", endpoint="erythema_uniform",
                                 pain_score=3, no_adverse_events=True, post_care_products="Hyaluronic acid serum, mineral SPF 30",
-                                next_appointment_on=today + timedelta(days=21),
+                                next_appointment_on=today + timedelta(weeks=4),  # the plan's interval
                                 clinical_note="Cross-hatched both cheeks at 1.5 mm over the scars. Even erythema, tolerated well.").items():
             setattr(record, name, value)
         record.zones = [SessionZone(position=0, zone="cheeks", depth_mm=Decimal("1.5"), passes=3, technique="cross_hatch")]
