@@ -25,6 +25,31 @@ class Form(FlaskForm):
         self.restored_from_draft = draft is not None
 
 
+    def error_items(self) -> list[tuple[str, str]]:
+        """Every error as (field id, sentence), rows of a list spelled out ("Zone 2, depth (mm): Enter 0.1 to 5 mm.")."""
+        return [item for field in self if field.type != "CSRFTokenField" and field.errors for item in _errors(field, field.label.text)]
+
+
+def _lower_first(label: str) -> str:
+    """'Depth (mm)' reads 'depth (mm)' after a comma; 'RF energy' keeps its capitals."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def _errors(field: Any, label: str) -> Iterable[tuple[str, str]]:
+    """A field's errors as sentences; a FieldList's rows and a FormField's fields one by one, never a dict or list repr."""
+    if field.type == "FieldList":
+        for number, entry in enumerate(field.entries, 1):
+            if entry.errors:
+                yield from _errors(entry, f"{label} {number}")
+    elif field.type == "FormField":
+        for sub in field.form:
+            if sub.errors:
+                yield from _errors(sub, f"{label}, {_lower_first(sub.label.text)}")
+        return
+    first = next((message for message in field.errors if isinstance(message, str)), None)
+    if first is not None:
+        yield field.id, f"{label}: {first}"
+
 def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
     """Select or radio options from (value, label) pairs, in the form WTForms 3.3+ expects."""
     return [SelectChoice(str(value), label) for value, label in pairs]

@@ -127,9 +127,9 @@ class SessionForm(Form):
     anaesthetic_applied_at = TimeField("Applied at", validators=[Optional()])
     anaesthetic_removed_at = TimeField("Removed at", validators=[Optional()])
 
-    zones = FieldList(FormField(ZoneRow), min_entries=0, max_entries=12)
+    zones = FieldList(FormField(ZoneRow), "Zone", min_entries=0, max_entries=12)
     no_products_applied = BooleanField("No product was put on the needled skin")
-    products = FieldList(FormField(ProductRow), min_entries=0, max_entries=12)
+    products = FieldList(FormField(ProductRow), "Product", min_entries=0, max_entries=12)
 
     prp_kit_lot = StringField("PRP tube or kit lot", filters=F, validators=[Optional(), Length(max=80), *TEXT])
     prp_volume_ml = DecimalField("Blood drawn (ml)", places=1, validators=[Optional(), NumberRange(min=1, max=200, message="Enter 1 to 200 ml.")])
@@ -140,7 +140,7 @@ class SessionForm(Form):
     endpoint_other = StringField("Other endpoint", filters=F, validators=[Optional(), Length(max=200), *TEXT])
     pain_score = IntegerField("Pain score (0 to 10)", validators=[Optional(), NumberRange(min=0, max=10, message="Enter 0 to 10.")])
     no_adverse_events = BooleanField("No adverse events")
-    adverse_events = FieldList(FormField(AdverseEventRow), min_entries=0, max_entries=10)
+    adverse_events = FieldList(FormField(AdverseEventRow), "Adverse event", min_entries=0, max_entries=10)
     post_care_products = TextAreaField("Post-care products applied", filters=F, validators=[Optional(), Length(max=1000), *LONG], render_kw={"rows": 2})
     next_appointment_on = DateField("Next appointment", validators=[Optional()])
     clinical_note = TextAreaField("Clinical note", filters=F, validators=[Optional(), Length(max=8000), *LONG], render_kw={"rows": 4})

@@ -116,6 +116,8 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
 
     # Warnings the practitioner acknowledged (depth above device/own maximum, periorbital)
     warnings_acknowledged: Mapped[str] = mapped_column(Text, default="[]")
+    warnings_acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    warnings_acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     # Signature
     signed_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -132,6 +134,7 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     practitioner = relationship("User", foreign_keys=[practitioner_id], lazy="selectin")
     signed_by = relationship("User", foreign_keys=[signed_by_id], lazy="selectin")
     override_by = relationship("User", foreign_keys=[override_by_id], lazy="selectin")
+    warnings_acknowledged_by = relationship("User", foreign_keys=[warnings_acknowledged_by_id], lazy="selectin")
     consent = relationship("Consent", lazy="selectin")
     zones: Mapped[list[SessionZone]] = relationship(cascade="all, delete-orphan", order_by="SessionZone.position", lazy="selectin")
     products: Mapped[list[SessionProduct]] = relationship(cascade="all, delete-orphan", order_by="SessionProduct.position", lazy="selectin")

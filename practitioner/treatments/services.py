@@ -21,6 +21,7 @@ from practitioner.consultations.models import Consent, Consultation, TreatmentPl
 from practitioner.consultations.services import intake_for
 from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
+from practitioner.templating import clinic_today, clinic_zone
 from practitioner.treatments.models import (
     Addendum,
     SessionAdverseEvent,
@@ -57,6 +58,10 @@ class IncompleteRecord(DomainError):
 
 class ExpiredLot(DomainError):
     """The cartridge lot had expired on the session date."""
+
+
+class SessionDateRefused(DomainError):
+    """The session date is in the future, or before the consultation or the consent that covers it."""
 
 
 SCALAR_FIELDS = (
@@ -109,8 +114,65 @@ def why_cannot_start(session: Session, plan: TreatmentPlan) -> list[str]:
     return reasons
 
 
+# What a new draft copies from the equipment used last time: never a lot, an expiry or a safety answer.
+EQUIPMENT_FIELDS = ("device_make", "device_model", "device_serial", "rf_handpiece", "cartridge_product", "needle_count",
+                    "cleanser", "antiseptic")
+
+
+def _same_device(name: str, earlier: TreatmentSession) -> bool:
+    """Whether an earlier session used the device the consultation names (any device when it names none)."""
+    wanted = " ".join(name.casefold().split())
+    if not wanted:
+        return True
+    model = earlier.device_model.casefold().strip()
+    return bool(model) and (model in wanted or wanted in f"{earlier.device_make} {earlier.device_model}".casefold())
+
+
+def equipment_source(session: Session, plan: TreatmentPlan, actor: User) -> TreatmentSession | None:
+    """The session whose equipment a new draft starts from: the plan's previous session, else the practitioner's
+    latest session of the same modality on the device the consultation names."""
+    previous = sessions_in_plan(session, plan)
+    if previous:
+        return previous[-1]
+    earlier = session.scalars(
+        select(TreatmentSession).join(TreatmentPlan, TreatmentPlan.id == TreatmentSession.plan_id)
+        .where(TreatmentSession.practitioner_id == actor.id, TreatmentPlan.modality == plan.modality)
+        .order_by(TreatmentSession.session_date.desc(), TreatmentSession.id.desc()).limit(5)
+    )
+    return next((s for s in earlier if _same_device(plan.consultation.device_name, s)), None)
+
+
+def planned_rows(session: Session, record: TreatmentSession) -> list[dict[str, Any]]:
+    """The zone rows a new draft opens with: one per plan zone, in the plan's order.
+
+    A zone treated at the plan's previous session keeps that session's depth, passes, technique and RF
+    settings; any other zone starts at the plan's lower depth for it (the safe side), with passes and
+    technique left for the practitioner to enter.
+    """
+    earlier = [s for s in sessions_in_plan(session, record.plan) if s.sequence < record.sequence]
+    last = {z.zone: z for z in earlier[-1].zones} if earlier else {}
+    rows = []
+    for planned in record.plan.zones:
+        before = last.get(planned.zone)
+        if before is not None:
+            rows.append({"zone": before.zone, "depth_mm": before.depth_mm, "passes": before.passes, "technique": before.technique,
+                         "rf_energy": before.rf_energy, "rf_energy_unit": before.rf_energy_unit, "rf_pulse_ms": before.rf_pulse_ms,
+                         "rf_rows": before.rf_rows})
+        else:
+            rows.append({"zone": planned.zone, "depth_mm": planned.depth_min_mm})
+    return rows
+
+
+def plan_ranges(record: TreatmentSession) -> dict[str, tuple[Decimal, Decimal]]:
+    """The plan's depth range for each of its zones."""
+    return {z.zone: (z.depth_min_mm, z.depth_max_mm) for z in record.plan.zones}
+
+
 def start_session(session: Session, plan: TreatmentPlan, *, actor: User, on: date, ip_address: str = "") -> TreatmentSession:
-    """Open a draft for the next session of a plan, pre-filled from the plan and the previous session."""
+    """Open a draft for the next session of a plan, its equipment from the last session (or the consultation's device).
+
+    The zone rows are not stored yet: the form opens with `planned_rows`, saved with the first save.
+    """
     reasons = why_cannot_start(session, plan)
     if reasons:
         if not plan.consultation.allows_treatment:
@@ -119,26 +181,17 @@ def start_session(session: Session, plan: TreatmentPlan, *, actor: User, on: dat
             raise ConsentMissing(reasons[0])
         raise NotAllowed(reasons[0])
     previous = sessions_in_plan(session, plan)
-    last = previous[-1] if previous else None
     consultation = plan.consultation
+    source = equipment_source(session, plan, actor)
+    equipment = {name: getattr(source, name) for name in EQUIPMENT_FIELDS} if source else {"device_make": consultation.device_name}
+    in_plan = bool(previous)
     record = TreatmentSession(
         patient_id=plan.patient_id, plan_id=plan.id, sequence=len(previous) + 1, practitioner_id=actor.id,
         session_date=on, created_by_id=actor.id, updated_by_id=actor.id,
         consent_id=covering_consent(session, plan).id,
-        device_max_depth_mm=(last.device_max_depth_mm if last else consultation.device_max_depth_mm),
-        device_make=last.device_make if last else consultation.device_name,
-        device_model=last.device_model if last else "",
-        device_serial=last.device_serial if last else "",
-        rf_handpiece=last.rf_handpiece if last else "",
-        cleanser=last.cleanser if last else "", antiseptic=last.antiseptic if last else "",
-        zones=[], products=[], adverse_events=[], addenda=[],
+        device_max_depth_mm=(previous[-1].device_max_depth_mm if in_plan else consultation.device_max_depth_mm),
+        **equipment, zones=[], products=[], adverse_events=[], addenda=[],
     )
-    last_depths = {z.zone: z for z in last.zones} if last else {}
-    for position, plan_zone in enumerate(plan.zones):
-        before = last_depths.get(plan_zone.zone)
-        if before is not None:
-            record.zones.append(SessionZone(position=position, zone=plan_zone.zone, depth_mm=before.depth_mm,
-                                            passes=before.passes, technique=before.technique))
     session.add(record)
     session.flush()
     audit.append(session, "session.start", actor=actor, patient=record.patient, target=f"session:{record.public_id}",
@@ -197,11 +250,42 @@ def new_blocking_flags(record: TreatmentSession) -> list[dict[str, Any]]:
     return [f for f in json.loads(record.rescreen_flags or "[]") if f["decision"] in BLOCKING and f["code"] not in covered]
 
 
+def _mm(value: Decimal) -> str:
+    """1.00 -> '1.0', 0.25 -> '0.25'."""
+    text = f"{value:.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def _day(value: date) -> str:
+    """'3 March 2026'."""
+    return f"{value.day} {value:%B %Y}"
+
+
+def session_date_problem(record: TreatmentSession, day: date, today: date) -> str | None:
+    """Why a session cannot be on this day (in the future, before the consultation or the consent), or None."""
+    if day > today:
+        return f"The session cannot be in the future: enter today ({_day(today)}) or an earlier date."
+    consultation_day = record.plan.consultation.consultation_date
+    if day < consultation_day:
+        return f"The session cannot be before the consultation on {_day(consultation_day)}: enter that date or a later one."
+    if record.consent is not None:
+        consent_day = record.consent.signed_at.astimezone(clinic_zone()).date()
+        if day < consent_day:
+            return f"The session cannot be before the consent signed on {_day(consent_day)}: enter that date or a later one."
+    return None
+
+
 def depth_warnings(record: TreatmentSession, practitioner: User) -> list[str]:
-    """Depths that must be acknowledged: above the device's evaluated maximum, the practitioner's own, or periorbital."""
+    """Depths that must be acknowledged: above the plan's range for the zone, the device's evaluated maximum,
+    the practitioner's own, or periorbital."""
     warnings = []
+    ranges = plan_ranges(record)
     for zone in record.zones:
         label = zone.zone.replace("_", " ")
+        planned = ranges.get(zone.zone)
+        if planned is not None and zone.depth_mm > planned[1]:
+            warnings.append(f"{label.capitalize()}: {zone.depth_mm} mm is deeper than the plan's range for this zone "
+                            f"({_mm(planned[0])} to {_mm(planned[1])} mm).")
         if record.device_max_depth_mm is not None and zone.depth_mm > record.device_max_depth_mm:
             warnings.append(f"{label.capitalize()}: {zone.depth_mm} mm is deeper than the device was evaluated to "
                             f"({record.device_max_depth_mm} mm).")
@@ -236,9 +320,13 @@ def _apply(record: TreatmentSession, values: dict[str, Any]) -> set[str]:
 
 def save_draft(
     session: Session, record: TreatmentSession, values: dict[str, Any], *, expected_version: int | None, actor: User,
-    policy: Policy, acknowledged: bool, ip_address: str = "",
+    policy: Policy, acknowledged: bool, ip_address: str = "", today: date | None = None,
 ) -> tuple[set[str], list[str]]:
-    """Save what was typed into an unsigned session; re-screen; return (changed fields, unacknowledged warnings)."""
+    """Save what was typed into an unsigned session; re-screen; return (changed fields, unacknowledged warnings).
+
+    Refused (SessionDateRefused) when the session date is after `today` (the clinic's today by default), or
+    before the consultation or the consent that covers it.
+    """
     if record.is_signed:
         raise RecordLocked("This session is signed and locked. Add an addendum to correct or add to it.")
     if expected_version is not None and expected_version != record.version:
@@ -247,13 +335,24 @@ def save_draft(
     day = values.get("session_date") or record.session_date
     if lot_expiry is not None and lot_expiry < day:
         raise ExpiredLot(f"This cartridge lot expired on {lot_expiry:%-d %b %Y}, before the session date. Use an in-date cartridge.")
+    problem = session_date_problem(record, day, today or clinic_today())
+    if problem:
+        raise SessionDateRefused(problem)
     changed = _apply(record, values)
     rescreen(record, policy)
     warnings = depth_warnings(record, actor)
-    record.warnings_acknowledged = json.dumps(warnings if acknowledged else [
-        w for w in json.loads(record.warnings_acknowledged or "[]") if w in warnings])
-    unacknowledged = [w for w in warnings if w not in json.loads(record.warnings_acknowledged)]
-    if not changed and not acknowledged:
+    before = json.loads(record.warnings_acknowledged or "[]")
+    now_acknowledged = warnings if acknowledged else [w for w in before if w in warnings]
+    if now_acknowledged != before:
+        record.warnings_acknowledged = json.dumps(now_acknowledged)
+        changed.add("warnings_acknowledged")
+        # Who acknowledged and when, as for a signature; cleared when no acknowledged warning is left.
+        newly = acknowledged and bool(set(now_acknowledged) - set(before))
+        if newly or not now_acknowledged:
+            record.warnings_acknowledged_by_id = actor.id if now_acknowledged else None
+            record.warnings_acknowledged_at = utcnow() if now_acknowledged else None
+    unacknowledged = [w for w in warnings if w not in now_acknowledged]
+    if not changed:
         return changed, unacknowledged
     record.updated_by_id = actor.id
     try:
@@ -364,8 +463,9 @@ def record_hash(record: TreatmentSession) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def sign_session(session: Session, record: TreatmentSession, *, actor: User, expected_version: int | None, ip_address: str = "") -> None:
-    """Sign and lock: who, when, and the SHA-256 of the canonical record. Refused until complete."""
+def sign_session(session: Session, record: TreatmentSession, *, actor: User, expected_version: int | None, ip_address: str = "",
+                 today: date | None = None) -> None:
+    """Sign and lock: who, when, and the SHA-256 of the canonical record. Refused until complete and correctly dated."""
     if record.is_signed:
         raise RecordLocked("This session is already signed.")
     if expected_version is not None and expected_version != record.version:
@@ -374,6 +474,9 @@ def sign_session(session: Session, record: TreatmentSession, *, actor: User, exp
         raise NotAllowed("Only the practitioner who treated the patient signs the session. Add a note instead.")
     if record.cartridge_expiry is not None and record.cartridge_expiry < record.session_date:
         raise ExpiredLot("The cartridge lot had expired on the session date.")
+    problem = session_date_problem(record, record.session_date, today or clinic_today())
+    if problem:
+        raise SessionDateRefused(problem + " Change the date on the form, then sign.")
     missing = missing_for_signing(record, actor)
     if missing:
         raise IncompleteRecord(missing)

@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import uuid
+from datetime import date, time
+from decimal import Decimal
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -32,6 +34,7 @@ from practitioner.treatments.forms import (
     SignForm,
 )
 from practitioner.treatments.models import TreatmentSession
+from practitioner.versioning import expected_version
 
 LABELS = {"modality": MODALITY_LABELS, "zone": ZONE_LABELS, "technique": TECHNIQUE_LABELS, "endpoint": ENDPOINT_LABELS, "adverse": ADVERSE_EVENT_LABELS,
           "decision": DECISION_LABELS, "flag": FLAG_TITLES}
@@ -70,28 +73,90 @@ def _values(form: SessionForm) -> dict:
     return values
 
 
+def _mm(value) -> str:
+    """1.00 -> '1.0', 1.25 -> '1.25' (the depth range hint)."""
+    text = f"{value:.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
 def _render_form(form: SessionForm, record: TreatmentSession, status: int = 200, **extra):
     warnings = services.depth_warnings(record, current_user)
     acknowledged = json.loads(record.warnings_acknowledged or "[]")
+    ranges = {zone: f"Plan: {_mm(low)} to {_mm(high)} mm" for zone, (low, high) in services.plan_ranges(record).items()}
     return render_template("treatments/form.html", form=form, record=record, labels=LABELS, warnings=warnings,
-                           unacknowledged=[w for w in warnings if w not in acknowledged],
+                           unacknowledged=[w for w in warnings if w not in acknowledged], ranges=ranges,
                            blocking=services.new_blocking_flags(record), **extra), status
 
 
-def _rows_changed(form: SessionForm) -> bool:
-    """'Add a row' and 'Remove' buttons re-show the form with one row more or less; nothing is saved."""
+def _rows_changed(form: SessionForm) -> str | None:
+    """'Add a row' and 'Remove' buttons re-show the form with one row more or less; nothing is saved.
+
+    Returns the id of the place to come back to (the new row, or the add button below the rows), None for any other button.
+    """
     for name in ROW_LISTS:
+        rows = getattr(form, name)
         if f"add_{name}" in request.form:
-            getattr(form, name).append_entry()
-            return True
+            if len(rows.entries) < rows.max_entries:
+                rows.append_entry()
+            return f"{name}-row-{len(rows.entries) - 1}"
         remove = request.form.get(f"remove_{name}")
         if remove is not None and remove.isdigit():
-            entries = getattr(form, name).entries
             index = int(remove)
-            if 0 <= index < len(entries):
-                entries.pop(index)
-            return True
-    return False
+            if 0 <= index < len(rows.entries):
+                rows.entries.pop(index)
+            return f"{name}-add"
+    return None
+
+
+def _shown(field, value) -> str:
+    """A value as the person reads it: choice labels, Yes/No, dates, plain numbers; '—' for nothing."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, date):
+        return f"{value.day} {value:%b %Y}"
+    labels = {choice.value: choice.label for choice in getattr(field, "choices", None) or ()}
+    return labels.get(str(value), str(value))
+
+
+def _row_text(name: str, row: dict) -> str:
+    """One zone, product or adverse-event row in words."""
+    if name == "zones":
+        text = (f"{ZONE_LABELS.get(row['zone'], row['zone'] or '—')} {_shown(None, row['depth_mm'])} mm × {_shown(None, row['passes'])}, "
+                f"{TECHNIQUE_LABELS.get(row['technique'], '—')}")
+        if row.get("rf_energy") is not None:
+            text += f", {_shown(None, row['rf_energy'])} {row.get('rf_energy_unit') or ''}".rstrip()
+        return text
+    if name == "products":
+        labelled = {True: "labelled for needled skin", False: "not labelled for needled skin"}.get(row["labelled_for_needled_skin"], "")
+        return ", ".join(part for part in (row["name"] or "—", f"lot {row['lot'] or '—'}", labelled) if part)
+    return f"{ADVERSE_EVENT_LABELS.get(row['kind'], '—')}{' (' + row['detail'] + ')' if row.get('detail') else ''}: {row['action_taken'] or '—'}"
+
+
+ROW_COLUMNS = {"zones": ("zone", "depth_mm", "passes", "technique", "rf_energy", "rf_energy_unit", "rf_pulse_ms", "rf_rows"),
+               "products": ("name", "lot", "labelled_for_needled_skin"), "adverse_events": ("kind", "detail", "action_taken")}
+ROW_TITLES = {"zones": "Zones treated", "products": "Products on needled skin", "adverse_events": "Adverse events"}
+
+
+def _differences(form: SessionForm, saved: TreatmentSession) -> list[tuple[str, str, str]]:
+    """Every field where the saved session and the typed form differ, in form order: (label, saved, yours)."""
+    found = []
+    for name, field in form._fields.items():
+        if name in services.SCALAR_FIELDS:
+            theirs, yours = _shown(field, getattr(saved, name)), _shown(field, field.data)
+        elif name in ROW_LISTS:
+            theirs = "; ".join(_row_text(name, {c: getattr(r, c) for c in ROW_COLUMNS[name]}) for r in getattr(saved, name)) or "—"
+            yours = "; ".join(_row_text(name, row.form.data) for row in field.entries) or "—"
+        else:
+            continue
+        if theirs != yours:
+            found.append((ROW_TITLES.get(name, field.label.text), theirs, yours))
+    return found
 
 
 @bp.route("/sessions/<uuid:public_id>/edit", methods=["GET", "POST"])
@@ -107,12 +172,16 @@ def edit(public_id: uuid.UUID):
     form = SessionForm(obj=record) if request.method == "GET" else SessionForm()
     if request.method == "GET":
         form.version.data = str(record.version)
+        if record.version == 1 and not record.zones and not form.restored_from_draft:
+            for row in services.planned_rows(db.session, record):  # a new draft opens with the plan's zones
+                form.zones.append_entry(row)
         return _render_form(form, record)
-    if _rows_changed(form):
-        return _render_form(form, record)
+    expected = expected_version(form)
+    focus = _rows_changed(form)
+    if focus:
+        return _render_form(form, record, focus=focus)
     if not form.validate_on_submit():
         return _render_form(form, record, 422)
-    expected = int(form.version.data) if (form.version.data or "").isdigit() else None
     try:
         _, unacknowledged = services.save_draft(db.session, record, _values(form), expected_version=expected, actor=current_user,
                                                 policy=current_policy(db.session), acknowledged=bool(form.acknowledge_warnings.data),
@@ -122,10 +191,11 @@ def edit(public_id: uuid.UUID):
         saved = _record_or_404(public_id)
         form.version.data = str(saved.version)
         flash(f"{exc} Both versions are shown: yours is in the form, still unsaved. Check it and save again.", "error")
-        return _render_form(form, saved, 409, conflict=True)
-    except services.ExpiredLot as exc:
+        return _render_form(form, saved, 409, conflict=True, differences=_differences(form, saved))
+    except (services.ExpiredLot, services.SessionDateRefused) as exc:
         db.session.rollback()
-        form.cartridge_expiry.errors = [*form.cartridge_expiry.errors, str(exc)]
+        field = form.cartridge_expiry if isinstance(exc, services.ExpiredLot) else form.session_date
+        field.errors = [*field.errors, str(exc)]
         return _render_form(form, _record_or_404(public_id), 422)
     db.session.commit()
     if unacknowledged:
@@ -160,7 +230,7 @@ def sign(public_id: uuid.UUID):
     form = SignForm()
     if not form.validate_on_submit():
         abort(400)
-    expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+    expected = expected_version(form)
     try:
         services.sign_session(db.session, record, actor=current_user, expected_version=expected, ip_address=client_ip())
     except services.IncompleteRecord:

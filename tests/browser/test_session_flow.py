@@ -1,4 +1,4 @@
-"""A full session recorded on a tablet-sized window: fill, sign, amend, find by lot. Counts fields, clicks and time."""
+"""Session records on a tablet-sized window: fill, sign, amend, find by lot; what a person types; rows that come back into view."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from practitioner.auth.models import User
+from practitioner.consultations.models import PlanZone
 from practitioner.extensions import db
 from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
 from tests.conftest import make_patient
-from tests.factories import treatable_plan
+from tests.factories import signed_session, treatable_plan
+
+# A standard session: plain microneedling of two zones, each at the plan's lower depth.
+STANDARD_ZONES = (("cheeks", "1.00", "3", "cross_hatch"), ("forehead", "0.25", "2", "glide"))
+EFFORT = Path("test-artifacts/session-form-effort.json")
 
 
 @pytest.fixture
@@ -24,68 +29,114 @@ def viewport() -> dict[str, int]:
 
 
 class Counter:
-    """Counts what a person does: fields filled, clicks."""
+    """Counts what a person does to complete the form: every field typed, chosen or ticked, and every 'Add a zone'.
+
+    A field the form already holds the right value for is not touched, so it is not counted: that is the
+    saving a pre-filled form makes. Start, Save and Sign are not counted (every session needs them).
+    """
 
     def __init__(self, page: Page) -> None:
         self.page, self.fields, self.clicks = page, 0, 0
 
     def fill(self, label: str, value: str, **kw) -> None:
-        self.page.get_by_label(label, **kw).fill(value)
-        self.fields += 1
-
-    def check(self, label: str, **kw) -> None:
-        self.page.get_by_label(label, **kw).check()
-        self.clicks += 1
+        field = self.page.get_by_label(label, **kw)
+        current = field.input_value()
+        try:
+            same = current != "" and float(current) == float(value)
+        except ValueError:
+            same = current == value
+        if not same:
+            field.fill(value)
+            self.fields += 1
 
     def select(self, label: str, value: str) -> None:
-        self.page.get_by_label(label).select_option(value)
-        self.fields += 1
+        field = self.page.get_by_label(label)
+        if field.input_value() != value:
+            field.select_option(value)
+            self.fields += 1
+
+    def choose(self, group: str, option: str) -> None:
+        radio = self.page.get_by_role("group", name=group).get_by_label(option)
+        if not radio.is_checked():
+            radio.check()
+            self.clicks += 1
+
+    def check(self, label: str, **kw) -> None:
+        box = self.page.get_by_label(label, **kw)
+        if not box.is_checked():
+            box.check()
+            self.clicks += 1
 
     def click(self, locator) -> None:
         locator.click()
         self.clicks += 1
 
+    @property
+    def total(self) -> int:
+        return self.fields + self.clicks
 
-def test_full_session_on_a_tablet_sign_amend_and_find_by_lot(page: Page, live_server: LiveServer) -> None:
-    with live_server.app.app_context():
-        author = db.session.scalars(db.select(User)).first()
-        patient = make_patient(actor=author, given_name="Mei", family_name="Chen")
-        plan_id = str(treatable_plan(patient, author).public_id)
-        db.session.remove()
 
-    sign_in(page, live_server)
-
-    do = Counter(page)
-    started = time.perf_counter()
-    page.goto(live_server(f"/plans/{plan_id}/sessions/new"))
-    do.click(page.get_by_role("button", name="Start the session record"))
-    expect(page.get_by_role("heading", name="Session record")).to_be_visible()
-
-    page.get_by_role("group", name="History, medicines and allergies reviewed today").get_by_label("Yes").check(); do.clicks += 1
-    page.get_by_role("group", name="Photo consent for today").get_by_label("No").check(); do.clicks += 1
+def record_standard_session(page: Page, do: Counter, lot: str) -> None:
+    """Complete a standard two-zone session the way a practitioner would, touching only what is not right yet."""
+    do.choose("History, medicines and allergies reviewed today", "Yes")
+    do.choose("Photo consent for today", "No")
     do.fill("Device model", "SkinPen Precision")
     do.fill("Serial number", "SP-00123")
     do.fill("Cartridge or tip product", "SkinPen 14-pin cartridge")
-    do.fill("Cartridge lot", "LOT-CHEN-42")
+    do.fill("Cartridge lot", lot)
     do.fill("Cartridge expiry", (date.today() + timedelta(days=180)).isoformat())
-    page.get_by_role("group", name="Sterile pack intact").get_by_label("Yes").check(); do.clicks += 1
+    do.choose("Sterile pack intact", "Yes")
     do.fill("Antiseptic", "Chlorhexidine 0.05%")
-    page.get_by_role("group", name="Topical anaesthetic used").get_by_label("No").check(); do.clicks += 1
-    # The plan's zones are not pre-filled for a first session: add one row.
-    do.click(page.get_by_role("button", name="Add a zone"))
-    do.select("Zone, row 1", "cheeks")
-    do.fill("Depth (mm), row 1", "1.25")
-    do.fill("Passes, row 1", "3")
-    do.select("Technique, row 1", "cross_hatch")
+    do.choose("Topical anaesthetic used", "No")
+    for row, (zone, depth, passes, technique) in enumerate(STANDARD_ZONES, 1):
+        if page.get_by_label(f"Zone, row {row}").count() == 0:
+            do.click(page.get_by_role("button", name="Add a zone"))
+        do.select(f"Zone, row {row}", zone)
+        do.fill(f"Depth (mm), row {row}", depth)
+        do.fill(f"Passes, row {row}", passes)
+        do.select(f"Technique, row {row}", technique)
     do.check("No product was put on the needled skin")
     do.check("Even redness")
     do.fill("Pain score (0 to 10)", "3")
     do.check("No adverse events")
-    do.fill("Clinical note", "Tolerated well. Even erythema across both cheeks.")
+    do.fill("Clinical note", "Tolerated well. Even erythema across both areas.")
+
+
+def _two_zone_plan(author: User, **patient) -> str:
+    plan = treatable_plan(make_patient(actor=author, **patient), author)
+    plan.zones.append(PlanZone(position=1, zone="forehead", depth_min_mm="0.25", depth_max_mm="0.5"))
+    db.session.commit()
+    return str(plan.public_id)
+
+
+def _start(page: Page, live_server: LiveServer, plan_id: str) -> None:
+    page.goto(live_server(f"/plans/{plan_id}/sessions/new"))
+    page.get_by_role("button", name="Start the session record").click()
+    expect(page.get_by_role("heading", name="Session record")).to_be_visible()
+
+
+def _write_effort(**numbers) -> None:
+    EFFORT.parent.mkdir(parents=True, exist_ok=True)
+    saved = json.loads(EFFORT.read_text()) if EFFORT.exists() else {}
+    EFFORT.write_text(json.dumps({**saved, **numbers}, indent=2))
+
+
+def test_full_session_on_a_tablet_sign_amend_and_find_by_lot(page: Page, live_server: LiveServer) -> None:
+    with live_server.app.app_context():
+        author = db.session.scalars(db.select(User)).first()
+        plan_id = _two_zone_plan(author, given_name="Mei", family_name="Chen")
+        db.session.remove()
+
+    sign_in(page, live_server)
+    do = Counter(page)
+    started = time.perf_counter()
+    _start(page, live_server, plan_id)
+    # The practitioner's first session ever: nothing earlier to take the equipment from.
+    record_standard_session(page, do, "LOT-CHEN-42")
     shot(page, "20-session-form-tablet")
-    do.click(page.get_by_role("button", name="Save draft").last)
+    page.get_by_role("button", name="Save draft").last.click()
     expect(page.locator(".flash--success")).to_contain_text("Saved as a draft")
-    do.click(page.get_by_role("button", name="Sign and lock the record"))
+    page.get_by_role("button", name="Sign and lock the record").click()
     expect(page.locator(".locked-note")).to_be_visible()
     elapsed = time.perf_counter() - started
     shot(page, "21-session-signed-tablet")
@@ -103,8 +154,46 @@ def test_full_session_on_a_tablet_sign_amend_and_find_by_lot(page: Page, live_se
     shot(page, "22-lot-recall-tablet")
     assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
-    numbers = {"fields_typed_or_chosen": do.fields, "clicks": do.clicks, "seconds_automated": round(elapsed, 2)}
-    out = Path("test-artifacts/session-form-effort.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(numbers, indent=2))
-    assert do.fields <= 15 and do.clicks <= 12, numbers
+    _write_effort(first_session_ever={"typed_chosen_or_ticked": do.total, "fields": do.fields, "clicks": do.clicks,
+                                      "seconds_automated": round(elapsed, 2)})
+    # 25 before session 1 started from the plan (two zone rows added and filled by hand).
+    assert do.total <= 19, do.total
+
+
+def test_a_standard_session_takes_about_half_the_typing(page: Page, live_server: LiveServer) -> None:
+    """The practitioner has recorded a session on this device before (any patient): equipment and zones come pre-filled."""
+    with live_server.app.app_context():
+        author = db.session.scalars(db.select(User)).first()
+        signed_session(treatable_plan(make_patient(actor=author, family_name="Earlier"), author), author,
+                       device_serial="SP-00123", cartridge_product="SkinPen 14-pin cartridge", antiseptic="Chlorhexidine 0.05%")
+        plan_id = _two_zone_plan(author, given_name="Ana", family_name="Silva")
+        db.session.remove()
+
+    sign_in(page, live_server)
+    _start(page, live_server, plan_id)
+    expect(page.get_by_text("Plan: 1.0 to 1.5 mm")).to_be_visible()
+    do = Counter(page)
+    record_standard_session(page, do, "LOT-SILVA-7")
+    page.get_by_role("button", name="Save draft").last.click()
+    expect(page.locator(".flash--success")).to_contain_text("Saved as a draft")
+    page.get_by_role("button", name="Sign and lock the record").click()
+    expect(page.locator(".locked-note")).to_be_visible()
+    _write_effort(standard_session={"typed_chosen_or_ticked": do.total, "fields": do.fields, "clicks": do.clicks})
+    assert do.total <= 15, do.total
+
+
+def test_adding_a_row_brings_the_new_row_into_view_with_its_first_field_focused(page: Page, live_server: LiveServer) -> None:
+    with live_server.app.app_context():
+        author = db.session.scalars(db.select(User)).first()
+        plan_id = _two_zone_plan(author)
+        db.session.remove()
+
+    sign_in(page, live_server)
+    _start(page, live_server, plan_id)
+    for button, first_field in (("Add a zone", "Zone, row 3"), ("Add a product", "Product, row 1"), ("Add an adverse event", "Event, row 1")):
+        page.get_by_role("button", name=button).click()
+        field = page.get_by_label(first_field)
+        expect(field).to_be_focused()
+        expect(field).to_be_in_viewport()
+        assert page.evaluate("() => window.scrollY") > 0, "not back at the top of the page"
+    shot(page, "23-session-row-added-tablet")
