@@ -34,3 +34,25 @@ def test_the_service_refuses_a_duplicate_unless_told_it_is_someone_else(app, pra
     db.session.rollback()
     patient = register_patient(db.session, values, actor=practitioner, clinical=False, different_from={str(existing.public_id)})
     assert patient.id != existing.id
+
+
+@pytest.mark.sqlite_only(reason="SQLite's query plans")
+def test_the_duplicate_check_finds_candidates_by_the_date_of_birth_index(app, practitioner):
+    from sqlalchemy import event
+
+    make_patient(actor=practitioner, given_name="José", family_name="García", date_of_birth=date(1987, 6, 5))
+    seen: list[tuple[str, object]] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "patients" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        possible_duplicates(db.session, given_name="Jose", family_name="Garcia", date_of_birth=date(1987, 6, 5))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert len(seen) == 1, seen
+    statement, parameters = seen[0]
+    plan = " | ".join(str(row[-1]) for row in db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+    assert "ix_patients_date_of_birth" in plan and "SCAN patients" not in plan, plan
