@@ -10,12 +10,13 @@ from flask import Flask, current_app, g
 
 from practitioner.auth.access import has
 from practitioner.auth.models import Permission
-from practitioner.clinical import screening
+from practitioner.clinical import screening, vocabulary
 
 LABELS = {
     "modality": screening.MODALITY_LABELS,
     "concern": screening.CONCERN_LABELS,
     "area": screening.TREATMENT_AREA_LABELS,
+    "zone": vocabulary.ZONE_LABELS,
     "decision": screening.DECISION_LABELS,
     "needle": screening.NEEDLE_MATERIAL_LABELS,
     "flag": screening.FLAG_TITLES,
@@ -73,7 +74,7 @@ def init_app(app: Flask) -> None:
         return {"today": clinic_today()}
 
     app.jinja_env.filters.update(local_datetime=local_datetime, long_date=long_date, short_date=short_date,
-                                 utc_timestamp=utc_timestamp, fromjson=json.loads)
+                                 utc_timestamp=utc_timestamp, fromjson=json.loads, fitzpatrick=vocabulary.fitzpatrick_roman)
     app.jinja_env.globals.update(has=has, Permission=Permission, clinic_name=clinic_name, labels=LABELS)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

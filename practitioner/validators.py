@@ -12,6 +12,8 @@ from wtforms import Field, Form
 from wtforms import validators as wtforms_validators
 from wtforms.validators import ValidationError
 
+from practitioner.clinical.vocabulary import DepthLimit
+
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
 
 
@@ -52,6 +54,11 @@ class NumberRange(wtforms_validators.NumberRange):
         if isinstance(field.data, Decimal) and not field.data.is_finite():
             raise ValidationError(self.message or field.gettext("Not a valid decimal value."))
         super().__call__(form, field)
+
+
+def depth_within(limit: DepthLimit) -> NumberRange:
+    """The range check for a needle depth in one context, with that context's one message."""
+    return NumberRange(min=limit.low, max=limit.high, message=limit.message)
 
 
 class PastDate:

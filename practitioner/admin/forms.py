@@ -10,7 +10,8 @@ from practitioner.admin.models import PaperSize
 from practitioner.auth.models import Role
 from practitioner.auth.services import MIN_PASSWORD_LENGTH
 from practitioner.forms import Form, choices
-from practitioner.validators import EmailAddress, NoControlCharacters, NumberRange, Phone, strip_filter
+from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, FITZPATRICK_ROMAN, FITZPATRICK_TYPES
+from practitioner.validators import EmailAddress, NoControlCharacters, NumberRange, Phone, depth_within, strip_filter
 
 F = [strip_filter]
 ROLE_CHOICES = choices((r.value, r.label) for r in Role)
@@ -25,7 +26,7 @@ class UserForm(Form):
                                validators=[Optional(), Length(max=120), NoControlCharacters()],
                                description="Licence or register and number, for the session record.")
     max_depth_mm = DecimalField("Maximum needle depth this person may use, in mm (optional)", places=2,
-                                validators=[Optional(), NumberRange(min=0.1, max=5, message="Enter a depth between 0.1 and 5 mm.")],
+                                validators=[Optional(), depth_within(DEVICE_SETTING_DEPTH)],
                                 description="Some jurisdictions limit depth by licence. Deeper entries will need acknowledging.")
     active = BooleanField("Account active", default=True)
     new_password = PasswordField("New password (leave blank to keep)", validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1000, message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
@@ -81,7 +82,10 @@ class PolicyForm(Form):
     resurfacing_interval_days = IntegerField("Since peel, laser or resurfacing (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=365, message="Enter 0 to 365 days.")])
     sunburn_window_days = IntegerField("Since sunburn or heavy tan (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=90, message="Enter 0 to 90 days.")])
     prp_nsaid_window_days = IntegerField("PRP: since NSAIDs or blood-thinning supplements (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=30, message="Enter 0 to 30 days.")])
-    pih_risk_min_fitzpatrick = IntegerField("Flag pigmentation (PIH) risk from Fitzpatrick type", validators=[InputRequired("Enter a number."), NumberRange(min=1, max=6, message="Enter a type from 1 to 6.")])
+    pih_risk_min_fitzpatrick = SelectField("Flag pigmentation (PIH) risk from Fitzpatrick type",
+                                           choices=choices((n, FITZPATRICK_ROMAN[n]) for n in FITZPATRICK_TYPES),
+                                           coerce=lambda v: int(v) if v not in (None, "", "None") else None,
+                                           validators=[InputRequired("Choose a skin type, I to VI.")])
 
 
 class AftercareForm(Form):

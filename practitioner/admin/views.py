@@ -16,12 +16,15 @@ from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission, Role, User
 from practitioner.clinical.aftercare import AFTERCARE_POLICY_SOURCE_RANGES, AftercarePolicy
 from practitioner.clinical.screening import POLICY_SETTINGS, POLICY_SOURCE_RANGES, Policy
+from practitioner.clinical.vocabulary import fitzpatrick_roman
 from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
 from practitioner.forms import choices
 from practitioner.patients.models import Patient
 
 DEFAULT_POLICY = Policy().as_dict()
+# As the policy page shows the defaults: a skin type in Roman numerals, like everywhere else.
+DEFAULT_POLICY_SHOWN = {**DEFAULT_POLICY, "pih_risk_min_fitzpatrick": fitzpatrick_roman(DEFAULT_POLICY["pih_risk_min_fitzpatrick"])}
 
 
 @bp.get("/users")
@@ -164,7 +167,7 @@ def policy():
         flash("Screening policy saved. New and re-screened consultations use it; saved results keep the policy they were computed with."
               if changes else "No changes to save.", "success")
         return redirect(url_for("admin.policy"), 303)
-    rows = [(getattr(form, name), DEFAULT_POLICY[name], POLICY_SOURCE_RANGES.get(name, "")) for name in POLICY_SETTINGS]
+    rows = [(getattr(form, name), DEFAULT_POLICY_SHOWN[name], POLICY_SOURCE_RANGES.get(name, "")) for name in POLICY_SETTINGS]
     return render_template("admin/policy.html", form=form, rows=rows, row=row, heading="Screening policy",
                            lead="The windows and thresholds the screening uses. They are clinic policy, set by your medical lead: "
                                 "sources disagree on most of them, so each shows the default and the range found in the sources."), \

@@ -11,27 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Final, Literal, get_args
+from typing import Final
 
 from practitioner.clinical.screening import CONCERNS, MODALITIES, TREATMENT_AREAS
-
-Zone = Literal[
-    "forehead", "glabella", "periorbital", "nose", "perioral", "cheeks", "chin_jaw", "neck", "decolletage", "scar_area"
-]
-ZONES: Final[tuple[Zone, ...]] = get_args(Zone)
-
-ZONE_LABELS: Final[dict[str, str]] = {
-    "forehead": "Forehead",
-    "glabella": "Glabella (between the brows)",
-    "periorbital": "Around the eyes",
-    "nose": "Nose",
-    "perioral": "Around the mouth and upper lip",
-    "cheeks": "Cheeks",
-    "chin_jaw": "Chin and jaw",
-    "neck": "Neck",
-    "decolletage": "Décolletage",
-    "scar_area": "Atrophic scar area",
-}
+from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN, ZONE_LABELS, ZONES
 
 # Consultation treatment areas (screening.TREATMENT_AREAS) have a plan zone of the same name; the
 # glabella and a scar area are finer divisions the practitioner adds to a plan by hand.
@@ -49,7 +32,7 @@ PERIORBITAL_CEILING_MM: Final = Decimal("0.5")
 # SkinPen: "safety and effectiveness above 1.5 mm have not been evaluated" [S50].
 SKINPEN_EVALUATED_MM: Final = Decimal("1.5")
 
-_ROMAN: Final = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
+_ROMAN: Final = FITZPATRICK_ROMAN
 _STEP: Final = Decimal("0.05")
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, get_args
 
+from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN, ZONE_LABELS
+
 Modality = Literal["microneedling", "rf_microneedling", "prp_microneedling"]
 Decision = Literal["proceed", "proceed_with_caution", "defer", "refer", "decline"]
 TreatmentArea = Literal[
@@ -99,16 +101,8 @@ MODALITY_LABELS: Final[dict[str, str]] = {
     "rf_microneedling": "Radiofrequency microneedling",
     "prp_microneedling": "Microneedling with PRP",
 }
-TREATMENT_AREA_LABELS: Final[dict[str, str]] = {
-    "forehead": "Forehead",
-    "periorbital": "Around the eyes",
-    "nose": "Nose",
-    "perioral": "Around the mouth",
-    "cheeks": "Cheeks",
-    "chin_jaw": "Chin and jaw",
-    "neck": "Neck",
-    "decolletage": "Décolletage",
-}
+# Each treatment area is a zone of the same name, with the zone's one label (clinical/vocabulary.py).
+TREATMENT_AREA_LABELS: Final[dict[str, str]] = {area: ZONE_LABELS[area] for area in TREATMENT_AREAS}
 CONCERN_LABELS: Final[dict[str, str]] = {
     "fine_lines_wrinkles": "Fine lines and wrinkles",
     "atrophic_acne_scars": "Atrophic (pitted) acne scars",
@@ -579,9 +573,6 @@ class ScreeningResult:
         return {"decision": self.decision, "flags": [flag.to_dict() for flag in self.flags]}
 
 
-_ROMAN: Final[dict[int, str]] = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI", 7: "VII"}
-
-
 def _ago(days: int) -> str:
     if days == 0:
         return "today"
@@ -594,7 +585,7 @@ def _mm(value: float) -> str:
 
 
 def _fitzpatrick(value: int) -> str:
-    return _ROMAN.get(value, str(value))
+    return FITZPATRICK_ROMAN.get(value, str(value))
 
 
 def screen(intake: Intake, policy: Policy = _DEFAULT_POLICY, on: date | None = None) -> ScreeningResult:

@@ -17,8 +17,8 @@ from practitioner.clinical.screening import (
 )
 from practitioner.consultations.models import SCAR_TYPES
 from practitioner.forms import Form, MultiCheckboxField, choices
-from practitioner.patients.models import FITZPATRICK_LABELS
-from practitioner.validators import NoControlCharacters, NumberRange, strip_filter
+from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, FITZPATRICK_LABELS, PLAN_RANGE_DEPTH
+from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 
 GLOGAU_LABELS = {1: "I: mild, no wrinkles", 2: "II: moderate, wrinkles in motion", 3: "III: advanced, wrinkles at rest", 4: "IV: severe, only wrinkles"}
 GOODMAN_BARON_LABELS = {1: "1: macular (colour, not contour)", 2: "2: mild", 3: "3: moderate (flattens when stretched)", 4: "4: severe (does not flatten)"}
@@ -98,10 +98,10 @@ class ConsultationForm(Form):
     device_name = StringField("Device (make and model)", filters=F, validators=[Optional(), Length(max=120), NoControlCharacters()])
     needle_material = RadioField("Needle material", choices=choices(NEEDLE_MATERIAL_LABELS.items()), validators=[Optional()])
     device_max_depth_mm = DecimalField("Deepest setting the device was evaluated to (mm)", places=2,
-                                       validators=[Optional(), NumberRange(min=0.1, max=5, message="Enter a depth between 0.1 and 5 mm.")],
+                                       validators=[Optional(), depth_within(DEVICE_SETTING_DEPTH)],
                                        description="From the device's instructions for use (SkinPen, for example: 1.5 mm).")
     requested_depth_mm = DecimalField("Deepest depth planned (mm)", places=2,
-                                      validators=[Optional(), NumberRange(min=0.1, max=5, message="Enter a depth between 0.1 and 5 mm.")])
+                                      validators=[Optional(), depth_within(PLAN_RANGE_DEPTH)])
 
     pregnant = BooleanField("Pregnant")
     breastfeeding = BooleanField("Breastfeeding")

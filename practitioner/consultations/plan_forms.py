@@ -17,12 +17,13 @@ from practitioner.clinical.depth import (
     TYPICAL_INTERVAL_WEEKS, TYPICAL_SESSIONS, ZONE_LABELS, area_to_zones, ceiling_refusal, mm, suggest_depth,
 )
 from practitioner.clinical.screening import MODALITY_LABELS
+from practitioner.clinical.vocabulary import PLAN_RANGE_DEPTH
 from practitioner.forms import Form, choices
 from practitioner.validators import NoControlCharacters, strip_filter
 
 # Input bounds, not clinical limits: they catch a slipped decimal point (5 for 0.5) before it is saved.
-DEPTH_INPUT_MIN = Decimal("0.1")
-DEPTH_INPUT_MAX = Decimal("3.5")
+DEPTH_INPUT_MIN = PLAN_RANGE_DEPTH.low
+DEPTH_INPUT_MAX = PLAN_RANGE_DEPTH.high
 F = [strip_filter]
 
 
@@ -60,8 +61,7 @@ def _depth_field(label: str, which: str) -> DecimalField:
         label, places=None, widget=TextInput(),
         invalid_value_message="Enter the depth in millimetres as a number, like 0.5.",
         validators=[InputRequired(f"Enter the {which} depth in millimetres."),
-                    Between(DEPTH_INPUT_MIN, DEPTH_INPUT_MAX,
-                            f"Enter a depth between {mm(DEPTH_INPUT_MIN)} and {mm(DEPTH_INPUT_MAX)} mm.", places=2)],
+                    Between(DEPTH_INPUT_MIN, DEPTH_INPUT_MAX, PLAN_RANGE_DEPTH.message, places=2)],
         render_kw={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"},
     )
 

@@ -20,7 +20,7 @@ from practitioner.consultations.plan_forms import PlanForm, suggested_values
 from practitioner.consultations.services import get_consultation
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
-from practitioner.patients.models import ROMAN
+from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN as ROMAN
 from practitioner.templating import clinic_today
 
 

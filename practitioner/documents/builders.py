@@ -57,16 +57,16 @@ from practitioner.consultations.models import SCAR_TYPES, Consent, Consultation,
 from practitioner.documents.context import CONTENT_DIR, DocumentSpec, SourceNotFound, slug
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.documents.rendering import long_date
-from practitioner.patients.models import FITZPATRICK_LABELS, ROMAN, Patient
-from practitioner.treatments.forms import ADVERSE_EVENT_LABELS, ENDPOINT_LABELS, TECHNIQUE_LABELS, ZONE_LABELS
+from practitioner.clinical.vocabulary import FITZPATRICK_LABELS, ZONE_LABELS
+from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN as ROMAN
+from practitioner.patients.models import Patient
+from practitioner.treatments.forms import ADVERSE_EVENT_LABELS, ENDPOINT_LABELS, TECHNIQUE_LABELS
 from practitioner.treatments.models import TreatmentSession
 
 LANGUAGE = "en"
 EXPORT_SCHEMA = "practitioner.patient-record-export"
 EXPORT_SCHEMA_VERSION = "1.0"
 CLINIC_FILE_VERSION = "en-record-1"
-# Plan zones in the words a patient uses (the clinic-file labels name the glabella and scar types).
-PATIENT_ZONE_LABELS = {**TREATMENT_AREA_LABELS, "glabella": "Between the brows", "scar_area": "The scarred area"}
 STATUS_LABELS = {"active": "Active", "completed": "Completed", "stopped": "Stopped"}
 SEX_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"}
 
@@ -579,7 +579,7 @@ def treatment_guide_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec
     text = guide_content()
     concerns = consultation.concern_codes
     steps = guide.preparation_steps(plan.first_session_on, plan.modality, bool(consultation.cold_sore_history), current_policy(session))
-    areas = [PATIENT_ZONE_LABELS.get(z.zone, z.zone.replace("_", " ")) for z in plan.zones]
+    areas = [ZONE_LABELS.get(z.zone, z.zone.replace("_", " ")) for z in plan.zones]
     areas = [a if i == 0 else a[:1].lower() + a[1:] for i, a in enumerate(dict.fromkeys(areas))]
     plan_text = text["plan"]
     if plan.sessions_planned == 1:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from practitioner.clinical import vocabulary
 from practitioner.database import AuditedMixin, Base, PublicIdMixin
 
 
@@ -25,16 +26,9 @@ class Sex(enum.StrEnum):
         return {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"}[self.value]
 
 
-FITZPATRICK_LABELS = {
-    1: "I: always burns, never tans",
-    2: "II: always burns, tans with difficulty",
-    3: "III: sometimes mild burn, tans about average",
-    4: "IV: rarely burns, tans easily",
-    5: "V: never burns, tans very easily",
-    6: "VI: never burns, heavily pigmented",
-}
-
-ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
+# Defined once in the clinical vocabulary; kept under these names for the modules that import them here.
+FITZPATRICK_LABELS = vocabulary.FITZPATRICK_LABELS
+ROMAN = vocabulary.FITZPATRICK_ROMAN
 
 
 class Patient(PublicIdMixin, AuditedMixin, Base):

@@ -19,17 +19,16 @@ from wtforms import (
 from wtforms import Form as PlainForm
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from practitioner.clinical.screening import TREATMENT_AREA_LABELS
+from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, zone_label
 from practitioner.consultations.models import PLAN_ZONES
 from practitioner.forms import Form, choices
-from practitioner.validators import NoControlCharacters, NumberRange, strip_filter
+from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 
 F = [strip_filter]
 TEXT = [NoControlCharacters()]
 LONG = [NoControlCharacters(multiline=True)]
 
-ZONE_LABELS = {**{z: TREATMENT_AREA_LABELS.get(z, z.replace("_", " ").capitalize()) for z in PLAN_ZONES},
-               "glabella": "Between the brows (glabella)", "scar_area": "Scar area"}
+ZONE_LABELS = {z: zone_label(z) for z in PLAN_ZONES}
 TECHNIQUE_LABELS = {"glide": "Glide", "stamp": "Stamp", "cross_hatch": "Cross-hatch"}
 ENDPOINT_LABELS = {"erythema_mild": "Mild redness", "erythema_uniform": "Even redness", "pinpoint_bleeding": "Pinpoint bleeding",
                    "petechiae": "Petechiae", "other": "Other"}
@@ -58,7 +57,7 @@ class ZoneRow(PlainForm):
 
     zone = SelectField("Zone", choices=choices([("", "Choose a zone"), *ZONE_LABELS.items()]), validators=[DataRequired("Choose the zone.")])
     depth_mm = DecimalField("Depth (mm)", places=2, validators=[InputRequired("Enter the depth."),
-                                                                 NumberRange(min=0.1, max=5, message="Enter 0.1 to 5 mm.")])
+                                                                 depth_within(DEVICE_SETTING_DEPTH)])
     passes = IntegerField("Passes", validators=[InputRequired("Enter the passes."), NumberRange(min=1, max=40, message="Enter 1 to 40.")])
     technique = SelectField("Technique", choices=choices([("", "Choose"), *TECHNIQUE_LABELS.items()]), validators=[DataRequired("Choose the technique.")])
     rf_energy = DecimalField("RF energy", places=2, validators=[Optional(), NumberRange(min=0, max=10000, message="Enter a positive number.")])
@@ -109,7 +108,7 @@ class SessionForm(Form):
     device_make = StringField("Device make", filters=F, validators=[Optional(), Length(max=120), *TEXT])
     device_model = StringField("Device model", filters=F, validators=[Optional(), Length(max=120), *TEXT])
     device_serial = StringField("Serial number", filters=F, validators=[Optional(), Length(max=120), *TEXT])
-    device_max_depth_mm = DecimalField("Device evaluated to (mm)", places=2, validators=[Optional(), NumberRange(min=0.1, max=5, message="Enter 0.1 to 5 mm.")])
+    device_max_depth_mm = DecimalField("Device evaluated to (mm)", places=2, validators=[Optional(), depth_within(DEVICE_SETTING_DEPTH)])
     rf_handpiece = StringField("RF handpiece", filters=F, validators=[Optional(), Length(max=120), *TEXT])
     rf_tip_insulated = yes_no("RF tip insulated")
     rf_tip_gold_plated = yes_no("RF tip gold-plated")

@@ -83,7 +83,7 @@ def test_make_a_plan_from_a_consultation(page: Page, live_server: LiveServer) ->
     expect(zone(page, 2).get_by_label("Note (optional)")).to_have_value("Lateral crow's feet only")
     expect(page.locator(".error-summary")).to_have_count(0)
 
-    zone(page, 4).get_by_label("Zone", exact=True).select_option(label="Glabella (between the brows)")
+    zone(page, 4).get_by_label("Zone", exact=True).select_option(label="Between the eyebrows")
     zone(page, 4).get_by_label("Shallowest (mm)").fill("0.5")
     zone(page, 4).get_by_label("Deepest (mm)").fill("0.75")
     shot(page, "plan-02-form-zone-added")
@@ -104,7 +104,7 @@ def test_make_a_plan_from_a_consultation(page: Page, live_server: LiveServer) ->
     expect(zones.nth(0)).to_contain_text("0.25–0.5 mm")
     expect(zones.nth(1)).to_contain_text("Never inside the orbital rim (eyelids)")
     expect(zones.nth(1)).to_contain_text("Lateral crow's feet only")
-    expect(zones.nth(3)).to_contain_text("Glabella (between the brows)")
+    expect(zones.nth(3)).to_contain_text("Between the eyebrows")
     expect(zones.nth(3)).to_contain_text("0.5–0.75 mm")
     shot(page, "plan-03-detail")
 

@@ -273,7 +273,7 @@ def test_guide_carries_this_patients_benefits_raised_scar_caveat_and_dates_from_
     assert f"From {long_date(first - timedelta(days=21))}: keep out of strong sun" in text
     assert f"On {long_date(first - timedelta(days=1))}: start the antiviral medicine" in text, "cold-sore history"
     assert f"On the day ({long_date(first)}): come with a clean face" in text
-    assert "4 sessions, about 6 weeks apart." in text and "Areas: Cheeks, forehead and the scarred area." in text
+    assert "4 sessions, about 6 weeks apart." in text and "Areas: Cheeks, forehead and scarred areas." in text
     assert "a few days of redness and some swelling after RF treatment" in text
     assert 1 <= page_count(pdf) <= 3
     large = render(spec, large_print=True)

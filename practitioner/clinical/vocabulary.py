@@ -1,0 +1,82 @@
+"""The clinic's words for its codes, defined once: treatment zones, Fitzpatrick skin types, depth limits.
+
+Every form, page and document takes its labels from here, so a zone has one name wherever it is
+shown and a skin type is always written in Roman numerals (I to VI), as the Fitzpatrick scale is
+(clinical-reference.md section 2.1). The depth limits are input bounds per context, not clinical
+advice: they catch a slipped decimal point before it is saved, with the same message on every form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final, Literal, get_args
+
+Zone = Literal[
+    "forehead", "glabella", "periorbital", "nose", "perioral", "cheeks", "chin_jaw", "neck", "decolletage", "scar_area"
+]
+ZONES: Final[tuple[Zone, ...]] = get_args(Zone)
+
+# Plain words a patient would use, which a practitioner reads just as well; the same words are the
+# English aftercare content's [zones] (reports/content/en/aftercare/language.toml), checked by a test.
+ZONE_LABELS: Final[dict[str, str]] = {
+    "forehead": "Forehead",
+    "glabella": "Between the eyebrows",
+    "periorbital": "Around the eyes",
+    "nose": "Nose",
+    "perioral": "Around the mouth and upper lip",
+    "cheeks": "Cheeks",
+    "chin_jaw": "Chin and jaw",
+    "neck": "Neck",
+    "decolletage": "Upper chest (décolletage)",
+    "scar_area": "Scarred areas",
+}
+
+FITZPATRICK_TYPES: Final[tuple[int, ...]] = (1, 2, 3, 4, 5, 6)
+FITZPATRICK_ROMAN: Final[dict[int, str]] = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
+# Clinical-reference section 2.1 (the NCBI/StatPearls table), shortened to the sun reaction.
+FITZPATRICK_LABELS: Final[dict[int, str]] = {
+    1: "I: always burns, never tans",
+    2: "II: always burns, tans with difficulty",
+    3: "III: sometimes mild burn, tans about average",
+    4: "IV: rarely burns, tans easily",
+    5: "V: never burns, tans very easily",
+    6: "VI: never burns, heavily pigmented",
+}
+
+
+def zone_label(code: str) -> str:
+    """The one name of a zone (an unknown code is shown readably rather than refused)."""
+    return ZONE_LABELS.get(code) or code.replace("_", " ").capitalize()
+
+
+def fitzpatrick_roman(value: int | None) -> str:
+    """A Fitzpatrick type as its Roman numeral ('IV'), or '' when none is recorded."""
+    if value is None:
+        return ""
+    return FITZPATRICK_ROMAN.get(value, str(value))
+
+
+def _mm(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+@dataclass(frozen=True)
+class DepthLimit:
+    """Input bounds for a needle depth in one context, with the one message every form shows."""
+
+    low: Decimal
+    high: Decimal
+
+    @property
+    def message(self) -> str:
+        """'Enter a depth between 0.1 and 5 mm.'"""
+        return f"Enter a depth between {_mm(self.low)} and {_mm(self.high)} mm."
+
+
+# A depth a device is set to or was evaluated to, or a practitioner may use: the consultation's and
+# the session's device depth, each session zone's depth, a user's licence limit.
+DEVICE_SETTING_DEPTH: Final = DepthLimit(Decimal("0.1"), Decimal("5"))
+# A depth planned ahead: a plan zone's shallowest and deepest, the consultation's deepest planned.
+PLAN_RANGE_DEPTH: Final = DepthLimit(Decimal("0.1"), Decimal("3.5"))
