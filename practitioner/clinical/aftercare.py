@@ -238,6 +238,9 @@ class SessionFacts:
     clinic_name: str
     clinic_phone: str
     clinic_out_of_hours: str
+    # The clinic's date when the leaflet is made (its issue date); days in another year print their
+    # year. None: the session date's year.
+    issued_on: date | None = None
 
     def __post_init__(self) -> None:
         """Refuse facts that would print a wrong or incomplete leaflet; each message says what to fix."""
@@ -283,6 +286,8 @@ class SessionFacts:
             _check_day("next_appointment", self.next_appointment)
             if self.next_appointment <= self.session_date:
                 raise ValueError("the next appointment must be after the session date")
+        if self.issued_on is not None:
+            _check_day("issued_on", self.issued_on)
         if self.interval_weeks is not None and (
             isinstance(self.interval_weeks, bool) or not isinstance(self.interval_weeks, int) or self.interval_weeks < 1
         ):
@@ -323,6 +328,9 @@ class Calendar:
     weekdays: tuple[str, ...]
     months: tuple[str, ...]
     pattern: str = "{weekday} {day} {month}"
+    # For a day in another year than the leaflet's: a patient reading "Saturday 2 January" in
+    # December would otherwise take it for the past January.
+    year_pattern: str = "{weekday} {day} {month} {year}"
 
 
 # Explicit names rather than strftime("%A"): the process locale is global, and documents in two languages
@@ -334,9 +342,10 @@ ENGLISH: Final = Calendar(
 )
 
 
-def format_day(day: date, calendar: Calendar = ENGLISH) -> str:
-    """A calendar day as a patient reads it: 'Wednesday 25 November'."""
-    return calendar.pattern.format(weekday=calendar.weekdays[day.weekday()], day=day.day, month=calendar.months[day.month - 1])
+def format_day(day: date, calendar: Calendar = ENGLISH, this_year: int | None = None) -> str:
+    """A calendar day as a patient reads it: 'Wednesday 25 November', with the year when it is not `this_year`."""
+    pattern = calendar.pattern if this_year is None or day.year == this_year else calendar.year_pattern
+    return pattern.format(weekday=calendar.weekdays[day.weekday()], day=day.day, month=calendar.months[day.month - 1], year=day.year)
 
 
 def _days_for_hours(hours: int) -> int:
@@ -398,11 +407,24 @@ class ContentBlock:
     do: tuple[Line, ...] = ()
     avoid: tuple[Line, ...] = ()
     source: str = ""
+    # Set in the content file (`awaiting_medical_review = "..."`) on advice that no sourced line of
+    # docs/aftercare.md backs: what still needs the clinic's medical lead. Shown to administrators.
+    awaiting_review: str = ""
 
     @property
     def ref(self) -> str:
         """'id@version', as recorded on an issued document."""
         return f"{self.id}@{self.version}"
+
+
+@dataclass(frozen=True)
+class ReviewNote:
+    """A content block awaiting the clinic's medical review, as the admin pages list it."""
+
+    block_id: str
+    title: str
+    source: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -422,7 +444,8 @@ class AftercareContent:
 _LINE_FIELDS: Final = ("paragraphs", "items", "expect", "do", "avoid")
 _TIMELINE_FIELDS: Final = frozenset({"paragraphs", "expect", "do", "avoid"})
 _OTHER_FIELDS: Final = frozenset({"paragraphs", "items"})
-_LANGUAGE_KEYS: Final = frozenset({"version", "release", "decimal_mark", "day_pattern", "weekdays", "months", "modalities", "zones"})
+_LANGUAGE_KEYS: Final = frozenset({"version", "release", "decimal_mark", "day_pattern", "day_year_pattern", "weekdays", "months",
+                                    "modalities", "zones"})
 
 
 def _one_line(text: str) -> str:
@@ -531,8 +554,13 @@ def _parse_block(raw: object, source: str, index: int, problems: list[str]) -> C
     timeline = _BLOCK_KINDS[block_id] == "timeline"
     allowed = _TIMELINE_FIELDS if timeline else _OTHER_FIELDS
     # A misspelt key would silently drop advice from a leaflet, so anything unexpected is refused.
-    if extra := sorted(set(raw) - {"id", "version", "title"} - allowed):
-        problems.append(f"{where}: unknown keys {', '.join(extra)} (allowed: id, version, title, {', '.join(sorted(allowed))})")
+    if extra := sorted(set(raw) - {"id", "version", "title", "awaiting_medical_review"} - allowed):
+        problems.append(f"{where}: unknown keys {', '.join(extra)} "
+                        f"(allowed: id, version, title, awaiting_medical_review, {', '.join(sorted(allowed))})")
+        return None
+    review = raw.get("awaiting_medical_review", "")
+    if not isinstance(review, str) or ("awaiting_medical_review" in raw and not review.strip()):
+        problems.append(f"{where}: 'awaiting_medical_review' must say, in a sentence, what the clinic's medical lead has to review")
         return None
     lists: dict[str, tuple[Line, ...]] = {}
     for name in _LINE_FIELDS:
@@ -544,7 +572,7 @@ def _parse_block(raw: object, source: str, index: int, problems: list[str]) -> C
             return None
         lines = [_parse_line(item, f"{where}, {name}", timeline, problems) for item in value]
         lists[name] = tuple(line for line in lines if line is not None)
-    return ContentBlock(id=block_id, version=version, title=title, source=source, **lists)
+    return ContentBlock(id=block_id, version=version, title=title, source=source, awaiting_review=_one_line(review), **lists)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -596,6 +624,9 @@ def _parse_language(data: dict[str, Any], problems: list[str]) -> _LanguageSetti
     pattern = data.get("day_pattern")
     if not isinstance(pattern, str) or _placeholder_problems(pattern, ("weekday", "day", "month")):
         problems.append(f"{where}: 'day_pattern' may use only {{weekday}}, {{day}} and {{month}}")
+    year_pattern = data.get("day_year_pattern", f"{pattern} {{year}}")
+    if not isinstance(year_pattern, str) or _placeholder_problems(year_pattern, ("weekday", "day", "month", "year")):
+        problems.append(f"{where}: 'day_year_pattern' may use only {{weekday}}, {{day}}, {{month}} and {{year}}")
     weekdays, months = _names(data.get("weekdays"), 7), _names(data.get("months"), 12)
     if weekdays is None:
         problems.append(f"{where}: 'weekdays' must list 7 names, Monday first")
@@ -610,7 +641,7 @@ def _parse_language(data: dict[str, Any], problems: list[str]) -> _LanguageSetti
             or not isinstance(pattern, str) or weekdays is None or months is None or modality_names is None
             or zone_labels is None):
         return None
-    return _LanguageSettings(version, release, Calendar(weekdays, months, pattern), mark, modality_names, zone_labels)
+    return _LanguageSettings(version, release, Calendar(weekdays, months, pattern, str(year_pattern)), mark, modality_names, zone_labels)
 
 
 def content_folder(content_dir: Path | str, language: str) -> Path:
@@ -671,6 +702,13 @@ def _load(folder_name: str, language: str) -> AftercareContent:
         zone_labels=MappingProxyType(settings.zone_labels),
         blocks=MappingProxyType({block_id: blocks[block_id] for block_id in BLOCK_IDS}),
     )
+
+
+def awaiting_review(content_dir: Path | str, language: str = "en") -> tuple[ReviewNote, ...]:
+    """The blocks of a language's aftercare marked as awaiting the clinic's medical review, in leaflet order."""
+    content = load_content(content_dir, language)
+    return tuple(ReviewNote(block.id, block.title, block.source, block.awaiting_review)
+                 for block in content.blocks.values() if block.awaiting_review)
 
 
 # --- assembly -----------------------------------------------------------------------------------------
@@ -766,8 +804,10 @@ def _chosen(facts: SessionFacts, policy: AftercarePolicy) -> set[str]:
 
 
 def _values(facts: SessionFacts, policy: AftercarePolicy, content: AftercareContent, dates: KeyDates) -> dict[str, str]:
+    this_year = (facts.issued_on or facts.session_date).year
+
     def day(offset: int) -> str:
-        return format_day(facts.session_date + timedelta(days=offset), content.calendar)
+        return format_day(facts.session_date + timedelta(days=offset), content.calendar, this_year)
 
     values = {
         "patient_name": facts.patient_name.strip(),
@@ -791,11 +831,11 @@ def _values(facts: SessionFacts, policy: AftercarePolicy, content: AftercareCont
         "prp_no_wash_hours": str(policy.prp_no_wash_hours),
     }
     for name in DATE_NAMES:
-        values[name] = format_day(_named_date(dates, name), content.calendar)
+        values[name] = format_day(_named_date(dates, name), content.calendar, this_year)
     if facts.next_appointment is not None:
-        values["next_appointment"] = format_day(facts.next_appointment, content.calendar)
+        values["next_appointment"] = format_day(facts.next_appointment, content.calendar, this_year)
     if dates.book_from is not None:
-        values["book_from"] = format_day(dates.book_from, content.calendar)
+        values["book_from"] = format_day(dates.book_from, content.calendar, this_year)
     return values
 
 
@@ -832,11 +872,12 @@ def _when(block_id: str, facts: SessionFacts, dates: KeyDates) -> tuple[date | N
         "date.makeup": dates.makeup_from,
         "date.actives": dates.actives_from,
         "date.exercise": dates.exercise_from,
-        "date.sun_strict": dates.sun_strict_until,
+        "date.sun_strict": dates.sun_strict_until,  # an "until" date: see below
         "next.appointment": facts.next_appointment,
         "next.book_from": dates.book_from,
     }
-    return by_id.get(block_id), None
+    # Sun protection runs until its date; every other key date is when something may start again.
+    return by_id.get(block_id), dates.sun_strict_until if block_id == "date.sun_strict" else None
 
 
 def _extra_items(block_id: str, facts: SessionFacts, content: AftercareContent) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
+from practitioner.clinical.aftercare import depth_band
 from practitioner.clinical.screening import Policy
 
 # The seed's four benefits, and the concern each answers (laxity and pigmentation have none).
@@ -47,8 +48,13 @@ def raised_scar_caveat(concerns: tuple[str, ...] | list[str]) -> bool:
     return "raised_scars" in concerns
 
 
-def preparation_steps(first_session: date, modality: str, cold_sore_history: bool, policy: Policy) -> tuple[PrepStep, ...]:
-    """Section 4.1 as dated steps counted back from the first booked session, earliest first."""
+def preparation_steps(first_session: date, modality: str, cold_sore_history: bool, policy: Policy,
+                      deepest_planned_mm: float | None = None) -> tuple[PrepStep, ...]:
+    """Section 4.1 as dated steps counted back from the first booked session, earliest first.
+
+    The last step says how long the skin may look pink: by the depth band of the deepest planned
+    depth (section 3.1, as the aftercare chooses it), or without a number when none is planned.
+    """
     toxin_filler = max(policy.neurotoxin_interval_days, policy.filler_interval_days)
     nsaid_days = policy.prp_nsaid_window_days if modality == "prp_microneedling" else NSAID_DAYS_BEFORE
     steps = [
@@ -59,10 +65,18 @@ def preparation_steps(first_session: date, modality: str, cold_sore_history: boo
         PrepStep("stop_retinoids", first_session - timedelta(days=policy.retinoid_window_days)),
     ]
     if modality == "prp_microneedling":
-        steps.append(PrepStep("prp_water_alcohol", first_session - timedelta(days=1)))
+        steps.append(PrepStep("prp_water", first_session - timedelta(days=1)))
     if cold_sore_history:
         steps.append(PrepStep("antiviral", first_session - timedelta(days=1)))
     steps.sort(key=lambda s: (s.starts, s.key))
+    if modality == "prp_microneedling":
+        # "A few days before" [S75][S76] has no exact number, so this step has no date: it goes just
+        # before the first step of the day before.
+        day_before = next(i for i, step in enumerate(steps) if step.starts == first_session - timedelta(days=1))
+        steps.insert(day_before, PrepStep("prp_no_alcohol", None))
     steps.append(PrepStep("day_of", first_session))
-    steps.append(PrepStep("downtime_rf" if modality == "rf_microneedling" else "downtime", None))
+    downtime = "downtime_rf" if modality == "rf_microneedling" else "downtime"
+    if deepest_planned_mm is not None and deepest_planned_mm > 0:
+        downtime = f"{downtime}_{depth_band(deepest_planned_mm)}"
+    steps.append(PrepStep(downtime, None))
     return tuple(steps)

@@ -578,7 +578,9 @@ def treatment_guide_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec
     patient = consultation.patient
     text = guide_content()
     concerns = consultation.concern_codes
-    steps = guide.preparation_steps(plan.first_session_on, plan.modality, bool(consultation.cold_sore_history), current_policy(session))
+    depths = [float(z.depth_max_mm) for z in plan.zones if z.depth_max_mm is not None]
+    steps = guide.preparation_steps(plan.first_session_on, plan.modality, bool(consultation.cold_sore_history), current_policy(session),
+                                    max(depths) if depths else None)
     areas = [ZONE_LABELS.get(z.zone, z.zone.replace("_", " ")) for z in plan.zones]
     areas = [a if i == 0 else a[:1].lower() + a[1:] for i, a in enumerate(dict.fromkeys(areas))]
     plan_text = text["plan"]

@@ -246,8 +246,8 @@ def test_dated_timeline_lines_follow_the_policy(actives_days, avoid_in, allowed_
     for block_id in TIMELINE:
         block = only(result, block_id)
         avoids = [line for line in block.avoid if line.startswith("Retinoids")]
-        allowed = [line for line in block.do if line.startswith(f"From {day} you can use retinoids")]
-        assert (avoids == [f"Retinoids (such as retinol), acids, vitamin C and benzoyl peroxide before {day}."]) is (block_id in avoid_in)
+        allowed = [line for line in block.do if line.startswith(f"From {day}, if your skin is calm, you can use retinoids")]
+        assert (avoids == [f"Retinoids (vitamin A creams), exfoliating acids, vitamin C, and benzoyl peroxide (an acne treatment) before {day}."]) is (block_id in avoid_in)
         assert not avoids or block_id in avoid_in
         assert len(allowed) == (1 if block_id == allowed_from_in else 0), (block_id, block.do)
 
@@ -269,7 +269,7 @@ def test_dated_timeline_lines_follow_the_policy(actives_days, avoid_in, allowed_
         pytest.param(
             RF,
             ["You can use ice packs on the treated skin: 15 minutes at a time, 3 to 4 times a day.",
-             "Do not wear make-up for 48 hours.", "Do not use retinol or other exfoliating products for 7 days.",
+             "Do not wear make-up for 48 hours.", "Do not use retinoids (vitamin A creams such as retinol) or other exfoliating products for 7 days.",
              "small marks in a grid pattern", "Call us if the discomfort lasts more than 24 hours.",
              "pass heat (radiofrequency energy)"],
             ["do not wash", "ice or anything cold", "paracetamol", "ibuprofen", "prp", "took blood"],
@@ -442,11 +442,11 @@ def test_no_sunscreen_variant_starts_sunscreen_the_next_day():
         pytest.param(date(2026, 12, 23), 4, "next.appointment", date(2026, 12, 23),
                      "Your next appointment is on Wednesday 23 December.", id="appointment-wins"),
         pytest.param(date(2027, 1, 13), None, "next.appointment", date(2027, 1, 13),
-                     "Your next appointment is on Wednesday 13 January.", id="appointment-only"),
+                     "Your next appointment is on Wednesday 13 January 2027.", id="appointment-only"),
         pytest.param(None, 4, "next.book_from", date(2026, 12, 23),
                      "Please book your next session for Wednesday 23 December or later.", id="book-from-4-weeks"),
         pytest.param(None, 6, "next.book_from", date(2027, 1, 6),
-                     "Please book your next session for Wednesday 6 January or later.", id="book-from-6-weeks"),
+                     "Please book your next session for Wednesday 6 January 2027 or later.", id="book-from-6-weeks"),
         pytest.param(None, None, "next.ask", None, f"Call us on {PHONE} to arrange your next visit.", id="neither"),
     ],
 )
@@ -569,7 +569,7 @@ def test_content_version_is_stable_labelled_and_lists_the_blocks_used():
     assert first.content_version == second.content_version
     assert first.content_label == "en-2026.11"
     assert re.fullmatch(r"en-2026\.11\+[0-9a-f]{12}", first.content_version)
-    assert set(first.content_blocks) == {block.ref for block in first.blocks} | {"language@1"}
+    assert set(first.content_blocks) == {block.ref for block in first.blocks} | {"language@2"}
     assert list(first.content_blocks) == sorted(first.content_blocks)
     # A different set of blocks is a different content version.
     assert build().content_version != first.content_version
@@ -588,17 +588,18 @@ def test_content_version_is_stable_labelled_and_lists_the_blocks_used():
 def test_content_version_changes_when_a_used_block_version_changes(tmp_path, file, block_id, changes):
     before = build(content_dir=copy_content(tmp_path, "before"), **EVERYTHING)
     bumped = copy_content(tmp_path, "after")
-    edit(bumped / "en" / "aftercare" / file, f'id = "{block_id}"\nversion = 1', f'id = "{block_id}"\nversion = 2')
+    current = int(re.search(rf'id = "{re.escape(block_id)}"\nversion = (\d+)', (bumped / "en" / "aftercare" / file).read_text()).group(1))
+    edit(bumped / "en" / "aftercare" / file, f'id = "{block_id}"\nversion = {current}', f'id = "{block_id}"\nversion = {current + 1}')
     after = build(content_dir=bumped, **EVERYTHING)
     assert (after.content_version != before.content_version) is changes
-    assert (f"{block_id}@2" in after.content_blocks) is changes
+    assert (f"{block_id}@{current + 1}" in after.content_blocks) is changes
 
 
 def test_content_version_changes_with_the_language_file_version(tmp_path):
     bumped = copy_content(tmp_path)
-    edit(bumped / "en" / "aftercare" / "language.toml", "version = 1", "version = 2")
+    edit(bumped / "en" / "aftercare" / "language.toml", "version = 2", "version = 3")
     assert build(content_dir=bumped).content_version != build().content_version
-    assert "language@2" in build(content_dir=bumped).content_blocks
+    assert "language@3" in build(content_dir=bumped).content_blocks
 
 
 def test_content_version_matches_the_real_content_dir_when_copied(tmp_path):

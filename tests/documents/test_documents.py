@@ -111,14 +111,15 @@ def rf_story(author: User, *, with_draft: bool = True) -> Story:
         consultation_date=today - timedelta(days=40), modality="rf_microneedling", fitzpatrick=4, glogau=2, goodman_baron_grade=3,
         concerns=["atrophic_acne_scars", "raised_scars", "enlarged_pores"], treatment_areas=["cheeks", "forehead"],
         scars_rolling=12, scars_boxcar=6, scars_hypertrophic=2, cold_sore_history=True,
-        sunburn_on=today - timedelta(days=44), device_name="Morpheus8 (InMode)", needle_material="gold_plated",
+        had_sunburn=True, sunburn_on=today - timedelta(days=44), device_name="Morpheus8 (InMode)", needle_material="gold_plated",
         device_max_depth_mm="3.0", requested_depth_mm="2.0", skin_notes=f"Rolling and boxcar scars on both cheeks. {HOSTILE}",
         notes="Patient hopes for smoother cheeks before a wedding in spring.\nDiscussed a realistic timeline."),
         actor=author, policy=policy)
     db.session.commit()
     record_override(db.session, consultation, "Sunburn has settled on inspection; Dr Marsh agreed by phone.", actor=author)
     db.session.commit()
-    update_consultation(db.session, consultation, {**form_data(consultation), "topical_retinoid_or_acid_last_on": today - timedelta(days=43)},
+    update_consultation(db.session, consultation, {**form_data(consultation), "used_topical_retinoid_or_acid": True,
+                                                       "topical_retinoid_or_acid_last_on": today - timedelta(days=43)},
                         expected_version=None, actor=author, policy=policy)
     db.session.commit()
     if not consultation.allows_treatment:
@@ -136,7 +137,8 @@ def rf_story(author: User, *, with_draft: bool = True) -> Story:
                            signature_data_url="data:image/png;base64," + base64.b64encode(drawn_signature()).decode(),
                            photo_clinical=True, photo_marketing=False, actor=author)
     db.session.commit()
-    signed = signed_session(plan, author, session_date=today - timedelta(days=14), zones=(("cheeks", "2.0"), ("forehead", "0.75")),
+    # Treated today: a session may not be dated before the consent that covers it, signed just now.
+    signed = signed_session(plan, author, session_date=today, zones=(("cheeks", "2.0"), ("forehead", "0.75")),
                             products=(("Hyaluronic glide serum", "HG-2291"), ("Calming balm", "CB-77")), adverse_events=("bruising",),
                             start_time=time(10, 30), device_make="InMode", device_model="Morpheus8", device_serial="M8-20417",
                             device_max_depth_mm=Decimal("3.0"), cartridge_product="Prime 24-pin tip", needle_count=24,
@@ -258,23 +260,23 @@ def test_guide_carries_this_patients_benefits_raised_scar_caveat_and_dates_from_
     update_policy(db.session, {**Policy().as_dict(), "retinoid_window_days": 7, "sunburn_window_days": 21}, actor=practitioner)
     db.session.commit()
     spec = build(DocumentKind.TREATMENT_GUIDE, story.plan.public_id)
-    assert spec.title == "Your treatment guide" and spec.content_version == "en-guide-2026.11-1"
+    assert spec.title == "Your treatment guide" and spec.content_version == "en-guide-2026.11-2"
     pdf = render(spec)
     text = words(pdf)
     first = story.plan.first_session_on
     assert "Sofía O'Connor-Ramírez" in text
     assert "Your treatment guide" in text and "Radiofrequency (RF) microneedling uses" in text
     # Benefits for atrophic scars and pores only; the raised-scar caveat and referral advice.
-    assert "Less visible pitted (atrophic) acne scars" in text and "Pores that look smaller." in text
+    assert "Less visible acne scars of the kind that leave dips or pits in the skin" in text and "Pores that look smaller." in text
     assert "Softer fine lines" not in text and "Gentle exfoliation" not in text
     assert "About raised scars" in text and "We advise you to see a doctor about other treatments for raised scars." in text
     # Real dates counted back from the first session with this clinic's policy.
-    assert f"From {long_date(first - timedelta(days=7))}: stop retinol" in text
+    assert f"From {long_date(first - timedelta(days=7))}: stop using retinoids (vitamin A creams" in text
     assert f"From {long_date(first - timedelta(days=21))}: keep out of strong sun" in text
     assert f"On {long_date(first - timedelta(days=1))}: start the antiviral medicine" in text, "cold-sore history"
     assert f"On the day ({long_date(first)}): come with a clean face" in text
     assert "4 sessions, about 6 weeks apart." in text and "Areas: Cheeks, forehead and scarred areas." in text
-    assert "a few days of redness and some swelling after RF treatment" in text
+    assert "Plan for about 6 to 7 days of redness, and some swelling, at the depth of RF treatment planned for you." in text  # 2.0 mm planned
     assert 1 <= page_count(pdf) <= 3
     large = render(spec, large_print=True)
     assert "Sofía O'Connor-Ramírez" in words(large) and page_count(large) <= 6
@@ -289,10 +291,10 @@ def test_guide_for_fine_lines_only_has_no_other_benefit_no_raised_scars_and_no_a
     text = words(pdf)
     assert patient.full_name in text
     assert "Softer fine lines and wrinkles" in text
-    for other in ("pitted (atrophic) acne scars", "Pores that look smaller", "Gentle exfoliation", "About raised scars", "antiviral", "RF treatment"):
+    for other in ("dips or pits", "Pores that look smaller", "Gentle exfoliation", "About raised scars", "antiviral", "RF treatment"):
         assert other not in text, other
-    assert f"From {long_date(plan.first_session_on - timedelta(days=Policy().retinoid_window_days))}: stop retinol" in text
-    assert "Plan for a day or two of looking pink" in text
+    assert f"From {long_date(plan.first_session_on - timedelta(days=Policy().retinoid_window_days))}: stop using retinoids" in text
+    assert "Plan for about 4 to 5 days of looking pink" in text  # 1.0 mm planned on the forehead
     assert "Areas: Forehead and around the eyes." in text
     assert page_count(pdf) <= 3
 
