@@ -53,7 +53,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     from practitioner.consultations.timeline import timeline_entries
     from practitioner.patients.timeline import register_source
 
-    from practitioner.documents.wiring import document_entries, documents_for_source, issue_aftercare_after_sign, start_rendering_early
+    from practitioner.documents.wiring import (
+        document_entries, document_templates_globals, documents_for_source, issue_aftercare_after_sign, start_rendering_early)
     from practitioner.treatments.hooks import register_after_sign
     from practitioner.treatments.timeline import session_entries
 
@@ -63,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     register_source(document_entries)
     register_after_sign(issue_aftercare_after_sign)
     app.jinja_env.globals["documents_for_source"] = documents_for_source
+    app.jinja_env.globals.update(document_templates_globals())
     start_rendering_early(app)
 
     security.init_app(app)

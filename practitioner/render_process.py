@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -217,6 +218,20 @@ _WARM_UP_HTML = (
 _renders_here = 0  # renders WeasyPrint has done in this process, warm-ups included
 
 
+class AttachedFile(NamedTuple):
+    """A file embedded in the PDF as a PDF/A-3 associated file (catalog /AF, EmbeddedFiles, /AFRelationship).
+
+    The MIME type is read from the name's extension (".json": application/json). `modified` is
+    written as the file's /ModDate and /CreationDate, so the same input gives the same bytes.
+    """
+
+    name: str
+    data: bytes
+    description: str
+    modified: datetime
+    relationship: str = "Data"  # ISO 32000-2 7.11.3: the file holds the data the pages show
+
+
 class RenderResult(NamedTuple):
     """What one WeasyPrint render gives back from the render process."""
 
@@ -233,14 +248,15 @@ class RenderResult(NamedTuple):
         return [message for _, message in self.problems]
 
 
-def weasyprint_pdf(html: str, *, title: str, language: str, logo_png: bytes | None) -> RenderResult:
+def weasyprint_pdf(html: str, *, title: str, language: str, logo_png: bytes | None,
+                   attachments: tuple[AttachedFile, ...] = ()) -> RenderResult:
     """HTML to PDF with WeasyPrint in this process: reports/ as base URL, the report fetcher, PDF/A-3u with tags.
 
     Runs in the render process (practitioner.documents.rendering.render_isolated), or in the
     web process itself with PRACTITIONER_PDF_IN_PROCESS=1.
     """
     global _renders_here
-    from weasyprint import HTML
+    from weasyprint import HTML, Attachment
 
     fetcher = make_url_fetcher(REPORTS_DIR, logo_png)
     base_url = fetcher.reports_dir.as_uri() + "/"
@@ -251,7 +267,9 @@ def weasyprint_pdf(html: str, *, title: str, language: str, logo_png: bytes | No
         )
         document.metadata.title = title
         document.metadata.lang = language
-        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True, finisher=_stable_header_ids)
+        files = [Attachment(string=f.data, name=f.name, description=f.description, created=f.modified, modified=f.modified,
+                            relationship=f.relationship) for f in attachments]
+        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True, finisher=_stable_header_ids, attachments=files)
         _renders_here += 1
         renders, cpu = _renders_here, time.process_time() - cpu_start
     return RenderResult(

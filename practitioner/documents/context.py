@@ -83,6 +83,24 @@ def next_version(session: Session, kind: DocumentKind, source_id: str) -> int:
     return (latest or 0) + 1
 
 
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
+_EDITION = re.compile(r"(?:^|-)(\d{4})\.(\d{2})(?:-(\d+))?(?:\+[0-9a-f]+)?$")
+
+
+def readable_edition(content_version: str) -> str:
+    """The content version as a patient can read it: 'en-2026.11+3f2a...' -> 'November 2026 edition'.
+
+    The exact version (with the hash of the blocks used) stays in the archive; the page shows it once, readably.
+    """
+    found = _EDITION.search(content_version)
+    if found is None or not 1 <= int(found.group(2)) <= 12:
+        return content_version.split("+", 1)[0]
+    year, month, revision = found.groups()
+    edition = f"{_MONTH_NAMES[int(month) - 1]} {year} edition"
+    return f"{edition}, revision {revision}" if revision and revision != "1" else edition
+
+
 def finish(session: Session, spec: DocumentSpec, issued_on: date) -> DocumentSpec:
     """Number the document, add the clinic letterhead, paper size and logo, and the document block."""
     settings = get_settings(session)
@@ -91,7 +109,8 @@ def finish(session: Session, spec: DocumentSpec, issued_on: date) -> DocumentSpe
     spec.paper = settings.paper_size.value
     spec.logo_png = settings.logo_png
     spec.context.setdefault("clinic", clinic_values(settings))
-    spec.context["document"] = {"number": spec.number, "content_version": spec.content_version, "issued_on": issued_on,
+    spec.context["document"] = {"number": spec.number, "content_version": spec.content_version,
+                                "edition": readable_edition(spec.content_version), "issued_on": issued_on,
                                 "summary": spec.context.get("summary", spec.title)}
     spec.context.pop("summary", None)
     return spec
@@ -121,8 +140,8 @@ _AFTERCARE_LOADS = (
 )
 
 
-def aftercare_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
-    """Aftercare instructions assembled from a signed session's record."""
+def aftercare_spec(session: Session, public_id: uuid.UUID, issued_on: date | None = None) -> DocumentSpec:
+    """Aftercare instructions assembled from a signed session's record; dates outside the issue date's year print their year."""
     record = _session_or_raise(session, public_id, *_AFTERCARE_LOADS)
     if not record.is_signed:
         raise NotReady("Aftercare is issued from a signed session: sign the session record first.")
@@ -143,8 +162,9 @@ def aftercare_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
         next_appointment=record.next_appointment_on if record.next_appointment_on and record.next_appointment_on > record.session_date else None,
         interval_weeks=record.plan.interval_weeks,
         clinic_name=settings.name,
-        clinic_phone=settings.phone or "the clinic",
+        clinic_phone=(settings.phone or "").strip() or "the clinic",  # a preview only: issuing needs the phone
         clinic_out_of_hours=settings.out_of_hours or "your local urgent care service",
+        issued_on=issued_on,
     )
     aftercare = assemble_aftercare(facts, current_aftercare_policy(session), CONTENT_DIR)
     blocks = [
@@ -163,6 +183,6 @@ def aftercare_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
                         context, aftercare.content_version, f"aftercare-{slug(record.patient.full_name)}-{record.session_date.isoformat()}")
 
 
-BUILDERS: dict[DocumentKind, Callable[[Session, uuid.UUID], DocumentSpec]] = {
+BUILDERS: dict[DocumentKind, Callable[[Session, uuid.UUID, date | None], DocumentSpec]] = {
     DocumentKind.AFTERCARE: aftercare_spec,
 }

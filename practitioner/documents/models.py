@@ -29,6 +29,23 @@ class DocumentKind(enum.StrEnum):
             "consultation-summary": "Consultation summary", "session-record": "Session record", "patient-export": "Patient record export",
         }[self.value]
 
+    @property
+    def for_patient(self) -> bool:
+        """Given to the patient (documents.md: guide, aftercare, consent, export); the others are for the clinic's file."""
+        return self in (DocumentKind.TREATMENT_GUIDE, DocumentKind.AFTERCARE, DocumentKind.CONSENT_FORM, DocumentKind.PATIENT_EXPORT)
+
+    @property
+    def issue_label(self) -> str:
+        """The button that issues it: given to the patient, or saved to the clinic's file."""
+        if self.for_patient:
+            return f"Issue {self.label.lower()} to the patient"
+        return f"Save {self.label.lower()} to the file"
+
+    @property
+    def issued_phrase(self) -> str:
+        """How the timeline and the Documents list say what happened to an issued copy."""
+        return "given to the patient" if self.for_patient else "saved to the clinic file"
+
 
 class IssuedDocument(PublicIdMixin, Base):
     """One issued version of a document. Never changed: a re-issue is a new row with the next version."""

@@ -47,6 +47,7 @@ from markupsafe import Markup
 from practitioner import render_process
 from practitioner.render_process import (  # noqa: F401  (the fetcher and the font configuration are read from here too)
     LOGO_URL,
+    AttachedFile,
     PDF_VARIANT,
     REPORTS_DIR,
     RefusedURL,
@@ -297,13 +298,15 @@ def _retire(pool: _Pool, *, start_next: bool) -> None:
             _pool = None
 
 
-def render_isolated(html: str, *, title: str, language: str, logo_png: bytes | None) -> RenderResult:
+def render_isolated(html: str, *, title: str, language: str, logo_png: bytes | None,
+                    attachments: tuple[AttachedFile, ...] = ()) -> RenderResult:
     """`weasyprint_pdf` in this web process's render process (see above), replaced every RENDERS_PER_PROCESS renders."""
     with _pool_lock:
         for attempt in (1, 2):
             pool = _current_pool()
             try:
-                future = pool.executor.submit(weasyprint_pdf, html, title=title, language=language, logo_png=logo_png)
+                future = pool.executor.submit(weasyprint_pdf, html, title=title, language=language, logo_png=logo_png,
+                                              attachments=attachments)
                 result = future.result(timeout=RENDER_TIMEOUT_SECONDS)
             except TimeoutError:
                 _kill(pool)
@@ -440,11 +443,13 @@ def render_pdf(
     large_print: bool = False,
     logo_png: bytes | None = None,
     strict: bool = True,
+    attachments: tuple[AttachedFile, ...] = (),
 ) -> bytes:
     """Render a report template to a tagged PDF/A-3u with the bundled font and locked-down fetching.
 
     With `strict` (the default) any warning or error WeasyPrint logs, a refused URL included,
     raises DocumentRenderError instead of returning a document with something missing.
+    `attachments` are embedded as PDF/A-3 associated files (the patient export's JSON).
     """
     if logo_png is not None and not logo_png.startswith(_PNG_SIGNATURE):
         raise ValueError("The clinic logo must be PNG bytes (as stored by the clinic settings).")
@@ -452,7 +457,8 @@ def render_pdf(
         template_name, context, title=title, language=language, paper=paper,
         large_print=large_print, with_logo=logo_png is not None,
     )
-    return pdf_from_html(html, title=title, language=language, logo_png=logo_png, label=template_name, strict=strict)
+    return pdf_from_html(html, title=title, language=language, logo_png=logo_png, label=template_name, strict=strict,
+                         attachments=attachments)
 
 
 def pdf_from_html(
@@ -463,12 +469,13 @@ def pdf_from_html(
     logo_png: bytes | None = None,
     label: str = "document",
     strict: bool = True,
+    attachments: tuple[AttachedFile, ...] = (),
 ) -> bytes:
     """WeasyPrint on report HTML from render_html, in the render process: reports/ as base URL, the report fetcher, PDF/A-3u with tags."""
     if os.environ.get(IN_PROCESS_VARIABLE) == "1":
-        result = weasyprint_pdf(html, title=title, language=language, logo_png=logo_png)
+        result = weasyprint_pdf(html, title=title, language=language, logo_png=logo_png, attachments=attachments)
     else:
-        result = render_isolated(html, title=title, language=language, logo_png=logo_png)
+        result = render_isolated(html, title=title, language=language, logo_png=logo_png, attachments=attachments)
         # What WeasyPrint logged over there is logged here too, as when it ran in this process.
         for level, message in result.problems:
             logging.getLogger("weasyprint").log(level, "%s", message)

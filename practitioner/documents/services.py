@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date
+from datetime import date, datetime, time, timezone
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,16 +15,19 @@ from practitioner.auth.models import User
 from practitioner.database import utcnow
 from practitioner.documents import builders
 from practitioner.documents.context import BUILDERS as AFTERCARE_BUILDERS
-from practitioner.documents.context import DocumentSpec, SourceNotFound, finish
+from practitioner.admin.services import get_settings
+from practitioner.documents.context import DocumentSpec, NotReady, SourceNotFound, finish
 from practitioner.documents.models import DocumentKind, IssuedDocument
-from practitioner.documents.rendering import render_pdf
+from practitioner.documents.rendering import AttachedFile, render_pdf
 from practitioner.errors import NotAllowed
 from practitioner.patients.models import Patient
 
 
 def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on: date) -> DocumentSpec:
     """The document's spec from the database (a read: the caller ends the transaction before rendering)."""
-    builder = {**AFTERCARE_BUILDERS, **builders.BUILDERS}.get(kind)
+    if kind in AFTERCARE_BUILDERS:  # the aftercare prints its days without the year when they fall in the issue year
+        return finish(session, AFTERCARE_BUILDERS[kind](session, source_id, issued_on), issued_on)
+    builder = builders.BUILDERS.get(kind)
     if builder is None:
         raise SourceNotFound(f"{kind.label} is not available yet.")
     return finish(session, builder(session, source_id), issued_on)
@@ -32,12 +35,23 @@ def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on:
 
 def render(spec: DocumentSpec, *, large_print: bool = False) -> bytes:
     """The PDF bytes of a spec. Call with no database transaction open: rendering takes a while."""
-    return render_pdf(spec.template, spec.context, title=spec.title, paper=spec.paper, large_print=large_print, logo_png=spec.logo_png)
+    return render_pdf(spec.template, spec.context, title=spec.title, paper=spec.paper, large_print=large_print, logo_png=spec.logo_png,
+                      attachments=attachments(spec, large_print))
 
 
 def filename(spec: DocumentSpec, large_print: bool = False) -> str:
     """A sensible download name: kind, patient, date, version."""
     return f"{spec.filename_stem}-v{spec.version}{'-large-print' if large_print else ''}.pdf"
+
+
+def attachments(spec: DocumentSpec, large_print: bool = False) -> tuple[AttachedFile, ...]:
+    """The files carried inside the PDF: the export's JSON, under the name its download link gives it."""
+    if not spec.json_data:
+        return ()
+    issued_on = spec.context["document"]["issued_on"]
+    made = datetime.combine(issued_on, time(), tzinfo=timezone.utc)
+    return (AttachedFile(name=filename(spec, large_print).removesuffix(".pdf") + ".json", data=spec.json_data,
+                         description="The same record as this document, machine-readable (JSON)", modified=made),)
 
 
 class IssueConflict(NotAllowed):
@@ -87,10 +101,25 @@ def record_reprint(session: Session, issued: IssuedDocument, *, actor: User, ip_
                  target=f"document:{issued.public_id}", detail={"number": issued.number}, ip_address=ip_address)
 
 
+class NoClinicPhone(NotReady):
+    """A patient document would tell the patient to call a clinic with no phone number."""
+
+
+NO_PHONE_MESSAGE = ("Not issued: the clinic has no phone number, and patient documents tell the patient whom to call. "
+                    "An administrator can add it on the Clinic settings page (Clinic settings in the menu, /admin/settings).")
+
+
+def check_can_issue(session: Session, kind: DocumentKind) -> None:
+    """Refuse to issue a patient document while the clinic's phone number is not set."""
+    if kind.for_patient and not (get_settings(session).phone or "").strip():
+        raise NoClinicPhone(NO_PHONE_MESSAGE)
+
+
 def issue_now(session: Session, kind: DocumentKind, source_id: uuid.UUID, *, actor: User, issued_on: date,
               large_print: bool = False, ip_address: str = "") -> IssuedDocument:
     """Build, render with no transaction open, archive and commit: the whole issue in one call."""
     spec = build(session, kind, source_id, issued_on)
+    check_can_issue(session, kind)
     # End the read before rendering: on SQLite an open transaction holds the write lock.
     session.commit()
     pdf = render(spec, large_print=large_print)

@@ -25,9 +25,30 @@ def document_entries(session: Session, patient: Patient, clinical: bool) -> list
     """Every document issued to the patient, with its version."""
     if not clinical:
         return []
-    return [TimelineEntry(when=d.issued_at, kind="document", title=f"{d.title} given", url=url_for("documents.reprint", public_id=d.public_id),
+    return [TimelineEntry(when=d.issued_at, kind="document", title=f"{d.title} {d.kind.issued_phrase}",
+                          url=url_for("documents.reprint", public_id=d.public_id),
                           badge=f"v{d.version}", details=(f"{d.number} · issued by {d.issued_by.name}",))
             for d in services.issued_for_patient(session, patient.id)]
+
+
+def documents_for_patient(patient: Patient) -> list:
+    """For the patient page: every document issued for the patient, newest first (the timeline lists the same ones)."""
+    return services.issued_for_patient(db.session, patient.id)
+
+
+def document_templates_globals() -> dict[str, object]:
+    """What page templates use to list documents and label their buttons."""
+    return {"documents_for_patient": documents_for_patient, "document_kind": DocumentKind,
+            "content_awaiting_review": content_awaiting_review}
+
+
+def content_awaiting_review() -> list[dict[str, str]]:
+    """Aftercare notes marked in the content as awaiting the clinic's medical review (for the admin settings page)."""
+    from practitioner.clinical.aftercare import awaiting_review
+    from practitioner.documents.context import CONTENT_DIR
+
+    return [{"title": note.title, "block": note.block_id, "file": note.source, "note": note.note}
+            for note in awaiting_review(CONTENT_DIR)]
 
 
 def documents_for_source(source_id: object) -> list:

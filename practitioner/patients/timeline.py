@@ -8,9 +8,11 @@ page asks every source for its entries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo
 
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from practitioner.patients.models import Patient
@@ -27,12 +29,23 @@ class TimelineEntry:
     badge: str = ""
     badge_class: str = ""
     details: tuple[str, ...] = field(default_factory=tuple)
+    at: datetime | None = None  # when `when` is a date: the moment it happened, if known (a session's start)
 
     @property
-    def sort_key(self) -> tuple[date, int]:
-        """Newest first; a date without a time sorts as the start of that day."""
-        day = self.when.date() if isinstance(self.when, datetime) else self.when
-        return (day, 1 if isinstance(self.when, datetime) else 0)
+    def sort_key(self) -> tuple[date, float]:
+        """By the clinic's day, then by the moment it happened; a date with no known moment is the start of its day."""
+        moment = self.when if isinstance(self.when, datetime) else self.at
+        if moment is None:
+            return (self.when, float("-inf"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        local = moment.astimezone(_clinic_zone())
+        day = local.date() if isinstance(self.when, datetime) else self.when
+        return (day, moment.timestamp())
+
+
+def _clinic_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("TIMEZONE", "UTC") if has_app_context() else "UTC")
 
 
 TimelineSource = Callable[[Session, Patient, bool], list[TimelineEntry]]

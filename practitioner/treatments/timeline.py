@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
@@ -26,7 +29,7 @@ def session_entries(session: Session, patient: Patient, clinical: bool) -> list[
     for record in session.scalars(records):
         zones = ", ".join(f"{z.zone.replace('_', ' ')} {z.depth_mm} mm" for z in record.zones)
         entries.append(TimelineEntry(
-            when=record.session_date, kind="session",
+            when=record.session_date, kind="session", at=_started(record),
             title=f"Session {record.sequence} of {record.plan.sessions_planned}: {MODALITY_LABELS[record.plan.modality].lower()}",
             url=url_for("treatments.detail", public_id=record.public_id),
             badge="Signed" if record.is_signed else "Draft, not signed",
@@ -34,3 +37,10 @@ def session_entries(session: Session, patient: Patient, clinical: bool) -> list[
             details=tuple(d for d in (zones, f"{len(record.addenda)} addend{'um' if len(record.addenda) == 1 else 'a'}" if record.addenda else "") if d),
         ))
     return entries
+
+
+def _started(record: TreatmentSession) -> datetime | None:
+    """The session's start in the clinic's zone, so it sorts among that day's other entries in the order they happened."""
+    if record.start_time is None:
+        return None
+    return datetime.combine(record.session_date, record.start_time, tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))

@@ -239,7 +239,9 @@ def test_every_page_says_page_x_of_y_and_carries_the_running_header(sample_pdf: 
     assert len(texts) >= 2
     for number, text in enumerate(texts, start=1):
         assert f"Page {number} of {len(texts)}" in text
-        assert "Document PD-2026-000042" in text and "Content version aftercare-mn 2026.11-1" in text
+        assert "Document PD-2026-000042" in text
+    # The content version is printed once, at the end, not on every page (issue 10).
+    assert sum(text.count("aftercare-mn 2026.11-1") for text in texts) == 1 and "Content version" not in " ".join(texts)
     for text in texts[1:]:  # the running header: on the first page the letterhead stands instead
         assert "Harbour Skin Clinic" in text and TITLE in text
     assert TITLE not in texts[0].replace(f"{TITLE}\n", "", 1)
