@@ -72,14 +72,15 @@ def _first_screening_example(tmp_path) -> tuple[str, str]:
     return str(intake), example["expected"]["decision"]
 
 
-def test_screen_on_a_database_never_migrated_uses_the_default_policy_and_says_so(tmp_path):
+def test_screen_on_a_database_never_migrated_uses_the_default_policy_and_says_so(tmp_path, empty_database_url):
+    """A fresh empty SQLite file (or, in the PostgreSQL pass, an empty database)."""
     import json
 
     from practitioner import create_app
     from tests.conftest import make_config
 
     intake, decision = _first_screening_example(tmp_path)
-    fresh = create_app(make_config(tmp_path / "never-migrated.sqlite3"))
+    fresh = create_app(make_config(empty_database_url))
     with fresh.app_context():
         result = fresh.test_cli_runner().invoke(args=["screen", intake])
         db.engine.dispose()
