@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, DateField, DecimalField, EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional, ValidationError
 
 from practitioner.admin.models import PaperSize
 from practitioner.auth.models import Role
@@ -63,12 +63,17 @@ class AuditFilterForm(Form):
     class Meta:
         csrf = False
 
-    patient = StringField("Patient record number", filters=F, validators=[Optional(), Length(max=30)])
+    patient = StringField("Patient name or record number", filters=F, validators=[Optional(), Length(max=120, message="Use at most 120 characters.")])
     user = SelectField("User", choices=[], validators=[Optional()])
     action = SelectField("Action", choices=[], validators=[Optional()])
     outcome = SelectField("Outcome", choices=choices([("", "Any"), ("success", "Success"), ("failure", "Failure"), ("denied", "Denied")]), validators=[Optional()])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
+
+    def validate_date_from(self, field: DateField) -> None:
+        """A 'from' after the 'to' is a mistake to point out, not a filter that finds nothing."""
+        if field.data and self.date_to.data and field.data > self.date_to.data:
+            raise ValidationError("The 'From' date is after the 'To' date: choose a 'From' date on or before it.")
 
 
 class PolicyForm(Form):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from practitioner import audit
@@ -20,6 +22,8 @@ from practitioner.clinical.aftercare import AftercarePolicy
 from practitioner.clinical.screening import POLICY_SETTINGS, Policy
 from practitioner.database import insert_if_absent, write_step
 from practitioner.errors import DomainError
+from practitioner.patients.models import Patient
+from practitioner.patients.services import fold
 
 LOGO_MAX_PIXELS = 16_000_000
 LOGO_MIN_SIDE = 16
@@ -117,13 +121,13 @@ def update_settings(
 
 
 def audit_statement(
-    *, patient_id: int | None = None, actor_id: int | None = None, action: str | None = None,
-    outcome: str | None = None, date_from: date | None = None, date_to: date | None = None,
+    *, patient_ids: Iterable[int] | None = None, actor_id: int | None = None, action: str | None = None,
+    outcome: str | None = None, date_from: date | None = None, date_to: date | None = None, zone: tzinfo = timezone.utc,
 ) -> Select[tuple[audit.AuditEvent]]:
-    """Audit rows, newest first, narrowed by the filters given."""
+    """Audit rows, newest first, narrowed by the filters given; the dates are whole days in `zone` (the clinic's)."""
     query = select(audit.AuditEvent)
-    if patient_id is not None:
-        query = query.where(audit.AuditEvent.patient_id == patient_id)
+    if patient_ids is not None:
+        query = query.where(audit.AuditEvent.patient_id.in_(list(patient_ids)))
     if actor_id is not None:
         query = query.where(audit.AuditEvent.actor_id == actor_id)
     if action:
@@ -131,10 +135,36 @@ def audit_statement(
     if outcome:
         query = query.where(audit.AuditEvent.outcome == outcome)
     if date_from:
-        query = query.where(audit.AuditEvent.at >= datetime.combine(date_from, time.min, timezone.utc))
+        query = query.where(audit.AuditEvent.at >= datetime.combine(date_from, time.min, zone).astimezone(timezone.utc))
     if date_to:
-        query = query.where(audit.AuditEvent.at < datetime.combine(date_to + timedelta(days=1), time.min, timezone.utc))
+        query = query.where(audit.AuditEvent.at < datetime.combine(date_to + timedelta(days=1), time.min, zone).astimezone(timezone.utc))
     return query.order_by(audit.AuditEvent.id.desc())
+
+
+AUDIT_PATIENT_MATCHES = 50
+
+
+def audit_patients(session: Session, text: str) -> list[Patient]:
+    """The patients an audit filter names: the one with that record number, else those whose names start with each word.
+
+    Archived patients are included (their trail is still asked for); at most AUDIT_PATIENT_MATCHES.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    by_number = session.scalars(select(Patient).where(Patient.record_number == text)).first()
+    if by_number is not None:
+        return [by_number]
+    words = [word for word in re.split(r"[\s,]+", fold(text)) if word]
+    if not words:
+        return []
+    query = select(Patient)
+    for word in words:
+        prefix = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Patient.given_name_search.like(prefix, escape="\\"),
+                                Patient.family_name_search.like(prefix, escape="\\")))
+    query = query.order_by(Patient.family_name_search, Patient.given_name_search, Patient.id).limit(AUDIT_PATIENT_MATCHES)
+    return list(session.scalars(query))
 
 
 AUDIT_ACTIONS = (

@@ -21,6 +21,7 @@ from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
 from practitioner.forms import choices
 from practitioner.patients.models import Patient
+from practitioner.templating import clinic_zone
 
 DEFAULT_POLICY = Policy().as_dict()
 # As the policy page shows the defaults: a skin type in Roman numerals, like everywhere else.
@@ -124,34 +125,43 @@ def logo():
 @bp.get("/audit")
 @require(Permission.VIEW_AUDIT)
 def audit_trail():
-    """Browse the audit trail, filtered by patient, user, action, outcome and dates."""
+    """Browse the audit trail, filtered by patient (name or record number), user, action, outcome and dates."""
     form = AuditFilterForm(request.args)
     people = db.session.scalars(select(User).order_by(User.name)).all()
     form.user.choices = choices([("", "Anyone")] + [(u.public_id, f"{u.name} ({u.email})") for u in people])
     actions = db.session.scalars(select(audit.AuditEvent.action).distinct().order_by(audit.AuditEvent.action)).all()
     form.action.choices = choices([("", "Any")] + [(a, a) for a in actions])
-    form.validate()
-    patient = None
+    if not form.validate():
+        return render_template("admin/audit.html", form=form, page=None, people={}, patients={}, patient=None), 422
+    matches = _audit_patients(form)
+    actor = next((u for u in people if str(u.public_id) == form.user.data), None)
+    statement = services.audit_statement(
+        patient_ids=None if matches is None else [p.id for p in matches],
+        actor_id=actor.id if actor else None, action=form.action.data or None, outcome=form.outcome.data or None,
+        date_from=form.date_from.data, date_to=form.date_to.data, zone=clinic_zone(),
+    )
+    page = db.paginate(statement, per_page=50, error_out=False)
+    patient_ids = {row.patient_id for row in page.items if row.patient_id}
+    patients = {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))} if patient_ids else {}
+    return render_template("admin/audit.html", form=form, page=page, people={u.id: u for u in people}, patients=patients,
+                           patient=matches[0] if matches and len(matches) == 1 else None, matches=matches)
+
+
+def _audit_patients(form: AuditFilterForm) -> list[Patient] | None:
+    """The patients the filter names (None: any patient); an unknown name or number is said on the field."""
     if form.patient.data:
-        patient = db.session.scalars(select(Patient).where(Patient.record_number == form.patient.data)).first()
-        if patient is None:
-            form.patient.errors = list(form.patient.errors) + ["No patient has this record number."]
-    elif request.args.get("patient_id"):
+        matches = services.audit_patients(db.session, form.patient.data)
+        if not matches:
+            form.patient.errors = [*form.patient.errors, "No patient has this name or record number. Check the spelling, "
+                                                         "or find the patient in the patient list."]
+        return matches
+    if request.args.get("patient_id"):
         try:
             patient = db.session.scalars(select(Patient).where(Patient.public_id == uuid.UUID(request.args["patient_id"]))).first()
         except ValueError:
             patient = None
-    actor = next((u for u in people if str(u.public_id) == form.user.data), None)
-    statement = services.audit_statement(
-        patient_id=patient.id if patient else (-1 if form.patient.data else None),
-        actor_id=actor.id if actor else None, action=form.action.data or None, outcome=form.outcome.data or None,
-        date_from=form.date_from.data, date_to=form.date_to.data,
-    )
-    page = db.paginate(statement, per_page=50, error_out=False)
-    people_by_id = {u.id: u for u in people}
-    patient_ids = {row.patient_id for row in page.items if row.patient_id}
-    patients = {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))} if patient_ids else {}
-    return render_template("admin/audit.html", form=form, page=page, people=people_by_id, patients=patients, patient=patient)
+        return [patient] if patient else []
+    return None
 
 
 @bp.route("/policy", methods=["GET", "POST"])

@@ -153,4 +153,4 @@ def test_audit_trail_filters_by_patient_and_user(as_admin, app, practitioner):
     html = as_admin.get("/admin/audit", query_string={"user": str(practitioner.public_id), "action": "auth.sign_in"}).get_data(as_text=True)
     assert "1 row" in html
     html = as_admin.get("/admin/audit", query_string={"patient": "NOPE"}).get_data(as_text=True)
-    assert "No patient has this record number." in html and "0 rows" in html
+    assert "No patient has this name or record number." in html and "0 rows" in html

@@ -175,6 +175,8 @@ def test_every_page_has_no_axe_violations(browser, live_server: LiveServer, size
         check("screening policy", "/admin/policy")
         check("aftercare settings", "/admin/aftercare")
         check("audit trail", "/admin/audit")
+        check("audit trail (by patient name)", "/admin/audit?patient=Marchetti")
+        check("audit trail (from after to, 422)", "/admin/audit?date_from=2026-11-20&date_to=2026-11-02", status=422)
     finally:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"axe-{size}.json").write_text(json.dumps(
