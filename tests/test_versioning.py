@@ -7,12 +7,13 @@ from decimal import Decimal
 from typing import Any, Callable
 
 import pytest
+from sqlalchemy import select
 from practitioner.consultations.models import Consultation
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 from practitioner.treatments.models import TreatmentSession
-from tests.conftest import make_patient
-from tests.factories import complete_session_form, make_consultation, treatable_plan
+from tests.conftest import make_patient, post_form
+from tests.factories import complete_session_form, treatable_plan
 from tests.security.test_hostile_input import browser_submission, parse, pick
 
 
@@ -32,16 +33,20 @@ def _fresh(model, row_id):
     return db.session.get(model, row_id)
 
 
-def _patient_edit(practitioner) -> VersionedForm:
+def _patient_edit(practitioner, client) -> VersionedForm:
     patient = make_patient(actor=practitioner)
     url = f"/patients/{patient.public_id}/edit"
     return VersionedForm(url, url, {"phone": "07700 900555"}, lambda: _fresh(Patient, patient.id), lambda p: p.phone == "07700 900555")
 
 
-def _consultation_edit(practitioner) -> VersionedForm:
-    consultation = make_consultation(make_patient(actor=practitioner), practitioner)
+def _consultation_edit(practitioner, client) -> VersionedForm:
+    from tests.consultations.test_consultations import HEALTHY
+
+    patient = make_patient(actor=practitioner)
+    assert post_form(client, f"/patients/{patient.public_id}/consultations/new", HEALTHY).status_code == 303
+    consultation = db.session.scalars(select(Consultation).where(Consultation.patient_id == patient.id)).one()
     url = f"/consultations/{consultation.public_id}/edit"
-    return VersionedForm(url, url, {"notes": "Tampered note", "screening_asked": "y"}, lambda: _fresh(Consultation, consultation.id),
+    return VersionedForm(url, url, {"notes": "Tampered note"}, lambda: _fresh(Consultation, consultation.id),
                          lambda c: c.notes == "Tampered note")
 
 
@@ -54,14 +59,14 @@ def _start(practitioner) -> TreatmentSession:
     return record
 
 
-def _session_edit(practitioner) -> VersionedForm:
+def _session_edit(practitioner, client) -> VersionedForm:
     record = _start(practitioner)
     url = f"/sessions/{record.public_id}/edit"
     return VersionedForm(url, url, complete_session_form(clinical_note="Tampered note"), lambda: _fresh(TreatmentSession, record.id),
                          lambda r: r.clinical_note == "Tampered note")
 
 
-def _session_sign(practitioner) -> VersionedForm:
+def _session_sign(practitioner, client) -> VersionedForm:
     from practitioner.admin.services import current_policy
     from practitioner.treatments.services import save_draft
     record = _start(practitioner)
@@ -90,7 +95,7 @@ def _submission(client, case: VersionedForm) -> dict[str, list[str]]:
 @pytest.mark.parametrize("version", [None, "", "abc", "1.0", "-1", "²", "1; DROP TABLE patients"])
 @pytest.mark.parametrize("endpoint", sorted(VERSIONED_FORMS))
 def test_a_post_without_a_usable_version_is_refused_and_saves_nothing(as_practitioner, practitioner, endpoint, version):
-    case = VERSIONED_FORMS[endpoint](practitioner)
+    case = VERSIONED_FORMS[endpoint](practitioner, as_practitioner)
     before = case.read().version
     data = _submission(as_practitioner, case)
     assert "version" in data, "the page carries the version it was opened at"
@@ -109,7 +114,7 @@ def test_a_post_without_a_usable_version_is_refused_and_saves_nothing(as_practit
 @pytest.mark.parametrize("endpoint", sorted(VERSIONED_FORMS))
 def test_the_same_post_with_its_version_is_saved(as_practitioner, practitioner, endpoint):
     """The control for the test above: only the version makes the difference."""
-    case = VERSIONED_FORMS[endpoint](practitioner)
+    case = VERSIONED_FORMS[endpoint](practitioner, as_practitioner)
     response = as_practitioner.post(case.action, data=_submission(as_practitioner, case))
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     assert case.saved(case.read())
