@@ -142,6 +142,7 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
     """
     from practitioner.admin.services import current_policy
     from practitioner.templating import clinic_today
+    from practitioner.clinical.questions import QUESTIONS
     from practitioner.consultations.consent_content import load_consent_content
     from practitioner.consultations.consent_services import sign_consent
     from practitioner.consultations.models import Consultation
@@ -156,7 +157,9 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
     today = clinic_today()  # the day the session's date checks use
     base = {"consultation_date": today - timedelta(days=14), "glogau": 2, "goodman_baron_grade": None, "skin_notes": "",
             "device_name": "SkinPen Precision", "needle_material": "stainless_steel", "device_max_depth_mm": Decimal("1.5"),
-            "diabetes": "none", "isotretinoin": "never", "notes": ""}
+            "notes": "",
+            # Each demo patient was asked every screening question; their answers are explicit (none is a default).
+            **{question.name: question.no_answer for question in QUESTIONS}}
     added = 0
 
     def patient(number: str) -> Patient | None:

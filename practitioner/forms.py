@@ -9,8 +9,9 @@ from typing import Iterable
 from flask import g
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectMultipleField
+from wtforms import RadioField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
@@ -23,7 +24,6 @@ class Form(FlaskForm):
             kwargs["formdata"] = MultiDict([(key, value) for key, values in draft.items() for value in values])
         super().__init__(*args, **kwargs)
         self.restored_from_draft = draft is not None
-
 
     def error_items(self) -> list[tuple[str, str]]:
         """Every error as (field id, sentence), rows of a list spelled out ("Zone 2, depth (mm): Enter 0.1 to 5 mm.")."""
@@ -50,9 +50,28 @@ def _errors(field: Any, label: str) -> Iterable[tuple[str, str]]:
     if first is not None:
         yield field.id, f"{label}: {first}"
 
+
 def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
     """Select or radio options from (value, label) pairs, in the form WTForms 3.3+ expects."""
     return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+YES_NO = choices([("yes", "Yes"), ("no", "No")])
+
+
+def _yes_no(value: object) -> bool | None:
+    if value in (True, "yes", "True", "y"):
+        return True
+    if value in (False, "no", "False", "n"):
+        return False
+    return None
+
+
+def yes_no(label: str, required: str | None = None, description: str | None = None) -> RadioField:
+    """A yes/no question with no default: it stays unanswered (None) until Yes or No is chosen."""
+    validators = [InputRequired(required)] if required else [Optional()]
+    return RadioField(label, choices=YES_NO, coerce=_yes_no, validators=validators, description=description,
+                      invalid_choice_message="Choose Yes or No.")
 
 
 class MultiCheckboxField(SelectMultipleField):

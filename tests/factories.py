@@ -8,14 +8,21 @@ from decimal import Decimal
 from typing import Any
 
 from practitioner.auth.models import User
+from practitioner.clinical.questions import QUESTIONS
 from practitioner.consultations.models import Consent, Consultation, ConsultationArea, PlanZone, TreatmentPlan
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 
 
+# Every screening question answered explicitly with the answer that raises nothing (nothing is left
+# to a default: an unanswered question is NULL, and the screening refuses it).
+HEALTHY_ANSWERS: dict[str, Any] = {q.name: q.no_answer for q in QUESTIONS}
+
+
 def make_consultation(patient: Patient, author: User, *, modality: str = "microneedling", decision: str = "proceed",
                       **values: Any) -> Consultation:
-    """A committed consultation with the given (already computed) decision."""
+    """A committed consultation with the given (already computed) decision and every screening question answered."""
+    values = {**HEALTHY_ANSWERS, **values}
     consultation = Consultation(patient_id=patient.id, practitioner_id=author.id, consultation_date=values.pop("consultation_date", date.today()),
                                 modality=modality, decision=decision, device_name="SkinPen Precision", needle_material="stainless_steel",
                                 device_max_depth_mm=Decimal("1.5"), fitzpatrick=values.pop("fitzpatrick", 3),

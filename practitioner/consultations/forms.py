@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from datetime import date
 
-from wtforms import BooleanField, DateField, DecimalField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DateField, DecimalField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from practitioner.clinical.screening import (
     CONCERN_LABELS,
-    DIABETES_LABELS,
-    ISOTRETINOIN_LABELS,
     MODALITY_LABELS,
     NEEDLE_MATERIAL_LABELS,
     TREATMENT_AREA_LABELS,
 )
 from practitioner.consultations.models import SCAR_TYPES
-from practitioner.forms import Form, MultiCheckboxField, choices
+from practitioner.clinical.questions import (  # noqa: F401  (the labels are re-exported for the documents)
+    ALLERGY_LABELS,
+    DATE_LABELS,
+    FINDING_LABELS,
+    HISTORY_LABELS,
+    QUESTIONS,
+)
+from practitioner.forms import Form, MultiCheckboxField, choices, yes_no
 from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, FITZPATRICK_LABELS, PLAN_RANGE_DEPTH
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 
@@ -24,56 +29,16 @@ GLOGAU_LABELS = {1: "I: mild, no wrinkles", 2: "II: moderate, wrinkles in motion
 GOODMAN_BARON_LABELS = {1: "1: macular (colour, not contour)", 2: "2: mild", 3: "3: moderate (flattens when stretched)", 4: "4: severe (does not flatten)"}
 SCAR_LABELS = {"icepick": "Icepick", "rolling": "Rolling", "boxcar": "Boxcar", "hypertrophic": "Hypertrophic", "keloid": "Keloid"}
 
-FINDING_LABELS = {
-    "active_infection": "Active infection, open wound or irritated skin in the area",
-    "active_cold_sore": "Cold sore (herpes simplex) present now",
-    "active_inflammatory_acne": "Active inflammatory acne in the area",
-    "dermatosis_flare": "Eczema, psoriasis, dermatitis or rosacea flaring in the area",
-    "suspicious_lesion": "Suspicious or changing lesion in the area",
-    "tattoo_or_pmu": "Tattoo or permanent make-up in the area",
-}
-HISTORY_LABELS = {
-    "cold_sore_history": "History of cold sores",
-    "keloid_history": "Keloid scars",
-    "hypertrophic_scarring": "Tendency to raised (hypertrophic) scars",
-    "koebner_condition": "Psoriasis, vitiligo or lichen planus (Koebner response)",
-    "skin_cancer_in_area": "Skin cancer in the treatment area",
-    "radiotherapy_to_area": "Radiotherapy to the treatment area",
-    "immunosuppressed": "Weakened immune system (HIV, chemotherapy, transplant drugs, high-dose steroids)",
-    "autoimmune_collagen_vascular": "Lupus, scleroderma or other collagen vascular disease",
-    "bleeding_disorder": "Bleeding or clotting disorder",
-    "platelet_disorder": "Platelet disorder (matters for PRP)",
-    "bloodborne_infection": "Blood-borne infection such as HIV or hepatitis (matters for PRP)",
-    "implanted_electronic_device": "Pacemaker, defibrillator or other implanted electronic device (matters for RF)",
-    "metal_implant_in_area": "Metal implant (plate, screws) in the treatment area (matters for RF)",
-    "smoker": "Smokes",
-    "expectations_concern": "Concern about expectations or possible body dysmorphic disorder",
-}
-ALLERGY_LABELS = {
-    "allergy_gold": "Gold",
-    "allergy_stainless_steel": "Stainless steel (a documented reaction)",
-    "allergy_nickel": "Nickel (for example from jewellery)",
-    "allergy_topical_anaesthetic": "Topical anaesthetic (lidocaine and similar)",
-}
-DATE_LABELS = {
-    "sunburn_on": ("Sunburn or heavy tan: when", "findings"),
-    "nsaid_or_supplement_last_on": ("Last ibuprofen, aspirin (not prescribed) or fish oil, vitamin E, ginkgo, garlic", "medications"),
-    "topical_retinoid_or_acid_last_on": ("Last topical retinoid, acid (AHA/BHA) or benzoyl peroxide", "medications"),
-    "neurotoxin_on": ("Last botulinum toxin", "recent"),
-    "filler_in_area_on": ("Last dermal filler in the area", "recent"),
-    "resurfacing_on": ("Last peel, laser or other resurfacing", "recent"),
-}
-
 F = [strip_filter]
 
 
 def _not_after_consultation(form: "ConsultationForm", field) -> None:
     if field.data and form.consultation_date.data and field.data > form.consultation_date.data:
-        raise ValidationError("This date is after the consultation date. Leave it blank if it has not happened.")
+        raise ValidationError("This date is after the consultation date: check it, or answer No if it has not happened.")
 
 
-def _date_field(label: str) -> DateField:
-    return DateField(label, validators=[Optional(), _not_after_consultation], description="Leave blank if never or not known.")
+NOT_ANSWERED = "Not answered. Choose Yes or No."
+NOT_CHOSEN = "Not answered. Choose one."
 
 
 class ConsultationForm(Form):
@@ -103,31 +68,24 @@ class ConsultationForm(Form):
     requested_depth_mm = DecimalField("Deepest depth planned (mm)", places=2,
                                       validators=[Optional(), depth_within(PLAN_RANGE_DEPTH)])
 
-    pregnant = BooleanField("Pregnant")
-    breastfeeding = BooleanField("Breastfeeding")
-    sunburn_on = _date_field(DATE_LABELS["sunburn_on"][0])
-    diabetes = RadioField("Diabetes", choices=choices(DIABETES_LABELS.items()), default="none", validators=[InputRequired("Answer the diabetes question.")])
-    isotretinoin = RadioField("Isotretinoin (Roaccutane)", choices=choices(ISOTRETINOIN_LABELS.items()), default="never",
-                              validators=[InputRequired("Answer the isotretinoin question.")])
-    isotretinoin_stopped_on = DateField("Date isotretinoin was stopped", validators=[Optional(), _not_after_consultation])
-    anticoagulant_prescribed = BooleanField("Prescribed anticoagulant or antiplatelet (warfarin, apixaban, clopidogrel, prescribed aspirin)")
-    nsaid_or_supplement_last_on = _date_field(DATE_LABELS["nsaid_or_supplement_last_on"][0])
-    topical_retinoid_or_acid_last_on = _date_field(DATE_LABELS["topical_retinoid_or_acid_last_on"][0])
-    neurotoxin_on = _date_field(DATE_LABELS["neurotoxin_on"][0])
-    filler_in_area_on = _date_field(DATE_LABELS["filler_in_area_on"][0])
-    resurfacing_on = _date_field(DATE_LABELS["resurfacing_on"][0])
     notes = TextAreaField("Consultation notes", filters=F, validators=[Optional(), Length(max=8000), NoControlCharacters(multiline=True)], render_kw={"rows": 4})
-    screening_asked = BooleanField("I asked the patient every screening question on this page",
-                                   validators=[DataRequired("Confirm that every screening question was asked.")])
 
     def validate(self, extra_validators=None) -> bool:
-        """Field checks, then: a stopped isotretinoin course needs its stop date (the washout counts from it)."""
+        """Field checks, then each dated question: a Yes needs its date (windows count from it), a No has none."""
         valid = super().validate(extra_validators)
-        if self.isotretinoin.data == "stopped" and not self.isotretinoin_stopped_on.data and not self.isotretinoin_stopped_on.errors:
-            self.isotretinoin_stopped_on.errors = [
-                *self.isotretinoin_stopped_on.errors,
-                "Enter the date isotretinoin was stopped (an estimate is fine), so the washout can be counted."]
-            valid = False
+        for question in QUESTIONS:
+            if question.date_name is None:
+                continue
+            answer, day = self[question.name].data, self[question.date_name]
+            if day.errors:
+                continue
+            if answer == question.date_when and day.data is None:
+                day.errors = [MISSING_DATE.get(question.name, "Enter the date (an estimate is fine), so the interval can be counted.")]
+                valid = False
+            elif answer is not None and answer != question.date_when and day.data is not None:
+                day.errors = ["This date only goes with a Yes: clear it, or change the answer." if question.choices is None
+                              else "This date only goes with “Stopped”: clear it, or change the answer."]
+                valid = False
         return valid
 
     def validate_consultation_date(self, field) -> None:
@@ -136,8 +94,17 @@ class ConsultationForm(Form):
             raise ValidationError("The consultation date cannot be in the future.")
 
 
-for _name, _label in (*FINDING_LABELS.items(), *HISTORY_LABELS.items(), *ALLERGY_LABELS.items()):
-    setattr(ConsultationForm, _name, BooleanField(_label))
+MISSING_DATE = {"isotretinoin": "Enter the date isotretinoin was stopped (an estimate is fine), so the washout can be counted."}
+
+# Every screening question, in the order asked, with no default answer; a dated one is followed by its date.
+for _question in QUESTIONS:
+    if _question.choices is None:
+        setattr(ConsultationForm, _question.name, yes_no(_question.label, NOT_ANSWERED))
+    else:
+        setattr(ConsultationForm, _question.name, RadioField(_question.label, choices=choices(_question.choices.items()),
+                                                             validators=[InputRequired(NOT_CHOSEN)]))
+    if _question.date_name:
+        setattr(ConsultationForm, _question.date_name, DateField(_question.date_label, validators=[Optional(), _not_after_consultation]))
 for _type in SCAR_TYPES:
     setattr(ConsultationForm, f"scars_{_type}", IntegerField(f"{SCAR_LABELS[_type]} scars (rough count)",
             validators=[Optional(), NumberRange(min=0, max=999, message="Enter a count from 0 to 999.")]))

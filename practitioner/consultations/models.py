@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from practitioner.clinical.questions import ANSWER_NAMES, DATE_NAMES, unanswered
 from practitioner.clinical.screening import (
     CONCERNS,
     DECISIONS,
@@ -56,51 +57,58 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     device_max_depth_mm: Mapped[Decimal | None] = mapped_column(Numeric(4, 2), nullable=True)
     requested_depth_mm: Mapped[Decimal | None] = mapped_column(Numeric(4, 2), nullable=True)
 
+    # Screening answers: NULL means not answered (nothing is answered by default; see clinical/questions.py).
     # Screening: today
-    pregnant: Mapped[bool] = mapped_column(default=False)
-    breastfeeding: Mapped[bool] = mapped_column(default=False)
-    active_infection: Mapped[bool] = mapped_column(default=False)
-    active_cold_sore: Mapped[bool] = mapped_column(default=False)
-    active_inflammatory_acne: Mapped[bool] = mapped_column(default=False)
-    dermatosis_flare: Mapped[bool] = mapped_column(default=False)
-    suspicious_lesion: Mapped[bool] = mapped_column(default=False)
-    tattoo_or_pmu: Mapped[bool] = mapped_column(default=False)
+    pregnant: Mapped[bool | None] = mapped_column(nullable=True)
+    breastfeeding: Mapped[bool | None] = mapped_column(nullable=True)
+    active_infection: Mapped[bool | None] = mapped_column(nullable=True)
+    active_cold_sore: Mapped[bool | None] = mapped_column(nullable=True)
+    active_inflammatory_acne: Mapped[bool | None] = mapped_column(nullable=True)
+    dermatosis_flare: Mapped[bool | None] = mapped_column(nullable=True)
+    suspicious_lesion: Mapped[bool | None] = mapped_column(nullable=True)
+    tattoo_or_pmu: Mapped[bool | None] = mapped_column(nullable=True)
+    had_sunburn: Mapped[bool | None] = mapped_column(nullable=True)
     sunburn_on: Mapped[date | None] = mapped_column(nullable=True)
 
     # Screening: history
-    cold_sore_history: Mapped[bool] = mapped_column(default=False)
-    keloid_history: Mapped[bool] = mapped_column(default=False)
-    hypertrophic_scarring: Mapped[bool] = mapped_column(default=False)
-    koebner_condition: Mapped[bool] = mapped_column(default=False)
-    skin_cancer_in_area: Mapped[bool] = mapped_column(default=False)
-    radiotherapy_to_area: Mapped[bool] = mapped_column(default=False)
-    diabetes: Mapped[str] = mapped_column(code_enum("diabetes", DIABETES_STATES, 20), default="none")
-    immunosuppressed: Mapped[bool] = mapped_column(default=False)
-    autoimmune_collagen_vascular: Mapped[bool] = mapped_column(default=False)
-    bleeding_disorder: Mapped[bool] = mapped_column(default=False)
-    platelet_disorder: Mapped[bool] = mapped_column(default=False)
-    bloodborne_infection: Mapped[bool] = mapped_column(default=False)
-    implanted_electronic_device: Mapped[bool] = mapped_column(default=False)
-    metal_implant_in_area: Mapped[bool] = mapped_column(default=False)
-    smoker: Mapped[bool] = mapped_column(default=False)
-    expectations_concern: Mapped[bool] = mapped_column(default=False)
+    cold_sore_history: Mapped[bool | None] = mapped_column(nullable=True)
+    keloid_history: Mapped[bool | None] = mapped_column(nullable=True)
+    hypertrophic_scarring: Mapped[bool | None] = mapped_column(nullable=True)
+    koebner_condition: Mapped[bool | None] = mapped_column(nullable=True)
+    skin_cancer_in_area: Mapped[bool | None] = mapped_column(nullable=True)
+    radiotherapy_to_area: Mapped[bool | None] = mapped_column(nullable=True)
+    diabetes: Mapped[str | None] = mapped_column(code_enum("diabetes", DIABETES_STATES, 20), nullable=True)
+    immunosuppressed: Mapped[bool | None] = mapped_column(nullable=True)
+    autoimmune_collagen_vascular: Mapped[bool | None] = mapped_column(nullable=True)
+    bleeding_disorder: Mapped[bool | None] = mapped_column(nullable=True)
+    platelet_disorder: Mapped[bool | None] = mapped_column(nullable=True)
+    bloodborne_infection: Mapped[bool | None] = mapped_column(nullable=True)
+    implanted_electronic_device: Mapped[bool | None] = mapped_column(nullable=True)
+    metal_implant_in_area: Mapped[bool | None] = mapped_column(nullable=True)
+    smoker: Mapped[bool | None] = mapped_column(nullable=True)
+    expectations_concern: Mapped[bool | None] = mapped_column(nullable=True)
 
     # Screening: allergies
-    allergy_gold: Mapped[bool] = mapped_column(default=False)
-    allergy_stainless_steel: Mapped[bool] = mapped_column(default=False)
-    allergy_nickel: Mapped[bool] = mapped_column(default=False)
-    allergy_topical_anaesthetic: Mapped[bool] = mapped_column(default=False)
+    allergy_gold: Mapped[bool | None] = mapped_column(nullable=True)
+    allergy_stainless_steel: Mapped[bool | None] = mapped_column(nullable=True)
+    allergy_nickel: Mapped[bool | None] = mapped_column(nullable=True)
+    allergy_topical_anaesthetic: Mapped[bool | None] = mapped_column(nullable=True)
 
     # Screening: medicines (dates, so days-ago is always counted from the consultation date)
-    isotretinoin: Mapped[str] = mapped_column(code_enum("isotretinoin", ISOTRETINOIN_STATES, 20), default="never")
+    isotretinoin: Mapped[str | None] = mapped_column(code_enum("isotretinoin", ISOTRETINOIN_STATES, 20), nullable=True)
     isotretinoin_stopped_on: Mapped[date | None] = mapped_column(nullable=True)
-    anticoagulant_prescribed: Mapped[bool] = mapped_column(default=False)
+    anticoagulant_prescribed: Mapped[bool | None] = mapped_column(nullable=True)
+    took_nsaid_or_supplement: Mapped[bool | None] = mapped_column(nullable=True)
     nsaid_or_supplement_last_on: Mapped[date | None] = mapped_column(nullable=True)
+    used_topical_retinoid_or_acid: Mapped[bool | None] = mapped_column(nullable=True)
     topical_retinoid_or_acid_last_on: Mapped[date | None] = mapped_column(nullable=True)
 
     # Screening: recent procedures
+    had_neurotoxin: Mapped[bool | None] = mapped_column(nullable=True)
     neurotoxin_on: Mapped[date | None] = mapped_column(nullable=True)
+    had_filler_in_area: Mapped[bool | None] = mapped_column(nullable=True)
     filler_in_area_on: Mapped[date | None] = mapped_column(nullable=True)
+    had_resurfacing: Mapped[bool | None] = mapped_column(nullable=True)
     resurfacing_on: Mapped[date | None] = mapped_column(nullable=True)
 
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -111,6 +119,11 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     policy_snapshot: Mapped[str] = mapped_column(Text, default="{}")
     screened_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # Set when a treatment session relying on this consultation is signed: from then on the database
+    # refuses any change to it (migration 0007_a). Changed facts are a new consultation that supersedes it.
+    locked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("consultations.id"), nullable=True, index=True)
+
     __mapper_args__ = {"version_id_col": version}
 
     patient = relationship("Patient", lazy="joined", innerjoin=True)
@@ -120,6 +133,7 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     scar_counts: Mapped[list[ScarCount]] = relationship(cascade="all, delete-orphan", order_by="ScarCount.scar_type", lazy="selectin")
     flags: Mapped[list[ScreeningFlag]] = relationship(cascade="all, delete-orphan", order_by="ScreeningFlag.position", lazy="selectin")
     overrides: Mapped[list[ScreeningOverride]] = relationship(order_by="ScreeningOverride.id", lazy="selectin")
+    supersedes: Mapped[Consultation | None] = relationship(remote_side=[id], foreign_keys=[supersedes_id], lazy="select")
 
     @property
     def concern_codes(self) -> list[str]:
@@ -137,9 +151,38 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
         return next((o for o in reversed(self.overrides) if o.superseded_at is None), None)
 
     @property
+    def is_locked(self) -> bool:
+        """A signed treatment session relied on these answers: they can no longer change."""
+        return self.locked_at is not None
+
+    @property
+    def unanswered_questions(self) -> list[str]:
+        """The screening questions (by label) still unanswered, or answered Yes without the date asked for."""
+        return unanswered({name: getattr(self, name) for name in (*ANSWER_NAMES, *DATE_NAMES)})
+
+    @property
     def allows_treatment(self) -> bool:
         """Proceed (with or without caution), or any other decision with a recorded override."""
         return self.decision in ("proceed", "proceed_with_caution") or self.active_override is not None
+
+
+class ConsultationAnswerChange(Base):
+    """One screening answer changed before the consultation was locked: old and new value, who, when.
+
+    Values are stored as codes ("yes", "no", a choice's code, an ISO date, or NULL for not answered).
+    """
+
+    __tablename__ = "consultation_answer_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    question: Mapped[str] = mapped_column(String(60))
+    old_value: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    new_value: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    changed_by = relationship("User", lazy="joined")
 
 
 class ConsultationConcern(Base):

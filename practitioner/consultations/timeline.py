@@ -17,12 +17,21 @@ def timeline_entries(session: Session, patient: Patient, clinical: bool) -> list
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    for c in session.scalars(_consultations(patient)):
+    consultations = list(session.scalars(_consultations(patient)))
+    # A re-screen shows beside the consultation it supersedes, each saying where the other is.
+    dates = {c.id: c.consultation_date for c in consultations}
+    rescreened = {c.supersedes_id: c.consultation_date for c in consultations if c.supersedes_id in dates}
+    for c in consultations:
         override = " (override recorded)" if c.active_override and c.decision not in ("proceed", "proceed_with_caution") else ""
+        links = []
+        if c.supersedes_id in dates:
+            links.append(f"Re-screen of the consultation of {dates[c.supersedes_id]:%-d %b %Y}")
+        if c.id in rescreened:
+            links.append(f"Re-screened on {rescreened[c.id]:%-d %b %Y}: see the newer consultation")
         entries.append(TimelineEntry(
             when=c.consultation_date, kind="consultation", title=f"Consultation: {MODALITY_LABELS[c.modality]}",
             url=url_for("consultations.detail", public_id=c.public_id), badge=DECISION_LABELS[c.decision] + override,
-            badge_class=f"badge--{c.decision}", details=tuple(f.reason for f in c.flags[:3]),
+            badge_class=f"badge--{c.decision}", details=(*links, *(f.reason for f in c.flags[:3])),
         ))
     for plan in session.scalars(_plans(patient)):
         entries.append(TimelineEntry(

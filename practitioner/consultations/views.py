@@ -12,21 +12,16 @@ from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner.clinical.screening import DECISION_LABELS, FLAG_TITLES, POLICY_LABELS
 from practitioner.consultations import bp, services
-from practitioner.consultations.forms import (
-    ALLERGY_LABELS,
-    FINDING_LABELS,
-    HISTORY_LABELS,
-    ConsultationForm,
-    OverrideForm,
-)
-from practitioner.versioning import expected_version
+from practitioner.clinical.questions import SECTIONS, in_section
+from practitioner.consultations.forms import ConsultationForm, OverrideForm
 from practitioner.consultations.models import SCAR_TYPES, Consultation
 from practitioner.errors import DomainError, StaleRecord
 from practitioner.extensions import db
 from practitioner.patients.views import get_patient_or_404
 from practitioner.templating import clinic_today
+from practitioner.versioning import expected_version
 
-FORM_GROUPS = {"findings": tuple(FINDING_LABELS), "history": tuple(HISTORY_LABELS), "allergies": tuple(ALLERGY_LABELS)}
+SCREENING_SECTIONS = [(key, title, in_section(key)) for key, title in SECTIONS.items()]
 
 
 def get_consultation_or_404(public_id: uuid.UUID) -> Consultation:
@@ -43,7 +38,21 @@ def _values(form: ConsultationForm) -> dict:
 
 def _render_form(form: ConsultationForm, patient, consultation=None, status: int = 200, **extra):
     return render_template("consultations/form.html", form=form, patient=patient, consultation=consultation,
-                           groups=FORM_GROUPS, scar_types=SCAR_TYPES, **extra), status
+                           sections=SCREENING_SECTIONS, record_hints=services.allergy_hints(patient), scar_types=SCAR_TYPES,
+                           **extra), status
+
+
+def _detail_page(consultation: Consultation, override_form: OverrideForm | None = None) -> str:
+    return render_template("consultations/detail.html", consultation=consultation, patient=consultation.patient,
+                           override_form=override_form or OverrideForm(), decision_labels=DECISION_LABELS, flag_titles=FLAG_TITLES,
+                           policy_labels=POLICY_LABELS, answer_changes=services.answer_changes(db.session, consultation),
+                           rescreens=services.rescreens_of(db.session, consultation),
+                           **services.related_records(db.session, consultation))
+
+
+def _locked(consultation: Consultation):
+    flash(services.LOCKED_MESSAGE, "error")
+    return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
 
 
 @bp.route("/patients/<uuid:public_id>/consultations/new", methods=["GET", "POST"])
@@ -70,16 +79,16 @@ def detail(public_id: uuid.UUID):
     """The consultation with its screening result, override, plans and consents."""
     consultation = get_consultation_or_404(public_id)
     services.record_view(db.session, consultation, actor=current_user, ip_address=client_ip())
-    return render_template("consultations/detail.html", consultation=consultation, patient=consultation.patient,
-                           override_form=OverrideForm(), decision_labels=DECISION_LABELS, flag_titles=FLAG_TITLES,
-                           policy_labels=POLICY_LABELS, **services.related_records(db.session, consultation))
+    return _detail_page(consultation)
 
 
 @bp.route("/consultations/<uuid:public_id>/edit", methods=["GET", "POST"])
 @require(Permission.EDIT_CLINICAL)
 def edit(public_id: uuid.UUID):
-    """Change the answers; the screening is re-computed, never edited by hand."""
+    """Change the answers; the screening is re-computed, never edited by hand. Refused once locked."""
     consultation = get_consultation_or_404(public_id)
+    if consultation.is_locked:
+        return _locked(consultation)
     if request.method == "GET":
         form = ConsultationForm(data=services.form_data(consultation))
     else:
@@ -89,6 +98,9 @@ def edit(public_id: uuid.UUID):
         try:
             changed = services.update_consultation(db.session, consultation, _values(form), expected_version=expected,
                                                    actor=current_user, policy=current_policy(db.session), ip_address=client_ip())
+        except services.ConsultationLocked:
+            db.session.rollback()
+            return _locked(get_consultation_or_404(public_id))
         except StaleRecord as exc:
             db.session.rollback()
             consultation = get_consultation_or_404(public_id)
@@ -108,9 +120,7 @@ def override(public_id: uuid.UUID):
     consultation = get_consultation_or_404(public_id)
     form = OverrideForm()
     if not form.validate_on_submit():
-        return render_template("consultations/detail.html", consultation=consultation, patient=consultation.patient,
-                               override_form=form, decision_labels=DECISION_LABELS, flag_titles=FLAG_TITLES,
-                               policy_labels=POLICY_LABELS, **services.related_records(db.session, consultation)), 422
+        return _detail_page(consultation, form), 422
     try:
         services.record_override(db.session, consultation, form.reason.data, actor=current_user, ip_address=client_ip())
     except DomainError as exc:
@@ -119,3 +129,21 @@ def override(public_id: uuid.UUID):
     db.session.commit()
     flash("Override recorded beside the screening result.", "success")
     return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
+
+
+@bp.route("/consultations/<uuid:public_id>/rescreen", methods=["GET", "POST"])
+@require(Permission.EDIT_CLINICAL)
+def rescreen(public_id: uuid.UUID):
+    """A new consultation beside a locked one: its assessment copied, every screening question asked again."""
+    original = get_consultation_or_404(public_id)
+    if not original.is_locked:
+        flash("No signed session relies on this consultation yet: change its answers here instead.", "warning")
+        return redirect(url_for("consultations.edit", public_id=original.public_id), 303)
+    form = ConsultationForm(data=services.rescreen_prefill(original, clinic_today())) if request.method == "GET" else ConsultationForm()
+    if form.validate_on_submit():
+        consultation = services.record_consultation(db.session, original.patient, _values(form), actor=current_user,
+                                                    policy=current_policy(db.session), ip_address=client_ip(), supersedes=original)
+        db.session.commit()
+        flash(f"New consultation saved beside the original. Screening: {DECISION_LABELS[consultation.decision]}.", "success")
+        return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
+    return _render_form(form, original.patient, status=422 if form.is_submitted() else 200, supersedes=original)

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, zone_label
 from practitioner.consultations.models import PLAN_ZONES
-from practitioner.forms import Form, choices
+from practitioner.forms import Form, choices, yes_no
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 
 F = [strip_filter]
@@ -35,21 +35,6 @@ ENDPOINT_LABELS = {"erythema_mild": "Mild redness", "erythema_uniform": "Even re
 ADVERSE_EVENT_LABELS = {"excessive_bleeding": "Excessive bleeding", "bruising": "Bruising", "vasovagal": "Vasovagal episode (fainting)",
                         "severe_pain_stopped": "Severe pain, treatment stopped", "burn_or_blister": "Burn or blister",
                         "allergic_reaction": "Allergic reaction", "other": "Other"}
-YES_NO = choices([("yes", "Yes"), ("no", "No")])
-
-
-def _yes_no(value):
-    if value in (True, "yes", "True", "y"):
-        return True
-    if value in (False, "no", "False", "n"):
-        return False
-    return None
-
-
-def yes_no(label: str, required: str | None = None, description: str | None = None) -> RadioField:
-    """A yes/no question that stays unanswered (None) until answered."""
-    validators = [InputRequired(required)] if required else [Optional()]
-    return RadioField(label, choices=YES_NO, coerce=_yes_no, validators=validators, description=description)
 
 
 class ZoneRow(PlainForm):

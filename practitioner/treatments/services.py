@@ -18,7 +18,7 @@ from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.clinical.screening import Policy, parse_intake, screen
 from practitioner.consultations.models import Consent, Consultation, TreatmentPlan
-from practitioner.consultations.services import intake_for
+from practitioner.consultations.services import intake_for, lock_consultation
 from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.templating import clinic_today, clinic_zone
@@ -484,6 +484,8 @@ def sign_session(session: Session, record: TreatmentSession, *, actor: User, exp
     record.signed_at = utcnow()
     record.signed_by_id = actor.id
     record.status = SessionStatus.SIGNED
+    # The consultation's answers this session relied on are locked with it.
+    lock_consultation(session, record.plan.consultation, at=record.signed_at, actor=actor, ip_address=ip_address)
     session.flush()
     audit.append(session, "session.sign", actor=actor, patient=record.patient, target=f"session:{record.public_id}",
                  detail={"sha256": record.content_sha256}, ip_address=ip_address)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from practitioner.audit import AuditEvent
+from practitioner.clinical.questions import QUESTIONS
 from practitioner.consultations.models import Consultation, ScreeningFlag
 from practitioner.extensions import db
 from tests.conftest import csrf_token, make_patient, post_form
@@ -20,7 +21,9 @@ HEALTHY = {
     "consultation_date": TODAY.isoformat(), "modality": "microneedling", "concerns": ["enlarged_pores", "texture_dullness"],
     "treatment_areas": ["cheeks", "nose"], "fitzpatrick": "3", "glogau": "2", "goodman_baron_grade": "",
     "device_name": "SkinPen Precision", "needle_material": "stainless_steel", "device_max_depth_mm": "1.5",
-    "requested_depth_mm": "0.75", "diabetes": "none", "isotretinoin": "never", "screening_asked": "y",
+    "requested_depth_mm": "0.75",
+    # Every screening question answered explicitly: nothing is answered by default.
+    **{q.name: "no" if q.choices is None else q.no_answer for q in QUESTIONS},
 }
 
 
@@ -37,9 +40,11 @@ def test_form_prefills_skin_type_and_allergies_from_the_record(as_practitioner):
     patient = make_patient(fitzpatrick=5, no_known_allergies=False, allergies="Lidocaine (hives); nickel earrings")
     html = as_practitioner.get(f"/patients/{patient.public_id}/consultations/new").get_data(as_text=True)
     assert re.search(r'<option selected value="5">|<option value="5" selected>', html)
-    assert re.search(r'id="allergy_topical_anaesthetic"[^>]*checked|checked[^>]*id="allergy_topical_anaesthetic"', html)
-    assert re.search(r'id="allergy_nickel"[^>]*checked|checked[^>]*id="allergy_nickel"', html)
-    assert not re.search(r'id="allergy_gold"[^>]*checked', html)
+    # A matching allergy is pre-selected Yes, to confirm; nothing is ever pre-answered No.
+    assert re.search(r'checked[^>]*id="allergy_topical_anaesthetic-0"|id="allergy_topical_anaesthetic-0"[^>]*checked', html)
+    assert re.search(r'checked[^>]*id="allergy_nickel-0"|id="allergy_nickel-0"[^>]*checked', html)
+    assert not re.search(r'<input[^>]*id="allergy_gold-\d"[^>]*checked|<input[^>]*checked[^>]*id="allergy_gold-\d"', html)
+    assert html.count(">From the record: confirm</span>") == 2
     assert "Lidocaine (hives)" in html
 
 
@@ -94,15 +99,14 @@ def test_flags_are_queryable_rows(as_practitioner):
 
 def test_bad_form_is_422_with_messages_and_values_kept(as_practitioner):
     patient = make_patient()
-    data = {**HEALTHY, "concerns": [], "isotretinoin": "stopped", "isotretinoin_stopped_on": "",
-            "neurotoxin_on": (TODAY + timedelta(days=2)).isoformat(), "device_max_depth_mm": "9", "screening_asked": "",
+    data = {**HEALTHY, "concerns": [], "isotretinoin": "stopped", "isotretinoin_stopped_on": "", "had_neurotoxin": "yes",
+            "neurotoxin_on": (TODAY + timedelta(days=2)).isoformat(), "device_max_depth_mm": "9",
             "notes": "Patient keen to start before a wedding."}
     response = _new(as_practitioner, patient, data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     for message in ("Tick at least one concern.", "Enter the date isotretinoin was stopped",
-                    "This date is after the consultation date", "Enter a depth between 0.1 and 5 mm.",
-                    "Confirm that every screening question was asked."):
+                    "This date is after the consultation date", "Enter a depth between 0.1 and 5 mm."):
         assert message in html, message
     assert "Patient keen to start before a wedding." in html and 'value="SkinPen Precision"' in html
     assert db.session.scalars(select(Consultation)).all() == []
@@ -110,7 +114,7 @@ def test_bad_form_is_422_with_messages_and_values_kept(as_practitioner):
 
 def test_changing_an_answer_recomputes_and_supersedes_the_override(as_practitioner):
     patient = make_patient()
-    _new(as_practitioner, patient, {**HEALTHY, "neurotoxin_on": (TODAY - timedelta(days=3)).isoformat()})
+    _new(as_practitioner, patient, {**HEALTHY, "had_neurotoxin": "yes", "neurotoxin_on": (TODAY - timedelta(days=3)).isoformat()})
     c = _only_consultation()
     assert c.decision == "defer"
     page = f"/consultations/{c.public_id}"
@@ -123,7 +127,7 @@ def test_changing_an_answer_recomputes_and_supersedes_the_override(as_practition
     # Change an answer: the result is re-computed and the old override no longer applies.
     edit = as_practitioner.get(f"{page}/edit").get_data(as_text=True)
     version = re.search(r'name="version" type="hidden" value="(\d+)"', edit).group(1)
-    response = post_form(as_practitioner, f"{page}/edit", {**HEALTHY, "neurotoxin_on": (TODAY - timedelta(days=3)).isoformat(),
+    response = post_form(as_practitioner, f"{page}/edit", {**HEALTHY, "had_neurotoxin": "yes", "neurotoxin_on": (TODAY - timedelta(days=3)).isoformat(),
                                                           "pregnant": "y", "version": version})
     assert response.status_code == 303
     c = _only_consultation()

@@ -49,6 +49,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from practitioner.auth.models import Role, User
+from practitioner.clinical.questions import QUESTIONS
 from practitioner.extensions import db
 from tests.conftest import make_patient, make_user, sign_in
 
@@ -576,8 +577,9 @@ CONSULTATION_VALID: dict[str, Any] = {
     "consultation_date": date.today().isoformat(), "modality": "microneedling", "concerns": ["enlarged_pores", "texture_dullness"],
     "treatment_areas": ["cheeks", "nose"], "fitzpatrick": "3", "glogau": "2", "goodman_baron_grade": "",
     "device_name": "SkinPen Precision", "needle_material": "stainless_steel", "device_max_depth_mm": "1.5",
-    "requested_depth_mm": "0.75", "diabetes": "none", "isotretinoin": "never", "screening_asked": "y",
-    "skin_notes": "Even tone.", "notes": "Discussed the course.",
+    "requested_depth_mm": "0.75", "skin_notes": "Even tone.", "notes": "Discussed the course.",
+    # Every screening question answered explicitly (none has a default).
+    **{q.name: "no" if q.choices is None else q.no_answer for q in QUESTIONS},
 }
 USER_VALID: dict[str, Any] = {"name": "Sam Lee", "role": "practitioner", "registration": "GMC 1234567", "max_depth_mm": "",
                               "active": "y"}
