@@ -40,6 +40,8 @@ ADVERSE_EVENT_LABELS = {"excessive_bleeding": "Excessive bleeding", "bruising": 
 class ZoneRow(PlainForm):
     """One treated zone."""
 
+    # "1" on a row the form opened with from the plan: left as it came (no passes, no technique), it is not saved.
+    suggested = HiddenField()
     zone = SelectField("Zone", choices=choices([("", "Choose a zone"), *ZONE_LABELS.items()]), validators=[DataRequired("Choose the zone.")])
     depth_mm = DecimalField("Depth (mm)", places=2, validators=[InputRequired("Enter the depth."),
                                                                  depth_within(DEVICE_SETTING_DEPTH)])

@@ -108,6 +108,25 @@ def _rows_changed(form: SessionForm) -> str | None:
     return None
 
 
+def _suggested_rows(record: TreatmentSession) -> list[dict]:
+    """The zone rows a draft with no zone recorded opens with (services.planned_rows).
+
+    Rows copied whole from the previous session are offered on the first opening only; rows that hold just
+    the plan's zone and lower depth are offered whenever no zone is recorded, since they are never saved
+    until passes and technique are filled in.
+    """
+    rows = services.planned_rows(db.session, record)
+    return [{**row, "suggested": "1"} if "passes" not in row else row for row in rows if record.version == 1 or "passes" not in row]
+
+
+def _unused_suggestion(row, record: TreatmentSession) -> bool:
+    """A plan row left as the form offered it (same zone and depth, no passes, no technique): not a zone treated."""
+    data = row.form
+    if data.suggested.data != "1" or data.technique.data or any((value or "").strip() for value in data.passes.raw_data or ()):
+        return False
+    return (data.zone.data, data.depth_mm.data) in {(z, low) for z, (low, _high) in services.plan_ranges(record).items()}
+
+
 def _shown(field, value) -> str:
     """A value as the person reads it: choice labels, Yes/No, dates, plain numbers; '—' for nothing."""
     if value is None or value == "":
@@ -172,18 +191,23 @@ def edit(public_id: uuid.UUID):
     form = SessionForm(obj=record) if request.method == "GET" else SessionForm()
     if request.method == "GET":
         form.version.data = str(record.version)
-        if record.version == 1 and not record.zones and not form.restored_from_draft:
-            for row in services.planned_rows(db.session, record):  # a new draft opens with the plan's zones
+        if not record.zones and not form.restored_from_draft:
+            for row in _suggested_rows(record):
                 form.zones.append_entry(row)
         return _render_form(form, record)
     expected = expected_version(form)
     focus = _rows_changed(form)
     if focus:
         return _render_form(form, record, focus=focus)
-    if not form.validate_on_submit():
+    shown = list(form.zones.entries)
+    form.zones.entries = [row for row in shown if not _unused_suggestion(row, record)]
+    valid = form.validate_on_submit()
+    values = _values(form)
+    form.zones.entries = shown  # the form comes back as it was sent, unused suggestions included
+    if not valid:
         return _render_form(form, record, 422)
     try:
-        _, unacknowledged = services.save_draft(db.session, record, _values(form), expected_version=expected, actor=current_user,
+        _, unacknowledged = services.save_draft(db.session, record, values, expected_version=expected, actor=current_user,
                                                 policy=current_policy(db.session), acknowledged=bool(form.acknowledge_warnings.data),
                                                 ip_address=client_ip())
     except StaleRecord as exc:

@@ -532,3 +532,37 @@ def test_adding_a_row_comes_back_to_that_row_with_its_first_field_focused(as_pra
     two_rows = complete_session_form(**{"zones-1-zone": "nose", "zones-1-depth_mm": "0.5", "zones-1-passes": "2", "zones-1-technique": "stamp"})
     response = post_form(as_practitioner, page, {**two_rows, "remove_zones": "0", "version": _version(as_practitioner, record)})
     assert f'formaction="{page}#zones-add"' in response.get_data(as_text=True) and "autofocus" not in response.get_data(as_text=True)
+
+
+def test_a_draft_saves_before_the_zones_are_filled_in_and_keeps_offering_the_plans_zones(as_practitioner, practitioner):
+    """The re-screen is saved before treating: the plan's rows, left as offered, are neither an error nor saved."""
+    record = _start(as_practitioner, _two_zone_plan(practitioner))
+    page = f"/sessions/{record.public_id}/edit"
+    offered = _submission(as_practitioner, page)
+    assert offered["zones-0-suggested"] == ["1"] and offered["zones-1-suggested"] == ["1"]
+    response = post_form(as_practitioner, page, {**offered, "history_reviewed": "yes", "photo_consent": "no"})
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    record = _fresh(record)
+    assert record.history_reviewed is True and record.zones == []
+    offered = _submission(as_practitioner, page)
+    assert offered["zones-0-zone"] == ["cheeks"] and offered["zones-1-zone"] == ["forehead"], "offered again while no zone is recorded"
+    # Cheeks treated, forehead not: the untouched forehead row is left out, the cheeks row saved.
+    response = post_form(as_practitioner, page, {**offered, "zones-0-passes": "3", "zones-0-technique": "glide"})
+    assert response.status_code == 303
+    assert [(z.zone, z.depth_mm, z.passes) for z in _fresh(record).zones] == [("cheeks", Decimal("1.00"), 3)]
+    assert 'name="zones-1-zone"' not in as_practitioner.get(page).get_data(as_text=True)
+
+
+def test_a_plan_row_that_was_changed_but_not_finished_is_an_error_not_dropped(as_practitioner, practitioner):
+    record = _start(as_practitioner, _two_zone_plan(practitioner))
+    page = f"/sessions/{record.public_id}/edit"
+    response = post_form(as_practitioner, page, {**_submission(as_practitioner, page), "zones-1-depth_mm": "0.4"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Zone 2, passes: Enter the passes." in html and 'value="0.4' in html and 'name="zones-0-zone"' in html
+
+
+def _submission(client, page: str) -> dict[str, list[str]]:
+    from tests.security.test_hostile_input import browser_submission, parse, pick
+
+    return browser_submission(pick(parse(client.get(page).get_data(as_text=True)).forms, page, page))
