@@ -127,6 +127,16 @@ def _unused_suggestion(row, record: TreatmentSession) -> bool:
     return (data.zone.data, data.depth_mm.data) in {(z, low) for z, (low, _high) in services.plan_ranges(record).items()}
 
 
+def _validated_values(form: SessionForm, record: TreatmentSession) -> tuple[bool, dict]:
+    """Validate and read the form without the plan rows left unused; the form keeps them for showing again."""
+    shown = list(form.zones.entries)
+    form.zones.entries = [row for row in shown if not _unused_suggestion(row, record)]
+    valid = form.validate_on_submit()
+    values = _values(form)
+    form.zones.entries = shown
+    return valid, values
+
+
 def _shown(field, value) -> str:
     """A value as the person reads it: choice labels, Yes/No, dates, plain numbers; '—' for nothing."""
     if value is None or value == "":
@@ -199,11 +209,7 @@ def edit(public_id: uuid.UUID):
     focus = _rows_changed(form)
     if focus:
         return _render_form(form, record, focus=focus)
-    shown = list(form.zones.entries)
-    form.zones.entries = [row for row in shown if not _unused_suggestion(row, record)]
-    valid = form.validate_on_submit()
-    values = _values(form)
-    form.zones.entries = shown  # the form comes back as it was sent, unused suggestions included
+    valid, values = _validated_values(form, record)
     if not valid:
         return _render_form(form, record, 422)
     try:
