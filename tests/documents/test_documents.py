@@ -271,12 +271,12 @@ def test_guide_carries_this_patients_benefits_raised_scar_caveat_and_dates_from_
     assert "Softer fine lines" not in text and "Gentle exfoliation" not in text
     assert "About raised scars" in text and "We advise you to see a doctor about other treatments for raised scars." in text
     # Real dates counted back from the first session with this clinic's policy.
-    assert f"From {long_date(first - timedelta(days=7))}: stop using retinoids (vitamin A creams" in text
+    assert f"From {long_date(first - timedelta(days=7))}: stop retinoids (vitamin A creams" in text
     assert f"From {long_date(first - timedelta(days=21))}: keep out of strong sun" in text
     assert f"On {long_date(first - timedelta(days=1))}: start the antiviral medicine" in text, "cold-sore history"
     assert f"On the day ({long_date(first)}): come with a clean face" in text
     assert "4 sessions, about 6 weeks apart." in text and "Areas: Cheeks, forehead and scarred areas." in text
-    assert "Plan for about 6 to 7 days of redness, and some swelling, at the depth of RF treatment planned for you." in text  # 2.0 mm planned
+    assert "Plan for about 6 to 7 days of redness and some swelling at the depth planned for you." in text  # 2.0 mm planned
     assert 1 <= page_count(pdf) <= 3
     large = render(spec, large_print=True)
     assert "Sofía O'Connor-Ramírez" in words(large) and page_count(large) <= 6
@@ -293,7 +293,7 @@ def test_guide_for_fine_lines_only_has_no_other_benefit_no_raised_scars_and_no_a
     assert "Softer fine lines and wrinkles" in text
     for other in ("dips or pits", "Pores that look smaller", "Gentle exfoliation", "About raised scars", "antiviral", "RF treatment"):
         assert other not in text, other
-    assert f"From {long_date(plan.first_session_on - timedelta(days=Policy().retinoid_window_days))}: stop using retinoids" in text
+    assert f"From {long_date(plan.first_session_on - timedelta(days=Policy().retinoid_window_days))}: stop retinoids" in text
     assert "Plan for about 4 to 5 days of looking pink" in text  # 1.0 mm planned on the forehead
     assert "Areas: Forehead and around the eyes." in text
     assert page_count(pdf) <= 3

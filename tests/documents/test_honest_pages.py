@@ -79,6 +79,7 @@ def test_export_json_is_linked_beside_the_pdf_and_attached_inside_it(as_practiti
     attached = stream.read_bytes()
     assert int(stream.Params.Size) == len(attached) and "/ModDate" in stream.Params
     assert json.loads(attached) == json.loads(served.data) and attached == served.data
+    assert "which is attached inside this PDF" in words(as_practitioner.get(f"/issued/{export.public_id}.pdf").data)
 
 
 def test_documents_without_json_carry_no_attachment(story):
