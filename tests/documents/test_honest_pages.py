@@ -201,3 +201,11 @@ def test_admin_settings_page_lists_the_wording_awaiting_medical_review(as_admin)
     for title in ("Bleeding during your treatment", "Feeling faint", "Burn or blister", "Skin reaction"):
         assert title in section
     assert "Bruising" not in section
+
+
+def test_no_image_asks_to_be_interpolated(story):
+    # PDF/A forbids /Interpolate true (veraPDF rule 6.2.8-3); the signed consent form carries the drawn signature.
+    pdf = pikepdf.open(io.BytesIO(render(build(DocumentKind.CONSENT_FORM, story.consent.public_id))))
+    images = [obj for obj in pdf.objects if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Image]
+    assert images, "the signature is an image"
+    assert all(not bool(image.get("/Interpolate", False)) for image in images)
