@@ -95,7 +95,10 @@ def readable_edition(content_version: str) -> str:
     """
     found = _EDITION.search(content_version)
     if found is None or not 1 <= int(found.group(2)) <= 12:
-        return content_version.split("+", 1)[0]
+        # An undated layout version ('en-export-1.0', 'en-record-1'): its name and number, without the language code.
+        plain = re.sub(r"^[a-z]{2,3}-", "", content_version.split("+", 1)[0])
+        name, _, number = plain.rpartition("-")
+        return f"{name} layout, version {number}" if name and number else plain
     year, month, revision = found.groups()
     edition = f"{_MONTH_NAMES[int(month) - 1]} {year} edition"
     return f"{edition}, revision {revision}" if revision and revision != "1" else edition

@@ -209,3 +209,14 @@ def test_no_image_asks_to_be_interpolated(story):
     images = [obj for obj in pdf.objects if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Image]
     assert images, "the signature is an image"
     assert all(not bool(image.get("/Interpolate", False)) for image in images)
+
+
+@pytest.mark.parametrize(("version", "shown"), [
+    ("en-2026.11+3f2a9c0d1e4b", "November 2026 edition"), ("en-guide-2026.11-2", "November 2026 edition, revision 2"),
+    ("consent-rf-microneedling-2026.11-1", "November 2026 edition"), ("en-export-1.0", "export layout, version 1.0"),
+    ("en-record-1", "record layout, version 1"),
+])
+def test_readable_edition_drops_the_hash_and_the_codes(version, shown):
+    from practitioner.documents.context import readable_edition
+
+    assert readable_edition(version) == shown
