@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from practitioner import audit
 from practitioner.auth.models import User
-from practitioner.clinical.questions import ANSWER_NAMES, BY_DATE, BY_NAME, DATE_NAMES, answer_text, label_of
+from practitioner.clinical.questions import ANSWER_NAMES, BY_DATE, BY_NAME, DATE_NAMES, QUESTIONS, answer_text, label_of
 from practitioner.clinical.screening import Policy, ScreeningResult, parse_intake, screen
 from practitioner.consultations.models import (
     SCAR_TYPES,
@@ -297,6 +297,25 @@ def _words(name: str, code: str | None) -> Any:
         return date.fromisoformat(code) if code else None
     question = BY_NAME[name]
     return answer_text(name, (code == "yes") if question.choices is None else code)
+
+
+def answer_summary(consultation: Consultation) -> dict[str, Any]:
+    """The screening answers in words for the consultation page: each Yes (with its date), how many
+    were No (or "No diabetes", "Never taken"), and any left unanswered (consultations from before
+    every question needed an answer)."""
+    yes: list[dict[str, Any]] = []
+    unanswered: list[str] = []
+    no_count = 0
+    for question in QUESTIONS:
+        value = getattr(consultation, question.name)
+        if value is None:
+            unanswered.append(question.label)
+        elif value == question.no_answer:
+            no_count += 1
+        else:
+            on = getattr(consultation, question.date_name) if question.date_name and value == question.date_when else None
+            yes.append({"question": question.label, "answer": answer_text(question.name, value), "on": on})
+    return {"yes": yes, "no_count": no_count, "unanswered": unanswered}
 
 
 def rescreens_of(session: Session, consultation: Consultation) -> list[Consultation]:

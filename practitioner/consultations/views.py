@@ -46,7 +46,7 @@ def _detail_page(consultation: Consultation, override_form: OverrideForm | None 
     return render_template("consultations/detail.html", consultation=consultation, patient=consultation.patient,
                            override_form=override_form or OverrideForm(), decision_labels=DECISION_LABELS, flag_titles=FLAG_TITLES,
                            policy_labels=POLICY_LABELS, answer_changes=services.answer_changes(db.session, consultation),
-                           rescreens=services.rescreens_of(db.session, consultation),
+                           rescreens=services.rescreens_of(db.session, consultation), answers=services.answer_summary(consultation),
                            **services.related_records(db.session, consultation))
 
 

@@ -152,3 +152,55 @@ def test_isotretinoin_stopped_60_days_ago_is_deferred_with_the_rebook_date(page:
     # The patient's timeline shows the consultation and its result.
     page.get_by_role("link", name="Priya Shah").first.click()
     expect(page.locator(".timeline")).to_contain_text("Defer")
+
+
+def _locked_consultation(live_server: LiveServer) -> str:
+    """A consultation a signed session relied on (signed through the real service, so it is locked)."""
+    from practitioner.auth.models import User
+    from tests.factories import make_consent, make_consultation, make_plan, signed_session
+
+    with live_server.app.app_context():
+        author = db.session.scalars(db.select(User).where(User.email == live_server.email)).one()
+        consultation = make_consultation(make_patient(actor=author, given_name="Rosa", family_name="Lind"), author,
+                                         concerns=[], notes="First visit: wants smoother cheeks.")
+        make_consent(consultation, author)
+        signed_session(make_plan(consultation), author)
+        public_id = str(consultation.public_id)
+        db.session.remove()
+    return public_id
+
+
+def test_a_locked_consultation_is_re_screened_beside_the_original(page: Page, live_server: LiveServer) -> None:
+    original = _locked_consultation(live_server)
+    sign_in(page, live_server)
+    page.goto(live_server(f"/consultations/{original}"))
+    expect(page.locator(".locked-note")).to_contain_text("Answers locked")
+    expect(page.get_by_role("link", name="Edit answers")).to_have_count(0)
+    page.goto(live_server(f"/consultations/{original}/edit"))
+    expect(page.locator(".flash")).to_contain_text("record a new consultation (re-screen) from its page")
+    _review_screens(page, "detail_locked")
+    page.get_by_role("link", name="Record a new consultation (re-screen)").click()
+    expect(page.get_by_role("heading", name="New consultation (re-screen)")).to_be_visible()
+    expect(page.locator(".question input:checked")).to_have_count(0)
+    expect(page.get_by_label("Cheeks")).to_be_checked()  # the assessment is copied
+    page.get_by_label("Texture and dullness").check()
+    _answer(page, "Recent botulinum toxin", "Yes")
+    page.get_by_label("Last botulinum toxin").fill((date.today() - timedelta(days=4)).isoformat())
+    for title in SECTIONS.values():
+        page.get_by_role("button", name=f"Answer “No” to the rest of {title.lower()}").click()
+    page.get_by_role("button", name="Save and screen").click()
+    expect(page.locator(".verdict").get_by_role("heading", name="Defer")).to_be_visible()
+    expect(page.locator(".locked-note")).to_contain_text("This is a re-screen of the consultation of")
+
+    # Not locked yet, so an answer can still be corrected; the old and new value stay in view.
+    page.get_by_role("link", name="Edit answers").click()
+    _answer(page, "Recent botulinum toxin", "No")
+    page.get_by_role("button", name="Save and re-screen").click()
+    expect(page.locator(".verdict").get_by_role("heading", name="Proceed")).to_be_visible()
+    changes = page.get_by_role("table")
+    expect(changes.get_by_role("row").nth(1)).to_contain_text("Recent botulinum toxin")
+    expect(changes.get_by_role("row").nth(1)).to_contain_text("Yes")
+    expect(changes.get_by_role("row").nth(2)).to_contain_text(f"{date.today() - timedelta(days=4):%-d %b %Y}")
+    _review_screens(page, "detail_changes")
+    page.get_by_role("link", name=f"consultation of").first.click()
+    expect(page.locator(".locked-note")).to_contain_text(f"Re-screened on {date.today():%A %-d %B %Y}")

@@ -209,7 +209,24 @@ def test_each_changed_answer_keeps_its_old_and_new_value(as_practitioner, practi
         ["Diabetes", "No diabetes", "Controlled"], ["Recent botulinum toxin", "No", "Yes"],
         ["Last botulinum toxin", "No date", f"{toxin_on:%-d %b %Y}"], ["Pregnant", "No", "Yes"]]
     assert practitioner.name in section
+    # The answers themselves: each Yes with its date, and how many were No.
+    answers = html[html.index("Screening answers"):html.index("Changes to the answers")]
+    assert "<strong>Pregnant</strong>: Yes" in answers and "<strong>Diabetes</strong>: Controlled" in answers
+    assert f"<strong>Recent botulinum toxin</strong>: Yes, {toxin_on:%-d %b %Y}" in answers
+    assert "Every other question answered “No” (33 questions)." in answers
     # The history is append-only in the database.
     with pytest.raises(DBAPIError, match="append-only"):
         with db.engine.begin() as connection:
             connection.execute(text("UPDATE consultation_answer_changes SET new_value = 'no'"))
+
+
+def test_a_consultation_from_before_the_explicit_questions_shows_what_was_never_asked(as_practitioner, practitioner):
+    from tests.factories import make_consultation
+
+    c = make_consultation(make_patient(actor=practitioner), practitioner, had_neurotoxin=None, had_filler_in_area=None)
+    html = as_practitioner.get(f"/consultations/{c.public_id}").get_data(as_text=True)
+    assert "34 questions answered “No”." in html
+    assert "Not answered (recorded before every question needed an answer): Recent botulinum toxin; Recent dermal filler in the area." in html
+    # Editing it asks those questions: the form opens with them unanswered, and refuses to save until they are.
+    edit = as_practitioner.get(f"/consultations/{c.public_id}/edit").get_data(as_text=True)
+    assert set(CHECKED.findall(edit)) & set(ANSWER_NAMES) == set(ANSWER_NAMES) - {"had_neurotoxin", "had_filler_in_area"}
