@@ -39,6 +39,7 @@ def _not_after_consultation(form: "ConsultationForm", field) -> None:
 
 NOT_ANSWERED = "Not answered. Choose Yes or No."
 NOT_CHOSEN = "Not answered. Choose one."
+MISSING_DATE = {"isotretinoin": "Enter the date isotretinoin was stopped (an estimate is fine), so the washout can be counted."}
 
 
 class ConsultationForm(Form):
@@ -93,8 +94,6 @@ class ConsultationForm(Form):
         if field.data and field.data > date.today():
             raise ValidationError("The consultation date cannot be in the future.")
 
-
-MISSING_DATE = {"isotretinoin": "Enter the date isotretinoin was stopped (an estimate is fine), so the washout can be counted."}
 
 # Every screening question, in the order asked, with no default answer; a dated one is followed by its date.
 for _question in QUESTIONS:

@@ -136,6 +136,7 @@ def test_isotretinoin_stopped_60_days_ago_is_deferred_with_the_rebook_date(page:
     _answer(page, "Isotretinoin (Roaccutane)", "Stopped")
     stopped = date.today() - timedelta(days=60)
     page.get_by_label("Date isotretinoin was stopped").fill(stopped.isoformat())
+    _review_screens(page, "form_dated_answer")
     for title in SECTIONS.values():
         page.get_by_role("button", name=f"Answer “No” to the rest of {title.lower()}").click()
     page.get_by_role("button", name="Save and screen").click()
@@ -202,5 +203,5 @@ def test_a_locked_consultation_is_re_screened_beside_the_original(page: Page, li
     expect(changes.get_by_role("row").nth(1)).to_contain_text("Yes")
     expect(changes.get_by_role("row").nth(2)).to_contain_text(f"{date.today() - timedelta(days=4):%-d %b %Y}")
     _review_screens(page, "detail_changes")
-    page.get_by_role("link", name=f"consultation of").first.click()
+    page.get_by_role("link", name="consultation of").first.click()
     expect(page.locator(".locked-note")).to_contain_text(f"Re-screened on {date.today():%A %-d %B %Y}")
