@@ -560,6 +560,7 @@ def _bulk_seed(patient_count: int, sessions_per_patient: int) -> None:
     from sqlalchemy import update
 
     from practitioner.admin.services import get_settings
+    from practitioner.clinical.questions import QUESTIONS
     from practitioner.consultations.models import Consent, Consultation, ConsultationArea, PlanZone, TreatmentPlan
     from practitioner.extensions import db
     from practitioner.patients.models import Patient
@@ -584,6 +585,7 @@ def _bulk_seed(patient_count: int, sessions_per_patient: int) -> None:
     consent_sha = hashlib.sha256(consent_text.encode()).hexdigest()
 
     patients, consultations, areas, consents, plans, plan_zones, sessions, zones = [], [], [], [], [], [], [], []
+    healthy_answers = {question.name: question.no_answer for question in QUESTIONS}
     session_id = 0
     for i in range(1, patient_count + 1):
         given = rng.choice(GIVEN)
@@ -606,6 +608,7 @@ def _bulk_seed(patient_count: int, sessions_per_patient: int) -> None:
             age_at_consultation=max(18, (first - born).days // 365), fitzpatrick=fitz, device_name="SkinPen Precision",
             needle_material="stainless_steel", device_max_depth_mm=Decimal("1.5"), decision="proceed",
             created_by_id=author_id, updated_by_id=author_id, created_at=now, updated_at=now, screened_at=now,
+            **healthy_answers,  # every screening question answered explicitly: none has a default
         ))
         areas.append(dict(consultation_id=i, code="cheeks"))
         consents.append(dict(

@@ -33,7 +33,7 @@ def get_consultation_or_404(public_id: uuid.UUID) -> Consultation:
 
 
 def _values(form: ConsultationForm) -> dict:
-    return {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version", "screening_asked")}
+    return {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version")}
 
 
 def _render_form(form: ConsultationForm, patient, consultation=None, status: int = 200, **extra):
