@@ -120,7 +120,7 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     screened_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Set when a treatment session relying on this consultation is signed: from then on the database
-    # refuses any change to it (migration 0007_a). Changed facts are a new consultation that supersedes it.
+    # refuses any change to it (migration 0007). Changed facts are a new consultation that supersedes it.
     locked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("consultations.id"), nullable=True, index=True)
 

@@ -1,4 +1,4 @@
-"""Migration 0007_a: consultations recorded under the old form keep the answers they were saved with."""
+"""Migration 0007: consultations recorded under the old form keep the answers they were saved with."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_old_answers_are_kept_and_a_blank_date_is_not_read_as_no(empty_database_
     app = create_app(make_config(empty_database_url))
     with app.app_context():
         try:
-            upgrade(revision="heads")
+            upgrade()
             author = make_user(email="old-form@clinic.example")
             consultation = make_consultation(make_patient(actor=author), author, pregnant=True, diabetes="controlled",
                                              had_sunburn=True, sunburn_on=date(2026, 1, 5))
@@ -35,7 +35,7 @@ def test_old_answers_are_kept_and_a_blank_date_is_not_read_as_no(empty_database_
             assert old["neurotoxin_on"] is None
 
 
-            upgrade(revision="heads")  # with the other migrations of the run, which may have left a transaction open
+            upgrade()
             new = _row(consultation_id, "pregnant, smoker, diabetes, isotretinoin, had_sunburn, had_neurotoxin, locked_at, supersedes_id")
             assert (bool(new["pregnant"]), bool(new["smoker"]), new["diabetes"], new["isotretinoin"]) == (True, False, "controlled", "never")
             assert bool(new["had_sunburn"]) is True, "a date given under the old form was a Yes"

@@ -1,7 +1,7 @@
 """screening answers nullable (no default answer), explicit yes/no before each date, consultation lock,
 re-screen link, and the answer change history
 
-Revision ID: 0007_a
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-06 01:40:00
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007_a'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None

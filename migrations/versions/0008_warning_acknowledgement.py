@@ -1,7 +1,7 @@
 """treatment_sessions: who acknowledged the depth warnings, and when
 
-Revision ID: 0007_c
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06 01:50:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007_c'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
