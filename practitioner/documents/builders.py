@@ -21,7 +21,7 @@ import warnings
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -30,13 +30,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from practitioner.admin.services import current_policy
-from practitioner.clinical import guide
+from practitioner.clinical import guide, questions
 from practitioner.clinical.screening import (
     CONCERN_LABELS,
     DECISION_LABELS,
-    DIABETES_LABELS,
     FLAG_TITLES,
-    ISOTRETINOIN_LABELS,
     MODALITY_LABELS,
     NEEDLE_MATERIAL_LABELS,
     POLICY_LABELS,
@@ -45,12 +43,8 @@ from practitioner.clinical.screening import (
 from practitioner.consultations.consent_content import sha256 as text_sha256
 from practitioner.consultations.consent_forms import CONFIRMATION
 from practitioner.consultations.forms import (
-    ALLERGY_LABELS,
-    DATE_LABELS,
-    FINDING_LABELS,
     GLOGAU_LABELS,
     GOODMAN_BARON_LABELS,
-    HISTORY_LABELS,
     SCAR_LABELS,
 )
 from practitioner.consultations.models import SCAR_TYPES, Consent, Consultation, TreatmentPlan
@@ -178,14 +172,20 @@ def patient_values(patient: Patient) -> dict[str, Any]:
 # -- the consultation ---------------------------------------------------------------------------
 
 
-def _answer(field: str, question: str, value: Any, kind: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """One screening answer: the field name and raw value for machines, the question and a flag for people."""
-    if kind == "yes_no":
+def _answer(field: str, question: str, value: Any, kind: str, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One screening answer: the field name and raw value for machines, the question and a flag for people.
+
+    ``value`` None is a question never answered (a record made under the old form): it is printed
+    as "Not answered" and counts as notable, never as a No.
+    """
+    if value is None:
+        notable = kind != "date"
+    elif kind == "yes_no":
         notable = bool(value)
     elif kind == "date":
-        notable = value is not None
+        notable = True
     else:
-        notable = value not in (None, "", "none", "never")
+        notable = value not in ("", "none", "never")
     row = {"field": field, "question": question, "kind": kind, "value": value, "notable": notable}
     if labels is not None:
         row["label"] = labels.get(value, value) if value is not None else None
@@ -193,34 +193,21 @@ def _answer(field: str, question: str, value: Any, kind: str, labels: dict[str, 
 
 
 def screening_answers(c: Consultation) -> list[dict[str, Any]]:
-    """Every screening answer, grouped as the consultation form asks them."""
-    today = [
-        _answer("pregnant", "Pregnant", c.pregnant, "yes_no"),
-        _answer("breastfeeding", "Breastfeeding", c.breastfeeding, "yes_no"),
-        *(_answer(name, label, getattr(c, name), "yes_no") for name, label in FINDING_LABELS.items()),
-        _answer("sunburn_on", DATE_LABELS["sunburn_on"][0], c.sunburn_on, "date"),
-    ]
-    history = [
-        *(_answer(name, label, getattr(c, name), "yes_no") for name, label in HISTORY_LABELS.items()),
-        _answer("diabetes", "Diabetes", c.diabetes, "choice", DIABETES_LABELS),
-    ]
-    allergies = [_answer(name, label, getattr(c, name), "yes_no") for name, label in ALLERGY_LABELS.items()]
-    medicines = [
-        _answer("isotretinoin", "Isotretinoin (Roaccutane)", c.isotretinoin, "choice", ISOTRETINOIN_LABELS),
-        _answer("isotretinoin_stopped_on", "Date isotretinoin was stopped", c.isotretinoin_stopped_on, "date"),
-        _answer("anticoagulant_prescribed", "Prescribed anticoagulant or antiplatelet", c.anticoagulant_prescribed, "yes_no"),
-        _answer("nsaid_or_supplement_last_on", DATE_LABELS["nsaid_or_supplement_last_on"][0], c.nsaid_or_supplement_last_on, "date"),
-        _answer("topical_retinoid_or_acid_last_on", DATE_LABELS["topical_retinoid_or_acid_last_on"][0],
-                c.topical_retinoid_or_acid_last_on, "date"),
-    ]
-    recent = [_answer(name, DATE_LABELS[name][0], getattr(c, name), "date") for name in ("neurotoxin_on", "filler_in_area_on", "resurfacing_on")]
-    return [
-        {"group": "today", "title": "Today", "answers": today},
-        {"group": "history", "title": "Medical history", "answers": history},
-        {"group": "allergies", "title": "Allergies", "answers": allergies},
-        {"group": "medicines", "title": "Medicines", "answers": medicines},
-        {"group": "recent_procedures", "title": "Recent procedures", "answers": recent},
-    ]
+    """Every screening question with its answer, grouped and ordered as the consultation form asks them.
+
+    Built from the question catalogue (practitioner.clinical.questions), so a question added there
+    is printed here; a dated question's date follows its Yes.
+    """
+    groups = []
+    for section, title in questions.SECTIONS.items():
+        rows = []
+        for q in questions.in_section(section):
+            value = getattr(c, q.name)
+            rows.append(_answer(q.name, q.label, value, "yes_no" if q.choices is None else "choice", q.choices))
+            if q.date_name and value == q.date_when:
+                rows.append(_answer(q.date_name, q.date_label, getattr(c, q.date_name), "date"))
+        groups.append({"group": "recent_procedures" if section == "recent" else section, "title": title, "answers": rows})
+    return groups
 
 
 def _flag(code: str, decision: str, reason: str, earliest: Any) -> dict[str, Any]:

@@ -230,3 +230,25 @@ def test_a_consultation_from_before_the_explicit_questions_shows_what_was_never_
     # Editing it asks those questions: the form opens with them unanswered, and refuses to save until they are.
     edit = as_practitioner.get(f"/consultations/{c.public_id}/edit").get_data(as_text=True)
     assert set(CHECKED.findall(edit)) & set(ANSWER_NAMES) == set(ANSWER_NAMES) - {"had_neurotoxin", "had_filler_in_area"}
+
+
+def test_the_consultation_summary_prints_every_question_and_never_turns_a_missing_answer_into_no(practitioner):
+    """The clinic-file summary lists every question of the catalogue; a dated Yes is followed by its date;
+    an answer never given (an old record) prints as "Not answered", not as "No"."""
+    from practitioner.documents.builders import screening_answers
+    from tests.factories import make_consultation
+
+    c = make_consultation(make_patient(actor=practitioner), practitioner, had_neurotoxin=True,
+                          neurotoxin_on=TODAY - timedelta(days=40), had_filler_in_area=None)
+    rows = [row for group in screening_answers(c) for row in group["answers"]]
+    by_field = {row["field"]: row for row in rows}
+    assert set(ANSWER_NAMES) <= set(by_field)
+    assert by_field["neurotoxin_on"]["value"] == TODAY - timedelta(days=40)
+    assert [r["field"] for r in rows].index("neurotoxin_on") == [r["field"] for r in rows].index("had_neurotoxin") + 1
+    assert "filler_in_area_on" not in by_field  # no Yes, no date asked
+    assert by_field["had_filler_in_area"]["value"] is None and by_field["had_filler_in_area"]["notable"]
+
+    from practitioner.documents.rendering import report_environment
+    macro = report_environment().get_template("_record.html").module.answer
+    assert str(macro(by_field["had_filler_in_area"])) == "Not answered"
+    assert str(macro(by_field["pregnant"])) == "No"

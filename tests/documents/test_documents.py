@@ -403,7 +403,7 @@ def test_consultation_summary_has_answers_scales_flags_overrides_policy_and_plan
         assert squeeze(override.reason) in flat
     assert "IV: rarely burns, tans easily" in text and "3: moderate (flattens when stretched)" in text
     assert "Rolling 12, Boxcar 6, Hypertrophic 2" in text
-    for question in ("Pregnant", "Keloid scars", "Gold", "Isotretinoin (Roaccutane)", "Last botulinum toxin", "Smokes"):
+    for question in ("Pregnant", "Keloid scars", "Gold", "Isotretinoin (Roaccutane)", "Recent botulinum toxin", "Smokes"):
         assert question in text
     assert "History of cold sores Yes" in text
     assert "Wait after neurotoxin (days) 14" in text
