@@ -80,3 +80,9 @@ class DepthLimit:
 DEVICE_SETTING_DEPTH: Final = DepthLimit(Decimal("0.1"), Decimal("5"))
 # A depth planned ahead: a plan zone's shallowest and deepest, the consultation's deepest planned.
 PLAN_RANGE_DEPTH: Final = DepthLimit(Decimal("0.1"), Decimal("3.5"))
+
+
+Technique = Literal["glide", "stamp", "cross_hatch"]
+TECHNIQUES: Final[tuple[Technique, ...]] = get_args(Technique)
+# How the needles move over a zone (session-record.md, zones treated): a plan may name one per zone.
+TECHNIQUE_LABELS: Final[dict[str, str]] = {"glide": "Glide", "stamp": "Stamp", "cross_hatch": "Cross-hatch"}

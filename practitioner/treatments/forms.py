@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms import Form as PlainForm
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, zone_label
+from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, TECHNIQUE_LABELS, zone_label
 from practitioner.consultations.models import PLAN_ZONES
 from practitioner.forms import Form, choices, yes_no
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
@@ -29,7 +29,6 @@ TEXT = [NoControlCharacters()]
 LONG = [NoControlCharacters(multiline=True)]
 
 ZONE_LABELS = {z: zone_label(z) for z in PLAN_ZONES}
-TECHNIQUE_LABELS = {"glide": "Glide", "stamp": "Stamp", "cross_hatch": "Cross-hatch"}
 ENDPOINT_LABELS = {"erythema_mild": "Mild redness", "erythema_uniform": "Even redness", "pinpoint_bleeding": "Pinpoint bleeding",
                    "petechiae": "Petechiae", "other": "Other"}
 ADVERSE_EVENT_LABELS = {"excessive_bleeding": "Excessive bleeding", "bruising": "Bruising", "vasovagal": "Vasovagal episode (fainting)",

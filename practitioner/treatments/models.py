@@ -10,10 +10,10 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.clinical.screening import DECISIONS
+from practitioner.clinical.vocabulary import TECHNIQUES
 from practitioner.consultations.models import PLAN_ZONES, TreatmentPlan
 from practitioner.database import AuditedMixin, Base, PublicIdMixin, code_enum, utcnow
 
-TECHNIQUES = ("glide", "stamp", "cross_hatch")
 ENDPOINTS = ("erythema_mild", "erythema_uniform", "pinpoint_bleeding", "petechiae", "other")
 ADVERSE_EVENTS = ("excessive_bleeding", "bruising", "vasovagal", "severe_pain_stopped", "burn_or_blister", "allergic_reaction", "other")
 
