@@ -40,17 +40,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     login_manager.login_view = "auth.sign_in"
     login_manager.session_protection = None  # the server-side session is the protection
 
-    from practitioner import admin, auth, consultations, documents, main, models, patients, treatments  # noqa: F401  (models: full metadata)
+    from practitioner import admin, auth, consents, consultations, documents, main, models, patients, plans, treatments  # noqa: F401  (models: full metadata)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp)
     app.register_blueprint(consultations.bp)
+    app.register_blueprint(plans.bp)
+    app.register_blueprint(consents.bp)
     app.register_blueprint(treatments.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(admin.bp)
 
     from practitioner.consultations.timeline import timeline_entries
+    from practitioner.consents.timeline import timeline_entries as consent_entries
+    from practitioner.plans.timeline import timeline_entries as plan_entries
     from practitioner.patients.timeline import register_source
 
     from practitioner.documents.wiring import (
@@ -60,6 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
 
     # Features higher in the chain plug into lower ones here, in one visible place.
     register_source(timeline_entries)
+    register_source(plan_entries)
+    register_source(consent_entries)
     register_source(session_entries)
     register_source(document_entries)
     register_after_sign(issue_aftercare_after_sign)

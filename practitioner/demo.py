@@ -143,10 +143,10 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
     from practitioner.admin.services import current_policy
     from practitioner.templating import clinic_today
     from practitioner.clinical.questions import QUESTIONS
-    from practitioner.consultations.consent_content import load_consent_content
-    from practitioner.consultations.consent_services import sign_consent
+    from practitioner.consents.content import load_consent_content
+    from practitioner.consents.services import sign_consent
     from practitioner.consultations.models import Consultation
-    from practitioner.consultations.plan_services import create_plan
+    from practitioner.plans.services import create_plan
     from practitioner.consultations.services import record_consultation
     from practitioner.treatments import services as sessions
     from practitioner.treatments.models import SessionProduct, SessionZone

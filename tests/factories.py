@@ -9,7 +9,9 @@ from typing import Any
 
 from practitioner.auth.models import User
 from practitioner.clinical.questions import QUESTIONS
-from practitioner.consultations.models import Consent, Consultation, ConsultationArea, PlanZone, TreatmentPlan
+from practitioner.consents.models import Consent
+from practitioner.consultations.models import Consultation, ConsultationArea
+from practitioner.plans.models import PlanZone, TreatmentPlan
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 

@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from practitioner.consultations.models import Consent, Consultation, TreatmentPlan
+from practitioner.consents.models import Consent
+from practitioner.consultations.models import Consultation
+from practitioner.plans.models import TreatmentPlan
 from practitioner.documents.models import IssuedDocument
 from practitioner.extensions import db
 from practitioner.patients.models import Patient

@@ -9,7 +9,7 @@ from typing import Any
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from practitioner.consultations.consent_content import ConsentContent
+from practitioner.consents.content import ConsentContent
 from practitioner.forms import Form
 from practitioner.validators import NoControlCharacters, strip_filter
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.clinical.screening import DECISION_LABELS
-from practitioner.consultations.consent_content import ConsentContent, sha256
-from practitioner.consultations.models import Consent, Consultation
+from practitioner.consents.content import ConsentContent, sha256
+from practitioner.consents.models import Consent
+from practitioner.consultations.models import Consultation
 from practitioner.errors import DomainError, NotAllowed
 
 DATA_URL_PREFIX = "data:image/png;base64,"

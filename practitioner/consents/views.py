@@ -9,16 +9,17 @@ from flask_login import current_user
 
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
-from practitioner.consultations import bp
-from practitioner.consultations.consent_content import ConsentContent, load_consent_content
-from practitioner.consultations.consent_forms import ConsentForm, make_consent_form
-from practitioner.consultations.consent_services import (
+from practitioner.consents import bp
+from practitioner.consents.content import ConsentContent, load_consent_content
+from practitioner.consents.forms import ConsentForm, make_consent_form
+from practitioner.consents.models import Consent
+from practitioner.consents.services import (
     InvalidSignature,
     consent_refusal,
     get_consent,
     sign_consent,
 )
-from practitioner.consultations.models import Consent, Consultation
+from practitioner.consultations.models import Consultation
 from practitioner.consultations.services import get_consultation
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
@@ -40,13 +41,13 @@ def _consent_or_404(public_id: uuid.UUID) -> Consent:
 
 def _signing_page(consultation: Consultation, content: ConsentContent, form: ConsentForm | None = None,
                   refusal: str | None = None) -> str:
-    return render_template("consultations/consent_form.html", consultation=consultation, content=content,
+    return render_template("consents/form.html", consultation=consultation, content=content,
                            form=form, refusal=refusal)
 
 
 @bp.route("/consultations/<uuid:public_id>/consents/new", methods=["GET", "POST"])
 @require(Permission.EDIT_CLINICAL)
-def new_consent(public_id: uuid.UUID):
+def new(public_id: uuid.UUID):
     """The patient reads, ticks, types their name and signs; the practitioner confirms and witnesses."""
     consultation = _consultation_or_404(public_id)
     content = load_consent_content(consultation.modality)
@@ -68,7 +69,7 @@ def new_consent(public_id: uuid.UUID):
         else:
             db.session.commit()
             flash(f"Consent signed by {patient.full_name} and witnessed by you. It is kept as signed.", "success")
-            return redirect(url_for("consultations.consent_detail", public_id=consent.public_id), 303)
+            return redirect(url_for("consents.detail", public_id=consent.public_id), 303)
     if form.signature.errors:
         form.signature.data = ""  # a refused drawing is not put back in the box
     return _signing_page(consultation, content, form), 422 if form.is_submitted() else 200
@@ -76,15 +77,15 @@ def new_consent(public_id: uuid.UUID):
 
 @bp.get("/consents/<uuid:public_id>")
 @require(Permission.VIEW_CLINICAL)
-def consent_detail(public_id: uuid.UUID):
+def detail(public_id: uuid.UUID):
     """A signed consent as it was signed: the text, the signature, the choices, the witness."""
     consent = _consent_or_404(public_id)
-    return render_template("consultations/consent_detail.html", consent=consent, consultation=consent.consultation)
+    return render_template("consents/detail.html", consent=consent, consultation=consent.consultation)
 
 
 @bp.get("/consents/<uuid:public_id>/signature.png")
 @require(Permission.VIEW_CLINICAL)
-def consent_signature(public_id: uuid.UUID):
+def signature(public_id: uuid.UUID):
     """The drawn signature, exactly as stored."""
     consent = _consent_or_404(public_id)
     return Response(consent.signature_png, mimetype="image/png", headers={"Cache-Control": "no-store"})

@@ -1,7 +1,7 @@
-"""Consultations: screening, the treatment plan and consent."""
+"""Consultations: the assessment, screening, its result and overrides."""
 
 from flask import Blueprint
 
 bp = Blueprint("consultations", __name__)
 
-from practitioner.consultations import consent_views, plan_views, views  # noqa: E402,F401  (routes register on import)
+from practitioner.consultations import views  # noqa: E402,F401  (routes register on import)

@@ -1,12 +1,11 @@
-"""A consultation's structured screening answers and result, the treatment plan, and signed consent."""
+"""A consultation's structured screening answers and result."""
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.clinical.questions import ANSWER_NAMES, DATE_NAMES, unanswered
@@ -21,7 +20,6 @@ from practitioner.clinical.screening import (
 )
 from practitioner.database import AuditedMixin, Base, PublicIdMixin, code_enum, utcnow
 
-PLAN_ZONES = ("forehead", "glabella", "periorbital", "nose", "perioral", "cheeks", "chin_jaw", "neck", "decolletage", "scar_area")
 SCAR_TYPES = ("icepick", "rolling", "boxcar", "hypertrophic", "keloid")
 
 
@@ -242,87 +240,3 @@ class ScreeningOverride(Base):
     superseded_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     recorded_by = relationship("User", lazy="joined")
-
-
-class PlanStatus(enum.StrEnum):
-    """Where a plan stands."""
-
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    STOPPED = "stopped"
-
-
-class TreatmentPlan(PublicIdMixin, AuditedMixin, Base):
-    """How many sessions, how often, which zones at which depths: made from a consultation."""
-
-    __tablename__ = "treatment_plans"
-    __table_args__ = (
-        CheckConstraint("sessions_planned BETWEEN 1 AND 12", name="sessions_range"),
-        CheckConstraint("interval_weeks BETWEEN 1 AND 26", name="interval_range"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
-    modality: Mapped[str] = mapped_column(code_enum("plan_modality", MODALITIES))
-    sessions_planned: Mapped[int]
-    interval_weeks: Mapped[int]
-    first_session_on: Mapped[date]
-    notes: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[PlanStatus] = mapped_column(
-        Enum(PlanStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]), default=PlanStatus.ACTIVE
-    )
-
-    consultation: Mapped[Consultation] = relationship(lazy="joined", innerjoin=True)
-    zones: Mapped[list[PlanZone]] = relationship(cascade="all, delete-orphan", order_by="PlanZone.position", lazy="selectin")
-
-    @property
-    def sessions_done(self) -> int:
-        """Signed sessions on this plan (the treatments feature adds the `treatment_sessions` link)."""
-        return sum(1 for s in getattr(self, "treatment_sessions", ()) if s.signed_at is not None)
-
-    @property
-    def sessions_remaining(self) -> int:
-        """Planned minus done, never below zero."""
-        return max(0, self.sessions_planned - self.sessions_done)
-
-
-class PlanZone(Base):
-    """One zone of a plan with its suggested depth range."""
-
-    __tablename__ = "plan_zones"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
-    position: Mapped[int]
-    zone: Mapped[str] = mapped_column(code_enum("plan_zone", PLAN_ZONES, 20))
-    depth_min_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
-    depth_max_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
-    note: Mapped[str] = mapped_column(Text, default="")
-
-
-class Consent(PublicIdMixin, Base):
-    """A signed consent: the exact text shown, its hash, the drawn signature, who witnessed, when.
-
-    Never edited: the database refuses updates and deletes. A new version is a new consent.
-    """
-
-    __tablename__ = "consents"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
-    modality: Mapped[str] = mapped_column(code_enum("consent_modality", MODALITIES))
-    content_version: Mapped[str] = mapped_column(String(40))
-    content_sha256: Mapped[str] = mapped_column(String(64))
-    content_text: Mapped[str] = mapped_column(Text)
-    photo_clinical: Mapped[bool] = mapped_column(default=False)
-    photo_marketing: Mapped[bool] = mapped_column(default=False)
-    patient_typed_name: Mapped[str] = mapped_column(String(200))
-    signature_png: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    signature_sha256: Mapped[str] = mapped_column(String(64))
-    signed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    witnessed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-
-    witnessed_by = relationship("User", lazy="joined")
-    consultation: Mapped[Consultation] = relationship(lazy="joined", innerjoin=True)

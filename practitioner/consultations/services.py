@@ -19,7 +19,6 @@ from practitioner.clinical.questions import ANSWER_NAMES, BY_DATE, BY_NAME, DATE
 from practitioner.clinical.screening import Policy, ScreeningResult, parse_intake, screen
 from practitioner.consultations.models import (
     SCAR_TYPES,
-    Consent,
     Consultation,
     ConsultationAnswerChange,
     ConsultationArea,
@@ -27,7 +26,6 @@ from practitioner.consultations.models import (
     ScarCount,
     ScreeningFlag,
     ScreeningOverride,
-    TreatmentPlan,
 )
 from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
@@ -360,6 +358,6 @@ def form_data(consultation: Consultation) -> dict[str, Any]:
 
 def related_records(session: Session, consultation: Consultation) -> dict[str, list[Any]]:
     """The plans and consents made from this consultation, for its page."""
-    plans = list(session.scalars(select(TreatmentPlan).where(TreatmentPlan.consultation_id == consultation.id).order_by(TreatmentPlan.id)))
-    consents = list(session.scalars(select(Consent).where(Consent.consultation_id == consultation.id).order_by(Consent.id)))
-    return {"plans": plans, "consents": consents}
+    # The plans and consents features add these links to the consultation (a lower feature never
+    # imports a higher one); without them the page simply lists none.
+    return {"plans": list(getattr(consultation, "plans", ())), "consents": list(getattr(consultation, "consents", ()))}

@@ -1,4 +1,4 @@
-"""What consultations, plans and consents add to the patient's timeline."""
+"""What consultations add to the patient's timeline."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from practitioner.clinical.screening import DECISION_LABELS, MODALITY_LABELS
-from practitioner.consultations.models import Consent, Consultation, TreatmentPlan
+from practitioner.consultations.models import Consultation
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
 
 
 def timeline_entries(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
-    """Consultations with their result, plans with progress, and signed consents (clinical viewers only)."""
+    """Consultations with their result (clinical viewers only)."""
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
@@ -33,20 +33,6 @@ def timeline_entries(session: Session, patient: Patient, clinical: bool) -> list
             url=url_for("consultations.detail", public_id=c.public_id), badge=DECISION_LABELS[c.decision] + override,
             badge_class=f"badge--{c.decision}", details=(*links, *(f.reason for f in c.flags[:3])),
         ))
-    for plan in session.scalars(_plans(patient)):
-        entries.append(TimelineEntry(
-            when=plan.created_at, kind="plan",
-            title=f"Treatment plan: {plan.sessions_planned} sessions of {MODALITY_LABELS[plan.modality].lower()}, every {plan.interval_weeks} weeks",
-            url=url_for("consultations.plan_detail", public_id=plan.public_id) if "consultations.plan_detail" in _endpoints() else None,
-            badge=f"{plan.sessions_done} of {plan.sessions_planned} done", details=(f"First session {plan.first_session_on:%-d %b %Y}",),
-        ))
-    for consent in session.scalars(select(Consent).where(Consent.patient_id == patient.id).options(lazyload("*"))):
-        entries.append(TimelineEntry(
-            when=consent.signed_at, kind="consent", title=f"Consent signed: {MODALITY_LABELS[consent.modality].lower()}",
-            url=url_for("consultations.consent_detail", public_id=consent.public_id) if "consultations.consent_detail" in _endpoints() else None,
-            badge=f"Version {consent.content_version}",
-            details=(f"Photos: clinical {'yes' if consent.photo_clinical else 'no'}, marketing {'yes' if consent.photo_marketing else 'no'}",),
-        ))
     return entries
 
 
@@ -58,16 +44,3 @@ def timeline_entries(session: Session, patient: Patient, clinical: bool) -> list
 def _consultations(patient: Patient):
     return (select(Consultation).where(Consultation.patient_id == patient.id)
             .options(lazyload("*"), selectinload(Consultation.flags), selectinload(Consultation.overrides).lazyload("*")))
-
-
-def _plans(patient: Patient):
-    query = select(TreatmentPlan).where(TreatmentPlan.patient_id == patient.id).options(lazyload("*"))
-    # `sessions_done` counts the plan's signed sessions, through the link the treatments feature adds.
-    sessions = getattr(TreatmentPlan, "treatment_sessions", None)
-    return query if sessions is None else query.options(selectinload(sessions).lazyload("*"))
-
-
-def _endpoints() -> set[str]:
-    from flask import current_app
-
-    return set(current_app.view_functions)

@@ -40,14 +40,16 @@ from practitioner.clinical.screening import (
     POLICY_LABELS,
     TREATMENT_AREA_LABELS,
 )
-from practitioner.consultations.consent_content import sha256 as text_sha256
-from practitioner.consultations.consent_forms import CONFIRMATION
+from practitioner.consents.content import sha256 as text_sha256
+from practitioner.consents.forms import CONFIRMATION
 from practitioner.consultations.forms import (
     GLOGAU_LABELS,
     GOODMAN_BARON_LABELS,
     SCAR_LABELS,
 )
-from practitioner.consultations.models import SCAR_TYPES, Consent, Consultation, TreatmentPlan
+from practitioner.consents.models import Consent
+from practitioner.consultations.models import SCAR_TYPES, Consultation
+from practitioner.plans.models import TreatmentPlan
 from practitioner.documents.context import CONTENT_DIR, DocumentSpec, SourceNotFound, slug
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.documents.rendering import long_date
@@ -298,7 +300,7 @@ def plan_values(plan: TreatmentPlan) -> dict[str, Any]:
 
 # -- the consent --------------------------------------------------------------------------------
 
-# consent_content.canonical_text writes these sections in this order; the stored text is read back
+# consents.content.canonical_text writes these sections in this order; the stored text is read back
 # by position, and only if every line of it is accounted for (else it is printed line by line).
 CONSENT_SECTIONS = ("what_it_is", "expected_effects", "risks", "alternatives", "no_guarantee", "declarations", "photographs")
 TICKED_SECTIONS = frozenset({"risks", "declarations"})

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from practitioner.admin.models import ClinicSettings
 from practitioner.admin.services import current_aftercare_policy, get_settings
 from practitioner.clinical.aftercare import SessionFacts, assemble_aftercare
-from practitioner.consultations.models import TreatmentPlan
+from practitioner.plans.models import TreatmentPlan
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.treatments.models import TreatmentSession
 

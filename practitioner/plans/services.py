@@ -15,9 +15,10 @@ from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.clinical.depth import ZONE_LABELS, DepthSuggestion, ceiling_refusal, mm, suggest_depth
 from practitioner.clinical.screening import DECISION_LABELS
-from practitioner.consultations.models import Consultation, PlanZone, TreatmentPlan
+from practitioner.consultations.models import Consultation
 from practitioner.errors import NotAllowed
 from practitioner.patients.models import Patient
+from practitioner.plans.models import PlanZone, TreatmentPlan
 
 CENT = Decimal("0.01")
 

@@ -13,14 +13,14 @@ from practitioner.clinical.depth import (
     TYPICAL_INTERVAL_WEEKS, TYPICAL_SESSIONS, ZONE_LABELS, ZONES, course_guidance_lines, suggest_depth,
 )
 from practitioner.clinical.screening import MODALITIES
-from practitioner.consultations import bp
-from practitioner.consultations import plan_services as services
 from practitioner.consultations.models import Consultation
-from practitioner.consultations.plan_forms import PlanForm, suggested_values
 from practitioner.consultations.services import get_consultation
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN as ROMAN
+from practitioner.plans import bp
+from practitioner.plans import services
+from practitioner.plans.forms import PlanForm, suggested_values
 from practitioner.templating import clinic_today
 
 
@@ -29,7 +29,7 @@ def _render_form(consultation: Consultation, form: PlanForm | None, refusal: str
     modality = form.modality.data if form is not None and form.modality.data in MODALITIES else consultation.modality
     fitzpatrick = services.plan_fitzpatrick(consultation)
     return render_template(
-        "consultations/plan_form.html", consultation=consultation, patient=consultation.patient, form=form,
+        "plans/form.html", consultation=consultation, patient=consultation.patient, form=form,
         refusal=refusal, modality=modality, skin_type=ROMAN.get(fitzpatrick or 0), zone_labels=ZONE_LABELS,
         suggestions={zone: suggest_depth(zone, fitzpatrick, modality) for zone in ZONES},
         guidance=course_guidance_lines(consultation.concern_codes, modality),
@@ -39,7 +39,7 @@ def _render_form(consultation: Consultation, form: PlanForm | None, refusal: str
 
 @bp.route("/consultations/<uuid:public_id>/plans/new", methods=["GET", "POST"])
 @require(Permission.EDIT_CLINICAL)
-def new_plan(public_id: uuid.UUID):
+def new(public_id: uuid.UUID):
     """Make a treatment plan from a consultation whose result allows treatment."""
     consultation = get_consultation(db.session, public_id) or abort(404)
     refusal = services.treatment_refusal(consultation)
@@ -64,19 +64,19 @@ def new_plan(public_id: uuid.UUID):
         else:
             db.session.commit()
             flash(f"Treatment plan saved: {plan.sessions_planned} sessions, every {plan.interval_weeks} weeks.", "success")
-            return redirect(url_for("consultations.plan_detail", public_id=plan.public_id), 303)
+            return redirect(url_for("plans.detail", public_id=plan.public_id), 303)
     return _render_form(consultation, form), 422 if form.is_submitted() else 200
 
 
 @bp.get("/plans/<uuid:public_id>")
 @require(Permission.VIEW_CLINICAL)
-def plan_detail(public_id: uuid.UUID):
+def detail(public_id: uuid.UUID):
     """A plan's course: sessions done and remaining, projected dates, zones with depths and cautions."""
     plan = services.get_plan(db.session, public_id) or abort(404)
     services.record_plan_view(db.session, plan, actor=current_user, ip_address=client_ip())
     consultation = plan.consultation
     return render_template(
-        "consultations/plan_detail.html", plan=plan, consultation=consultation, patient=consultation.patient,
+        "plans/detail.html", plan=plan, consultation=consultation, patient=consultation.patient,
         zones=services.plan_zone_rows(plan), schedule=services.session_schedule(plan),
         skin_type=ROMAN.get(services.plan_fitzpatrick(consultation) or 0),
         typical_sessions=TYPICAL_SESSIONS, typical_interval=TYPICAL_INTERVAL_WEEKS,

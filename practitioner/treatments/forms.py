@@ -20,7 +20,7 @@ from wtforms import Form as PlainForm
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, TECHNIQUE_LABELS, zone_label
-from practitioner.consultations.models import PLAN_ZONES
+from practitioner.plans.models import PLAN_ZONES
 from practitioner.forms import Form, choices, yes_no
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.clinical.screening import DECISIONS
 from practitioner.clinical.vocabulary import TECHNIQUES
-from practitioner.consultations.models import PLAN_ZONES, TreatmentPlan
+from practitioner.plans.models import PLAN_ZONES, TreatmentPlan
 from practitioner.database import AuditedMixin, Base, PublicIdMixin, code_enum, utcnow
 
 ENDPOINTS = ("erythema_mild", "erythema_uniform", "pinpoint_bleeding", "petechiae", "other")

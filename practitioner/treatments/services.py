@@ -17,7 +17,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.clinical.screening import Policy, parse_intake, screen
-from practitioner.consultations.models import Consent, Consultation, TreatmentPlan
+from practitioner.consents.models import Consent
+from practitioner.consultations.models import Consultation
+from practitioner.plans.models import TreatmentPlan
 from practitioner.consultations.services import intake_for, lock_consultation
 from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord

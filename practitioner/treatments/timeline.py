@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from practitioner.clinical.screening import MODALITY_LABELS
-from practitioner.consultations.models import TreatmentPlan
+from practitioner.plans.models import TreatmentPlan
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
 from practitioner.treatments.models import Addendum, TreatmentSession

@@ -17,7 +17,7 @@ from practitioner.admin.services import current_policy
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner.clinical.screening import DECISION_LABELS, FLAG_TITLES, MODALITY_LABELS
-from practitioner.consultations.plan_services import get_plan
+from practitioner.plans.services import get_plan
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.extensions import db
 from practitioner.templating import clinic_today

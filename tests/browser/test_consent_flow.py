@@ -10,8 +10,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from practitioner.auth.models import User
-from practitioner.consultations.consent_content import load_consent_content
-from practitioner.consultations.models import Consent, Consultation
+from practitioner.consents.content import load_consent_content
+from practitioner.consents.models import Consent
+from practitioner.consultations.models import Consultation
 from practitioner.extensions import db
 from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
 from tests.conftest import make_patient

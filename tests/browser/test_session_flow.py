@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from practitioner.auth.models import User
-from practitioner.consultations.models import PlanZone
+from practitioner.plans.models import PlanZone
 from practitioner.extensions import db
 from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
 from tests.conftest import make_patient

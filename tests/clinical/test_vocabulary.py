@@ -31,7 +31,7 @@ def zone_sources() -> dict[str, dict[str, str]]:
     """Every table or list of options that names zones (or treatment areas, which are zones)."""
     from practitioner.clinical.aftercare import load_content
     from practitioner.consultations.forms import ConsultationForm
-    from practitioner.consultations.plan_forms import ZoneRowForm
+    from practitioner.plans.forms import ZoneRowForm
     from practitioner.documents import builders
     from practitioner.templating import LABELS
     from practitioner.treatments import forms as session_forms
@@ -62,7 +62,7 @@ def test_every_zone_has_one_label_from_every_source() -> None:
 
 
 def test_every_source_names_only_known_zones_and_the_full_lists_name_them_all() -> None:
-    from practitioner.consultations.models import PLAN_ZONES
+    from practitioner.plans.models import PLAN_ZONES
 
     sources = zone_sources()
     assert tuple(PLAN_ZONES) == ZONES == depth.ZONES
@@ -109,7 +109,7 @@ def depth_fields() -> dict[str, tuple[UnboundField, DepthLimit]]:
     """Every form field that takes a needle depth, with the context it belongs to."""
     from practitioner.admin.forms import UserForm
     from practitioner.consultations.forms import ConsultationForm
-    from practitioner.consultations.plan_forms import ZoneRowForm
+    from practitioner.plans.forms import ZoneRowForm
     from practitioner.treatments.forms import SessionForm, ZoneRow
 
     return {

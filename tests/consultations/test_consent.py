@@ -17,12 +17,13 @@ from sqlalchemy.exc import DatabaseError
 
 from practitioner.audit import AuditEvent
 from practitioner.auth.models import Role, User
-from practitioner.consultations.consent_content import (
+from practitioner.consents.content import (
     ConsentContentError,
     canonical_text,
     load_consent_content,
 )
-from practitioner.consultations.models import Consent, Consultation, ScreeningOverride
+from practitioner.consents.models import Consent
+from practitioner.consultations.models import Consultation, ScreeningOverride
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 from tests.conftest import make_patient, make_user, post_form, sign_in
@@ -284,7 +285,7 @@ def test_unknown_consultation_and_consent_are_404(as_practitioner):
 def _signed_consent(world) -> Consent:
     patient = db.session.get(Patient, world["patient"].id)
     consultation = db.session.get(Consultation, world["consultation"].id)
-    from practitioner.consultations.consent_services import sign_consent
+    from practitioner.consents.services import sign_consent
 
     consent = sign_consent(db.session, consultation, load_consent_content("microneedling"),
                            typed_name=patient.full_name, signature_data_url=data_url(signature_png()),
@@ -351,7 +352,7 @@ def test_consents_partial_lists_consents_and_offers_signing(app, world):
     consultation = db.session.get(Consultation, world["consultation"].id)
     with app.test_request_context():
         g._login_user = db.session.get(User, world["practitioner"].id)  # what Flask-Login reads as current_user
-        html = render_template("consultations/_consents.html", consultation=consultation, consents=[consent])
+        html = render_template("consents/_for_consultation.html", consultation=consultation, consents=[consent])
     assert f"/consents/{consent.public_id}" in html
     assert f'href="{world["new"]}"' in html and "Sign consent" in html
 
@@ -360,7 +361,7 @@ def test_consents_partial_offers_no_signing_when_treatment_is_not_allowed(app, w
     consultation = make_consultation(db.session.get(Patient, world["patient"].id), practitioner, decision="decline")
     with app.test_request_context():
         g._login_user = db.session.get(User, practitioner.id)
-        html = render_template("consultations/_consents.html", consultation=consultation, consents=[])
+        html = render_template("consents/_for_consultation.html", consultation=consultation, consents=[])
     assert "Sign consent" not in html
     assert "No consent signed" in html and "once the screening allows treatment" in html
 
@@ -382,7 +383,7 @@ def test_every_modality_has_consent_text(modality, specific):
 
 
 def test_missing_or_broken_content_is_a_clear_error(tmp_path, monkeypatch):
-    from practitioner.consultations import consent_content
+    from practitioner.consents import content as consent_content
 
     with pytest.raises(ConsentContentError, match="no consent text for microneedling in language 'xx'"):
         load_consent_content("microneedling", language="xx")

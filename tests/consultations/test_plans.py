@@ -16,15 +16,14 @@ from sqlalchemy import func, select
 from practitioner.audit import AuditEvent
 from practitioner.auth.models import Role, User
 from practitioner.clinical.depth import ZONES
-from practitioner.consultations import plan_services
 from practitioner.consultations.models import (
-    PLAN_ZONES,
     Consultation,
     ConsultationArea,
     ConsultationConcern,
     ScreeningOverride,
-    TreatmentPlan,
 )
+from practitioner.plans import services as plan_services
+from practitioner.plans.models import PLAN_ZONES, TreatmentPlan
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.templating import clinic_today
@@ -211,7 +210,7 @@ def test_periorbital_above_half_a_millimetre_is_refused_on_its_field(as_practiti
 
 
 def test_the_service_refusal_lands_on_the_field_if_the_form_missed_it(as_practitioner, practitioner, monkeypatch):
-    from practitioner.consultations import plan_forms
+    from practitioner.plans import forms as plan_forms
 
     monkeypatch.setattr(plan_forms, "ceiling_refusal", lambda zone, depth: None)
     consultation = make_consultation(practitioner)
@@ -520,7 +519,7 @@ def test_schedule_and_lists(app, practitioner):
 def _render_plans(app, user: User, consultation: Consultation) -> str:
     with app.test_request_context():
         g._login_user = user  # Flask-Login's per-request user, without a sign-in session
-        return render_template("consultations/_plans.html", consultation=consultation,
+        return render_template("plans/_for_consultation.html", consultation=consultation,
                                plans=plan_services.plans_for_consultation(db.session, consultation))
 
 

@@ -35,10 +35,12 @@ from sqlalchemy import select
 from practitioner.admin.services import update_policy
 from practitioner.auth.models import User
 from practitioner.clinical.screening import DECISION_LABELS, FLAG_TITLES, Policy
-from practitioner.consultations.consent_content import load_consent_content
-from practitioner.consultations.consent_services import sign_consent
-from practitioner.consultations.models import Consent, Consultation, TreatmentPlan
-from practitioner.consultations.plan_services import create_plan
+from practitioner.consents.content import load_consent_content
+from practitioner.consents.models import Consent
+from practitioner.consents.services import sign_consent
+from practitioner.consultations.models import Consultation
+from practitioner.plans.models import TreatmentPlan
+from practitioner.plans.services import create_plan
 from practitioner.consultations.services import SCALAR_FIELDS, form_data, record_consultation, record_override, update_consultation
 from practitioner.documents import services
 from practitioner.documents.builders import BUILDERS, guide_content, parse_consent_text

@@ -711,7 +711,7 @@ def case_consultations_override() -> Case:
 
 
 def case_plans_new() -> Case:
-    from practitioner.consultations.models import TreatmentPlan
+    from practitioner.plans.models import TreatmentPlan
     from tests.factories import make_consultation
 
     staff = _practitioner()
@@ -725,8 +725,8 @@ def case_plans_new() -> Case:
 
 def case_consents_new() -> Case:
     """The typed name must match the patient's: each submission gets a patient named with the payload."""
-    from practitioner.consultations.consent_content import load_consent_content
-    from practitioner.consultations.models import Consent
+    from practitioner.consents.content import load_consent_content
+    from practitioner.consents.models import Consent
     from tests.consultations.test_consent import data_url, signature_png
     from tests.factories import make_consultation
 
@@ -857,8 +857,8 @@ CASES: dict[str, Callable[[], Case]] = {
     "consultations.new": case_consultations_new,
     "consultations.edit": case_consultations_edit,
     "consultations.override": case_consultations_override,
-    "consultations.new_plan": case_plans_new,
-    "consultations.new_consent": case_consents_new,
+    "plans.new": case_plans_new,
+    "consents.new": case_consents_new,
     "treatments.edit": case_sessions_edit,
     "treatments.edit (RF)": case_sessions_edit_rf,
     "treatments.edit (PRP)": case_sessions_edit_prp,
@@ -917,7 +917,7 @@ UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u206
 def hostile_record(app):
     """A patient whose every typed value is hostile, with a consultation, consent, plan, signed session and addendum."""
     from practitioner.admin.services import get_settings
-    from practitioner.consultations.models import Consent
+    from practitioner.consents.models import Consent
     from practitioner.treatments.services import add_addendum
     from tests.conftest import post_form
     from tests.consultations.test_consent import consent_data

@@ -38,11 +38,11 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     # The world's consultation is not locked, so a re-screen sends the practitioner to edit it instead.
     "consultations.rescreen": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: 303, ADMIN: FORBIDDEN},
     "consultations.override": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
-    "consultations.new_plan": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
-    "consultations.plan_detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
-    "consultations.new_consent": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
-    "consultations.consent_detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
-    "consultations.consent_signature": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "plans.new": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "plans.detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consents.new": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consents.detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consents.signature": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "admin.aftercare": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
     # The world's session is a draft: its aftercare is not ready, so a preview sends the user back.
     "documents.preview": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: 303, ADMIN: FORBIDDEN},
@@ -67,11 +67,11 @@ ID_KIND = {
     "consultations.edit": "consultation",
     "consultations.rescreen": "consultation",
     "consultations.override": "consultation",
-    "consultations.new_plan": "consultation",
-    "consultations.new_consent": "consultation",
-    "consultations.plan_detail": "plan",
-    "consultations.consent_detail": "consent",
-    "consultations.consent_signature": "consent",
+    "plans.new": "consultation",
+    "consents.new": "consultation",
+    "plans.detail": "plan",
+    "consents.detail": "consent",
+    "consents.signature": "consent",
     "treatments.start": "plan",
     "treatments.edit": "session",
     "treatments.detail": "session",
@@ -92,8 +92,8 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "consultations.edit": {RECEPTION, ADMIN},
     "consultations.rescreen": {RECEPTION, ADMIN},
     "consultations.override": {RECEPTION, ADMIN},
-    "consultations.new_plan": {RECEPTION, ADMIN},
-    "consultations.new_consent": {RECEPTION, ADMIN},
+    "plans.new": {RECEPTION, ADMIN},
+    "consents.new": {RECEPTION, ADMIN},
     "treatments.start": {RECEPTION, ADMIN},
     "treatments.edit": {RECEPTION, ADMIN},
     "treatments.sign": {RECEPTION, ADMIN},
@@ -136,7 +136,9 @@ def make_clinical_records(patient, author) -> dict[str, str]:
     from datetime import date
     from decimal import Decimal
 
-    from practitioner.consultations.models import Consent, Consultation, PlanZone, TreatmentPlan
+    from practitioner.consents.models import Consent
+    from practitioner.consultations.models import Consultation
+    from practitioner.plans.models import PlanZone, TreatmentPlan
 
     consultation = Consultation(patient_id=patient.id, practitioner_id=author.id, consultation_date=date.today(),
                                 modality="microneedling", decision="proceed")

@@ -291,7 +291,7 @@ def test_outstanding_notes_lists_my_unsigned_sessions(as_practitioner, plan, pra
 
 
 def test_plan_progress_counts_signed_sessions(as_practitioner, plan):
-    from practitioner.consultations.models import TreatmentPlan
+    from practitioner.plans.models import TreatmentPlan
 
     record = _start(as_practitioner, plan)
     _save(as_practitioner, record, complete_session_form())

@@ -1,0 +1,27 @@
+"""What consents add to the patient's timeline."""
+
+from __future__ import annotations
+
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session, lazyload
+
+from practitioner.clinical.screening import MODALITY_LABELS
+from practitioner.consents.models import Consent
+from practitioner.patients.models import Patient
+from practitioner.patients.timeline import TimelineEntry
+
+
+def timeline_entries(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
+    """Signed consents with their version and photo choices (clinical viewers only)."""
+    if not clinical:
+        return []
+    entries: list[TimelineEntry] = []
+    for consent in session.scalars(select(Consent).where(Consent.patient_id == patient.id).options(lazyload("*"))):
+        entries.append(TimelineEntry(
+            when=consent.signed_at, kind="consent", title=f"Consent signed: {MODALITY_LABELS[consent.modality].lower()}",
+            url=url_for("consents.detail", public_id=consent.public_id),
+            badge=f"Version {consent.content_version}",
+            details=(f"Photos: clinical {'yes' if consent.photo_clinical else 'no'}, marketing {'yes' if consent.photo_marketing else 'no'}",),
+        ))
+    return entries
