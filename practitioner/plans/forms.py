@@ -17,7 +17,7 @@ from practitioner.clinical.depth import (
     TYPICAL_INTERVAL_WEEKS, TYPICAL_SESSIONS, ZONE_LABELS, area_to_zones, ceiling_refusal, mm, suggest_depth,
 )
 from practitioner.clinical.screening import MODALITY_LABELS
-from practitioner.clinical.vocabulary import PLAN_RANGE_DEPTH
+from practitioner.clinical.vocabulary import PLAN_RANGE_DEPTH, TECHNIQUE_LABELS
 from practitioner.forms import Form, choices
 from practitioner.validators import NoControlCharacters, strip_filter
 
@@ -73,6 +73,14 @@ class ZoneRowForm(wtforms.Form):
                        validators=[InputRequired("Choose the zone.")])
     depth_min_mm = _depth_field("Shallowest (mm)", "shallowest")
     depth_max_mm = _depth_field("Deepest (mm)", "deepest")
+    # No default: sources disagree on passes (clinical-reference.md section 3.3), so only the practitioner sets them.
+    passes = IntegerField(
+        "Passes (optional)", widget=TextInput(), invalid_value_message="Enter the passes as a whole number, or leave it blank.",
+        validators=[Optional(), Between(1, 40, "Enter between 1 and 40 passes, or leave it blank.")],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    technique = SelectField("Technique (optional)", choices=choices([("", "Decide at the session"), *TECHNIQUE_LABELS.items()]),
+                            validators=[Optional()])
     note = StringField("Note (optional)", filters=F, validators=[Optional(), Length(max=300), NoControlCharacters()])
     remove = SubmitField("Remove")
 
@@ -175,7 +183,7 @@ class PlanForm(Form):
             "interval_weeks": self.interval_weeks.data,
             "first_session_on": self.first_session_on.data,
             "notes": self.notes.data or "",
-            "zones": [{name: entry.form[name].data for name in ("zone", "depth_min_mm", "depth_max_mm", "note")}
+            "zones": [{name: entry.form[name].data for name in ("zone", "depth_min_mm", "depth_max_mm", "passes", "technique", "note")}
                       for entry in self.zones],
         }
 
@@ -190,7 +198,7 @@ class PlanForm(Form):
                 found.append((target, f"{field.label.text}: {field.errors[0]}"))
         found += [("zones", message) for message in self.zone_errors]
         for number, entry in enumerate(self.zones, start=1):
-            for name in ("zone", "depth_min_mm", "depth_max_mm", "note"):
+            for name in ("zone", "depth_min_mm", "depth_max_mm", "passes", "technique", "note"):
                 field = entry.form[name]
                 if field.errors:
                     found.append((field.id, f"Zone {number}, {field.label.text.lower()}: {field.errors[0]}"))

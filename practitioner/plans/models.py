@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Numeric, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.clinical.screening import MODALITIES
+from practitioner.clinical.vocabulary import TECHNIQUES
 from practitioner.consultations.models import Consultation
 from practitioner.database import AuditedMixin, Base, PublicIdMixin, code_enum
 
@@ -76,6 +77,9 @@ class PlanZone(Base):
     depth_min_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
     depth_max_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
     note: Mapped[str] = mapped_column(Text, default="")
+    # Planned for each session of the course (blank: the practitioner decides at the session); session 1 starts from them.
+    passes: Mapped[int | None]
+    technique: Mapped[str | None] = mapped_column(code_enum("technique", TECHNIQUES, 20))
 
 
 # Consultations sit below plans in the feature chain, so the consultation cannot name the plan class;

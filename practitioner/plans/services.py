@@ -15,6 +15,7 @@ from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.clinical.depth import ZONE_LABELS, DepthSuggestion, ceiling_refusal, mm, suggest_depth
 from practitioner.clinical.screening import DECISION_LABELS
+from practitioner.clinical.vocabulary import TECHNIQUE_LABELS
 from practitioner.consultations.models import Consultation
 from practitioner.errors import NotAllowed
 from practitioner.patients.models import Patient
@@ -54,6 +55,17 @@ class PlanZoneRow:
     def depth_text(self) -> str:
         """The planned range as people read it: '0.25–0.5 mm'."""
         return f"{mm(self.zone.depth_min_mm)}–{mm(self.zone.depth_max_mm)} mm"
+
+    @property
+    def technique_text(self) -> str:
+        """The planned passes and technique as people read them: '3 passes, cross-hatch' ('' when the plan names neither)."""
+        parts = []
+        if self.zone.passes is not None:
+            parts.append(f"{self.zone.passes} pass{'' if self.zone.passes == 1 else 'es'}")
+        if self.zone.technique:
+            parts.append(TECHNIQUE_LABELS.get(self.zone.technique, self.zone.technique).lower() if parts
+                         else TECHNIQUE_LABELS.get(self.zone.technique, self.zone.technique))
+        return ", ".join(parts)
 
 
 def plan_fitzpatrick(consultation: Consultation) -> int | None:
@@ -104,6 +116,7 @@ def create_plan(
     )
     plan.zones = [
         PlanZone(position=position, zone=row["zone"], note=(row.get("note") or "").strip(),
+                 passes=row.get("passes"), technique=row.get("technique") or None,
                  depth_min_mm=Decimal(row["depth_min_mm"]).quantize(CENT, ROUND_HALF_UP),
                  depth_max_mm=Decimal(row["depth_max_mm"]).quantize(CENT, ROUND_HALF_UP))
         for position, row in enumerate(zones)

@@ -148,8 +148,8 @@ def planned_rows(session: Session, record: TreatmentSession) -> list[dict[str, A
     """The zone rows a new draft opens with: one per plan zone, in the plan's order.
 
     A zone treated at the plan's previous session keeps that session's depth, passes, technique and RF
-    settings; any other zone starts at the plan's lower depth for it (the safe side), with passes and
-    technique left for the practitioner to enter.
+    settings; any other zone starts at the plan's lower depth for it (the safe side), with the passes and
+    technique the plan names for it, if any (what the plan leaves open is the practitioner's to enter).
     """
     earlier = [s for s in sessions_in_plan(session, record.plan) if s.sequence < record.sequence]
     last = {z.zone: z for z in earlier[-1].zones} if earlier else {}
@@ -161,7 +161,7 @@ def planned_rows(session: Session, record: TreatmentSession) -> list[dict[str, A
                          "rf_energy": before.rf_energy, "rf_energy_unit": before.rf_energy_unit, "rf_pulse_ms": before.rf_pulse_ms,
                          "rf_rows": before.rf_rows})
         else:
-            rows.append({"zone": planned.zone, "depth_mm": planned.depth_min_mm})
+            rows.append({"zone": planned.zone, "depth_mm": planned.depth_min_mm, "passes": planned.passes, "technique": planned.technique})
     return rows
 
 

@@ -16,14 +16,17 @@ from flask_login import current_user
 from practitioner.admin.services import current_policy
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
-from practitioner.templating import LABELS
+from practitioner.clinical.screening import DECISION_LABELS, FLAG_TITLES, MODALITY_LABELS
 from practitioner.plans.services import get_plan
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.extensions import db
 from practitioner.templating import clinic_today
 from practitioner.treatments import bp, hooks, services
-from practitioner.clinical.vocabulary import ADVERSE_EVENT_LABELS, SESSION_LIST_TITLES, TECHNIQUE_LABELS, ZONE_LABELS
 from practitioner.treatments.forms import (
+    ADVERSE_EVENT_LABELS,
+    ENDPOINT_LABELS,
+    TECHNIQUE_LABELS,
+    ZONE_LABELS,
     AddendumForm,
     LotSearchForm,
     OverrideForm,
@@ -33,6 +36,8 @@ from practitioner.treatments.forms import (
 from practitioner.treatments.models import TreatmentSession
 from practitioner.versioning import expected_version
 
+LABELS = {"modality": MODALITY_LABELS, "zone": ZONE_LABELS, "technique": TECHNIQUE_LABELS, "endpoint": ENDPOINT_LABELS, "adverse": ADVERSE_EVENT_LABELS,
+          "decision": DECISION_LABELS, "flag": FLAG_TITLES}
 ROW_LISTS = ("zones", "products", "adverse_events")
 log = logging.getLogger(__name__)
 
@@ -106,20 +111,27 @@ def _rows_changed(form: SessionForm) -> str | None:
 def _suggested_rows(record: TreatmentSession) -> list[dict]:
     """The zone rows a draft with no zone recorded opens with (services.planned_rows).
 
-    Rows copied whole from the previous session are offered on the first opening only; rows that hold just
-    the plan's zone and lower depth are offered whenever no zone is recorded, since they are never saved
-    until passes and technique are filled in.
+    Complete rows (copied from the previous session, or a plan zone that names its passes and technique) are
+    offered on the first opening only, and saved as they stand; rows the plan leaves passes or technique open
+    on are offered whenever no zone is recorded, since they are never saved until those are filled in.
     """
-    rows = services.planned_rows(db.session, record)
-    return [{**row, "suggested": "1"} if "passes" not in row else row for row in rows if record.version == 1 or "passes" not in row]
+    rows = [row if _complete(row) else {**row, "suggested": "1"} for row in services.planned_rows(db.session, record)]
+    return [row for row in rows if record.version == 1 or "suggested" in row]
+
+
+def _complete(row: dict) -> bool:
+    return row.get("passes") is not None and bool(row.get("technique"))
 
 
 def _unused_suggestion(row, record: TreatmentSession) -> bool:
-    """A plan row left as the form offered it (same zone and depth, no passes, no technique): not a zone treated."""
+    """A plan row left as the form offered it (same zone, depth, passes and technique as the plan's): not a zone treated."""
     data = row.form
-    if data.suggested.data != "1" or data.technique.data or any((value or "").strip() for value in data.passes.raw_data or ()):
+    planned = next((z for z in record.plan.zones if z.zone == data.zone.data), None)
+    if data.suggested.data != "1" or planned is None:
         return False
-    return (data.zone.data, data.depth_mm.data) in {(z, low) for z, (low, _high) in services.plan_ranges(record).items()}
+    typed_passes = "".join(data.passes.raw_data or ()).strip()
+    same_passes = data.passes.data is not None and data.passes.data == planned.passes if typed_passes else planned.passes is None
+    return data.depth_mm.data == planned.depth_min_mm and (data.technique.data or None) == planned.technique and same_passes
 
 
 def _validated_values(form: SessionForm, record: TreatmentSession) -> tuple[bool, dict]:
@@ -164,6 +176,7 @@ def _row_text(name: str, row: dict) -> str:
 
 ROW_COLUMNS = {"zones": ("zone", "depth_mm", "passes", "technique", "rf_energy", "rf_energy_unit", "rf_pulse_ms", "rf_rows"),
                "products": ("name", "lot", "labelled_for_needled_skin"), "adverse_events": ("kind", "detail", "action_taken")}
+ROW_TITLES = {"zones": "Zones treated", "products": "Products on needled skin", "adverse_events": "Adverse events"}
 
 
 def _differences(form: SessionForm, saved: TreatmentSession) -> list[tuple[str, str, str]]:
@@ -178,7 +191,7 @@ def _differences(form: SessionForm, saved: TreatmentSession) -> list[tuple[str, 
         else:
             continue
         if theirs != yours:
-            found.append((SESSION_LIST_TITLES.get(name, field.label.text), theirs, yours))
+            found.append((ROW_TITLES.get(name, field.label.text), theirs, yours))
     return found
 
 
