@@ -20,6 +20,9 @@ LABELS = {
     "decision": screening.DECISION_LABELS,
     "needle": screening.NEEDLE_MATERIAL_LABELS,
     "flag": screening.FLAG_TITLES,
+    "technique": vocabulary.TECHNIQUE_LABELS,
+    "endpoint": vocabulary.ENDPOINT_LABELS,
+    "adverse": vocabulary.ADVERSE_EVENT_LABELS,
 }
 
 

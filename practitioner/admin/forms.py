@@ -11,6 +11,7 @@ from practitioner.auth.models import Role
 from practitioner.auth.services import MIN_PASSWORD_LENGTH
 from practitioner.forms import Form, choices
 from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, FITZPATRICK_ROMAN, FITZPATRICK_TYPES
+from practitioner.clinical.aftercare import SUNSCREEN_DAY0_LABELS
 from practitioner.validators import EmailAddress, NoControlCharacters, NumberRange, Phone, depth_within, strip_filter
 
 F = [strip_filter]
@@ -104,6 +105,5 @@ class AftercareForm(Form):
     exercise_hours = IntegerField("No exercise, sauna or swimming for (hours)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=336, message="Enter 0 to 336 hours.")])
     prp_no_wash_hours = IntegerField("PRP: do not wash for (hours)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=48, message="Enter 0 to 48 hours.")])
     sun_strict_days = IntegerField("Strict sun protection for (days)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=90, message="Enter 0 to 90 days.")])
-    sunscreen_day0 = RadioField("Sunscreen on the day of treatment", choices=choices([
-        ("mineral_spf30", "Mineral SPF 30+ straight away"), ("none_24h", "No sunscreen or cosmetics for 24 hours; avoid sun strictly")]),
+    sunscreen_day0 = RadioField("Sunscreen on the day of treatment", choices=choices(SUNSCREEN_DAY0_LABELS.items()),
         validators=[DataRequired("Choose one.")])

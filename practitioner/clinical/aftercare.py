@@ -209,9 +209,10 @@ AFTERCARE_POLICY_SOURCE_RANGES: Final[dict[str, str]] = {
     "sunscreen_day0": "sources disagree: none and no sun for 24 h, or mineral SPF 30+ straight away",
 }
 
+# The two choices a clinic has for the day of treatment, as its settings page offers them.
 SUNSCREEN_DAY0_LABELS: Final[dict[str, str]] = {
-    "mineral_spf30": "Mineral sunscreen (SPF 30 or higher) straight away",
-    "none_24h": "No sunscreen for 24 hours; stay out of the sun",
+    "mineral_spf30": "Mineral SPF 30+ straight away",
+    "none_24h": "No sunscreen or cosmetics for 24 hours; avoid sun strictly",
 }
 
 

@@ -44,6 +44,42 @@ FITZPATRICK_LABELS: Final[dict[int, str]] = {
     6: "VI: never burns, heavily pigmented",
 }
 
+# The assessment scales a consultation records (clinical-reference.md section 2): Glogau photoageing
+# type, Goodman and Baron acne scar grade, and the acne scar types counted.
+GLOGAU_LABELS: Final[dict[int, str]] = {
+    1: "I: mild, no wrinkles",
+    2: "II: moderate, wrinkles in motion",
+    3: "III: advanced, wrinkles at rest",
+    4: "IV: severe, only wrinkles",
+}
+GOODMAN_BARON_LABELS: Final[dict[int, str]] = {
+    1: "1: macular (colour, not contour)",
+    2: "2: mild",
+    3: "3: moderate (flattens when stretched)",
+    4: "4: severe (does not flatten)",
+}
+SCAR_LABELS: Final[dict[str, str]] = {
+    "icepick": "Icepick", "rolling": "Rolling", "boxcar": "Boxcar", "hypertrophic": "Hypertrophic", "keloid": "Keloid",
+}
+
+# What a session records about how the skin responded and what went wrong (session-record.md).
+ENDPOINT_LABELS: Final[dict[str, str]] = {
+    "erythema_mild": "Mild redness", "erythema_uniform": "Even redness", "pinpoint_bleeding": "Pinpoint bleeding",
+    "petechiae": "Petechiae", "other": "Other",
+}
+ADVERSE_EVENT_LABELS: Final[dict[str, str]] = {
+    "excessive_bleeding": "Excessive bleeding", "bruising": "Bruising", "vasovagal": "Vasovagal episode (fainting)",
+    "severe_pain_stopped": "Severe pain, treatment stopped", "burn_or_blister": "Burn or blister",
+    "allergic_reaction": "Allergic reaction", "other": "Other",
+}
+# The lists a session record keeps, as their headings read.
+SESSION_LIST_TITLES: Final[dict[str, str]] = {
+    "zones": "Zones treated", "products": "Products on needled skin", "adverse_events": "Adverse events",
+}
+
+# The practitioner's own declaration on a consent, printed on the signed form as it was ticked.
+CONSENT_CONFIRMATION: Final = "I explained the treatment, its risks and alternatives, and answered the patient's questions"
+
 
 def zone_label(code: str) -> str:
     """The one name of a zone (an unknown code is shown readably rather than refused)."""

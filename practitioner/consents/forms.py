@@ -10,10 +10,9 @@ from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from practitioner.consents.content import ConsentContent
+from practitioner.clinical.vocabulary import CONSENT_CONFIRMATION
 from practitioner.forms import Form
 from practitioner.validators import NoControlCharacters, strip_filter
-
-CONFIRMATION = "I explained the treatment, its risks and alternatives, and answered the patient's questions"
 
 
 def _loose(name: str) -> str:
@@ -72,7 +71,7 @@ def consent_form_class(content: ConsentContent) -> type[ConsentForm]:
     )
     fields["signature"] = HiddenField("Signature", validators=[DataRequired("Ask the patient to sign in the box.")])
     fields["practitioner_confirms"] = BooleanField(
-        CONFIRMATION, validators=[DataRequired("Confirm that you explained the treatment and answered the patient's questions.")],
+        CONSENT_CONFIRMATION, validators=[DataRequired("Confirm that you explained the treatment and answered the patient's questions.")],
     )
     return type("ConsentForm", (ConsentForm,), fields)
 

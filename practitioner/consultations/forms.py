@@ -14,20 +14,17 @@ from practitioner.clinical.screening import (
     TREATMENT_AREA_LABELS,
 )
 from practitioner.consultations.models import SCAR_TYPES
-from practitioner.clinical.questions import (  # noqa: F401  (the labels are re-exported for the documents)
-    ALLERGY_LABELS,
-    DATE_LABELS,
-    FINDING_LABELS,
-    HISTORY_LABELS,
-    QUESTIONS,
-)
+from practitioner.clinical.questions import QUESTIONS
 from practitioner.forms import Form, MultiCheckboxField, choices, yes_no
-from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, FITZPATRICK_LABELS, PLAN_RANGE_DEPTH
+from practitioner.clinical.vocabulary import (
+    DEVICE_SETTING_DEPTH,
+    FITZPATRICK_LABELS,
+    GLOGAU_LABELS,
+    GOODMAN_BARON_LABELS,
+    PLAN_RANGE_DEPTH,
+    SCAR_LABELS,
+)
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
-
-GLOGAU_LABELS = {1: "I: mild, no wrinkles", 2: "II: moderate, wrinkles in motion", 3: "III: advanced, wrinkles at rest", 4: "IV: severe, only wrinkles"}
-GOODMAN_BARON_LABELS = {1: "1: macular (colour, not contour)", 2: "2: mild", 3: "3: moderate (flattens when stretched)", 4: "4: severe (does not flatten)"}
-SCAR_LABELS = {"icepick": "Icepick", "rolling": "Rolling", "boxcar": "Boxcar", "hypertrophic": "Hypertrophic", "keloid": "Keloid"}
 
 F = [strip_filter]
 

@@ -41,30 +41,31 @@ from practitioner.clinical.screening import (
     TREATMENT_AREA_LABELS,
 )
 from practitioner.consents.content import sha256 as text_sha256
-from practitioner.consents.forms import CONFIRMATION
-from practitioner.consultations.forms import (
-    GLOGAU_LABELS,
-    GOODMAN_BARON_LABELS,
-    SCAR_LABELS,
-)
 from practitioner.consents.models import Consent
 from practitioner.consultations.models import SCAR_TYPES, Consultation
 from practitioner.plans.models import TreatmentPlan
 from practitioner.documents.context import CONTENT_DIR, DocumentSpec, SourceNotFound, slug
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.documents.rendering import long_date
-from practitioner.clinical.vocabulary import FITZPATRICK_LABELS, ZONE_LABELS
+from practitioner.clinical.vocabulary import (
+    ADVERSE_EVENT_LABELS,
+    CONSENT_CONFIRMATION,
+    ENDPOINT_LABELS,
+    FITZPATRICK_LABELS,
+    GLOGAU_LABELS,
+    GOODMAN_BARON_LABELS,
+    SCAR_LABELS,
+    TECHNIQUE_LABELS,
+    ZONE_LABELS,
+)
 from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN as ROMAN
 from practitioner.patients.models import Patient
-from practitioner.treatments.forms import ADVERSE_EVENT_LABELS, ENDPOINT_LABELS, TECHNIQUE_LABELS
 from practitioner.treatments.models import TreatmentSession
 
 LANGUAGE = "en"
 EXPORT_SCHEMA = "practitioner.patient-record-export"
 EXPORT_SCHEMA_VERSION = "1.0"
 CLINIC_FILE_VERSION = "en-record-1"
-STATUS_LABELS = {"active": "Active", "completed": "Completed", "stopped": "Stopped"}
-SEX_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"}
 
 
 # -- small conversions ------------------------------------------------------------------------
@@ -150,7 +151,7 @@ def patient_values(patient: Patient) -> dict[str, Any]:
         "family_name": patient.family_name,
         "preferred_name": patient.preferred_name or None,
         "date_of_birth": patient.date_of_birth,
-        "sex": _labelled(patient.sex.value if patient.sex else None, SEX_LABELS),
+        "sex": {"code": patient.sex.value, "label": patient.sex.label} if patient.sex else None,
         "contact": {
             "phone": patient.phone or None,
             "email": patient.email or None,
@@ -287,7 +288,7 @@ def plan_values(plan: TreatmentPlan) -> dict[str, Any]:
         "consultation_public_id": str(plan.consultation.public_id),
         "consultation_date": plan.consultation.consultation_date,
         "modality": _labelled(plan.modality, MODALITY_LABELS),
-        "status": _labelled(plan.status.value, STATUS_LABELS),
+        "status": {"code": plan.status.value, "label": plan.status.label},
         "sessions_planned": plan.sessions_planned,
         "sessions_done": plan.sessions_done,
         "interval_weeks": plan.interval_weeks,
@@ -610,7 +611,7 @@ def consent_form_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
     """The signed consent as the patient signed it: the stored text, the photo choices, the signature."""
     consent: Consent = _first(session, Consent, public_id, "consent")
     patient = consent.consultation.patient
-    values = {**consent_values(consent, with_signature=True), "practitioner_confirmation": CONFIRMATION}
+    values = {**consent_values(consent, with_signature=True), "practitioner_confirmation": CONSENT_CONFIRMATION}
     context = {
         "patient": _patient_head(patient),
         "consent": values,

@@ -6,7 +6,8 @@ from wtforms import BooleanField, DateField, EmailField, HiddenField, RadioField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from practitioner.forms import Form, choices
-from practitioner.patients.models import FITZPATRICK_LABELS, Sex
+from practitioner.clinical.vocabulary import FITZPATRICK_LABELS
+from practitioner.patients.models import Sex
 from practitioner.validators import NoControlCharacters, PastDate, Phone, strip_filter
 
 TEXT = [NoControlCharacters()]

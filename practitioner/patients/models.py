@@ -26,11 +26,6 @@ class Sex(enum.StrEnum):
         return {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"}[self.value]
 
 
-# Defined once in the clinical vocabulary; kept under these names for the modules that import them here.
-FITZPATRICK_LABELS = vocabulary.FITZPATRICK_LABELS
-ROMAN = vocabulary.FITZPATRICK_ROMAN
-
-
 class Patient(PublicIdMixin, AuditedMixin, Base):
     """A person the clinic sees. Never deleted: archived, with who, when and why."""
 
@@ -102,7 +97,7 @@ class Patient(PublicIdMixin, AuditedMixin, Base):
     @property
     def fitzpatrick_label(self) -> str:
         """The skin type in words, or 'not recorded'."""
-        return FITZPATRICK_LABELS.get(self.fitzpatrick or 0, "Not recorded")
+        return vocabulary.FITZPATRICK_LABELS.get(self.fitzpatrick or 0, "Not recorded")
 
     @property
     def allergies_summary(self) -> str:

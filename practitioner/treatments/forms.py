@@ -19,21 +19,19 @@ from wtforms import (
 from wtforms import Form as PlainForm
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, TECHNIQUE_LABELS, zone_label
-from practitioner.plans.models import PLAN_ZONES
+from practitioner.clinical.vocabulary import (
+    ADVERSE_EVENT_LABELS,
+    DEVICE_SETTING_DEPTH,
+    ENDPOINT_LABELS,
+    TECHNIQUE_LABELS,
+    ZONE_LABELS,
+)
 from practitioner.forms import Form, choices, yes_no
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 
 F = [strip_filter]
 TEXT = [NoControlCharacters()]
 LONG = [NoControlCharacters(multiline=True)]
-
-ZONE_LABELS = {z: zone_label(z) for z in PLAN_ZONES}
-ENDPOINT_LABELS = {"erythema_mild": "Mild redness", "erythema_uniform": "Even redness", "pinpoint_bleeding": "Pinpoint bleeding",
-                   "petechiae": "Petechiae", "other": "Other"}
-ADVERSE_EVENT_LABELS = {"excessive_bleeding": "Excessive bleeding", "bruising": "Bruising", "vasovagal": "Vasovagal episode (fainting)",
-                        "severe_pain_stopped": "Severe pain, treatment stopped", "burn_or_blister": "Burn or blister",
-                        "allergic_reaction": "Allergic reaction", "other": "Other"}
 
 
 class ZoneRow(PlainForm):

@@ -16,17 +16,14 @@ from flask_login import current_user
 from practitioner.admin.services import current_policy
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
-from practitioner.clinical.screening import DECISION_LABELS, FLAG_TITLES, MODALITY_LABELS
+from practitioner.templating import LABELS
 from practitioner.plans.services import get_plan
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.extensions import db
 from practitioner.templating import clinic_today
 from practitioner.treatments import bp, hooks, services
+from practitioner.clinical.vocabulary import ADVERSE_EVENT_LABELS, SESSION_LIST_TITLES, TECHNIQUE_LABELS, ZONE_LABELS
 from practitioner.treatments.forms import (
-    ADVERSE_EVENT_LABELS,
-    ENDPOINT_LABELS,
-    TECHNIQUE_LABELS,
-    ZONE_LABELS,
     AddendumForm,
     LotSearchForm,
     OverrideForm,
@@ -36,8 +33,6 @@ from practitioner.treatments.forms import (
 from practitioner.treatments.models import TreatmentSession
 from practitioner.versioning import expected_version
 
-LABELS = {"modality": MODALITY_LABELS, "zone": ZONE_LABELS, "technique": TECHNIQUE_LABELS, "endpoint": ENDPOINT_LABELS, "adverse": ADVERSE_EVENT_LABELS,
-          "decision": DECISION_LABELS, "flag": FLAG_TITLES}
 ROW_LISTS = ("zones", "products", "adverse_events")
 log = logging.getLogger(__name__)
 
@@ -176,7 +171,6 @@ def _row_text(name: str, row: dict) -> str:
 
 ROW_COLUMNS = {"zones": ("zone", "depth_mm", "passes", "technique", "rf_energy", "rf_energy_unit", "rf_pulse_ms", "rf_rows"),
                "products": ("name", "lot", "labelled_for_needled_skin"), "adverse_events": ("kind", "detail", "action_taken")}
-ROW_TITLES = {"zones": "Zones treated", "products": "Products on needled skin", "adverse_events": "Adverse events"}
 
 
 def _differences(form: SessionForm, saved: TreatmentSession) -> list[tuple[str, str, str]]:
@@ -191,7 +185,7 @@ def _differences(form: SessionForm, saved: TreatmentSession) -> list[tuple[str, 
         else:
             continue
         if theirs != yours:
-            found.append((ROW_TITLES.get(name, field.label.text), theirs, yours))
+            found.append((SESSION_LIST_TITLES.get(name, field.label.text), theirs, yours))
     return found
 
 
