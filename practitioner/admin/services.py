@@ -20,7 +20,6 @@ from practitioner.admin.models import AftercareSettings, ClinicalPolicy, ClinicS
 from practitioner.auth.models import User
 from practitioner.clinical.aftercare import AftercarePolicy
 from practitioner.clinical.screening import POLICY_SETTINGS, Policy
-from practitioner.database import insert_if_absent, write_step
 from practitioner.errors import DomainError
 from practitioner.patients.models import Patient
 from practitioner.patients.services import fold
@@ -81,14 +80,22 @@ def check_logo(data: bytes, max_bytes: int) -> CheckedLogo:
     return CheckedLogo(png, image.width, image.height, hashlib.sha256(png).hexdigest())
 
 
+class SettingsRowMissing(RuntimeError):
+    """A one-row settings table has no row: the database was not migrated (the migrations seed every one)."""
+
+
+def _single_row(session: Session, model: Any) -> Any:
+    """A one-row settings table's row (id 1), seeded by migration 0009_v: reading it never writes."""
+    row = session.get(model, 1)
+    if row is None:
+        raise SettingsRowMissing(f"The {model.__tablename__} row is missing. Run 'flask db upgrade' to bring the database "
+                                 "up to date; it seeds the clinic's settings with their defaults.")
+    return row
+
+
 def get_settings(session: Session) -> ClinicSettings:
-    """The clinic's settings row, created with defaults the first time."""
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:
-        with write_step(session):
-            insert_if_absent(session, ClinicSettings, id=1)  # two first users at once make one row
-            settings = session.get(ClinicSettings, 1)
-    return settings
+    """The clinic's settings row (seeded by migration, so a read never writes)."""
+    return _single_row(session, ClinicSettings)
 
 
 SETTINGS_FIELDS = ("name", "address", "phone", "email", "out_of_hours", "paper_size")
@@ -174,16 +181,6 @@ AUDIT_ACTIONS = (
 )
 
 
-def _single_row(session: Session, model: Any, defaults: dict[str, Any]) -> Any:
-    """A one-row settings table's row, created with its defaults the first time."""
-    row = session.get(model, 1)
-    if row is None:
-        with write_step(session):
-            insert_if_absent(session, model, id=1, **defaults)  # two first users at once make one row
-            row = session.get(model, 1)
-    return row
-
-
 def _update_row(session: Session, row: Any, values: dict[str, Any], *, action: str, actor: User, ip_address: str) -> dict[str, list[Any]]:
     """Set the changed values on a settings row and audit exactly what changed."""
     changes = {name: [getattr(row, name), value] for name, value in values.items() if getattr(row, name) != value}
@@ -196,8 +193,8 @@ def _update_row(session: Session, row: Any, values: dict[str, Any], *, action: s
 
 
 def get_policy_row(session: Session) -> ClinicalPolicy:
-    """The clinic's policy row, created with the defaults of screening.md the first time."""
-    return _single_row(session, ClinicalPolicy, Policy().as_dict())
+    """The clinic's policy row (seeded by migration with the defaults of screening.md)."""
+    return _single_row(session, ClinicalPolicy)
 
 
 def current_policy(session: Session) -> Policy:
@@ -214,8 +211,8 @@ def update_policy(session: Session, values: dict[str, int], *, actor: User, ip_a
 
 
 def get_aftercare_row(session: Session) -> AftercareSettings:
-    """The clinic's aftercare settings row, created with the defaults of documents.md the first time."""
-    return _single_row(session, AftercareSettings, AftercarePolicy().as_dict())
+    """The clinic's aftercare settings row (seeded by migration with the defaults of documents.md)."""
+    return _single_row(session, AftercareSettings)
 
 
 def current_aftercare_policy(session: Session) -> AftercarePolicy:
