@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:  # Flask is imported inside create_app so practitioner.clinical stays importable alone.
     from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+from practitioner.paths import MIGRATIONS_DIR, PAGE_TEMPLATES_DIR, ROOT  # noqa: F401  (ROOT: the checkout, for importers)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
@@ -24,7 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(PAGE_TEMPLATES_DIR),
         static_folder="static",
     )
     app.config.from_mapping(build_config(app.instance_path, test_config))
@@ -34,7 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     logging.getLogger("fontTools").setLevel(logging.WARNING)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"

@@ -229,9 +229,9 @@ def known_revisions() -> tuple[set[str], set[str]]:
 
     directory = getattr(current_app.extensions.get("migrate"), "directory", None)
     if not directory:
-        from practitioner import ROOT
+        from practitioner.paths import MIGRATIONS_DIR
 
-        directory = str(ROOT / "migrations")
+        directory = str(MIGRATIONS_DIR)
     script = ScriptDirectory(directory)
     return {rev.revision for rev in script.walk_revisions()}, set(script.get_heads())
 

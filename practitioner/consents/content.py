@@ -10,10 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from practitioner import ROOT
 from practitioner.clinical.screening import MODALITIES
+from practitioner.paths import CONTENT_DIR
 
-CONTENT_ROOT = ROOT / "reports" / "content"
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 _TEXT_FIELDS = ("version", "title", "no_guarantee", "photo_clinical", "photo_marketing")
 _LIST_FIELDS = ("what_it_is", "expected_effects", "risks", "alternatives", "declarations")
@@ -86,7 +85,7 @@ def content_path(modality: str, language: str = "en") -> Path:
         raise ConsentContentError(f"Unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}.")
     if not _LANGUAGE.match(language):
         raise ConsentContentError(f"Unknown language code {language!r}; use a code such as 'en' or 'pt-BR'.")
-    return CONTENT_ROOT / language / "consent" / f"{modality}.toml"
+    return CONTENT_DIR / language / "consent" / f"{modality}.toml"
 
 
 def _one_line(value: str) -> str:

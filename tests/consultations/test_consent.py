@@ -393,7 +393,7 @@ def test_missing_or_broken_content_is_a_clear_error(tmp_path, monkeypatch):
         load_consent_content("laser")
     (tmp_path / "en" / "consent").mkdir(parents=True)
     (tmp_path / "en" / "consent" / "microneedling.toml").write_text('version = "1"\ntitle = "T"\nrisk = ["typo"]\n')
-    monkeypatch.setattr(consent_content, "CONTENT_ROOT", tmp_path)
+    monkeypatch.setattr(consent_content, "CONTENT_DIR", tmp_path)
     load_consent_content.cache_clear()
     try:
         with pytest.raises(ConsentContentError, match=r"'risks' must be a non-empty list.*unknown keys: risk"):
