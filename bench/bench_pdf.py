@@ -68,7 +68,7 @@ def bare_inputs(app, session_id):
     from practitioner.documents.models import DocumentKind
     from practitioner.documents.rendering import render_html
     from practitioner.extensions import db
-    from practitioner.templating import clinic_today
+    from practitioner.dates import clinic_today
 
     with app.test_request_context():
         spec = services.build(db.session, DocumentKind.AFTERCARE, session_id, clinic_today())
@@ -148,7 +148,7 @@ def bench_aftercare(app, client, session_id, n: int) -> dict:
     from practitioner.documents.models import DocumentKind
     from practitioner.documents.rendering import REPORTS_DIR, font_configuration, pdf_from_html, render_html
     from practitioner.extensions import db
-    from practitioner.templating import clinic_today
+    from practitioner.dates import clinic_today
 
     url = f"/documents/aftercare/{session_id}.pdf"
     spec, html = bare_inputs(app, session_id)

@@ -141,7 +141,7 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
     Idempotent: a patient who already has a consultation is left alone. Returns how many stories were added.
     """
     from practitioner.admin.services import current_policy
-    from practitioner.templating import clinic_today
+    from practitioner.dates import clinic_today
     from practitioner.clinical.questions import QUESTIONS
     from practitioner.consents.content import load_consent_content
     from practitioner.consents.services import sign_consent

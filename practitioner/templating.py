@@ -1,16 +1,16 @@
-"""Jinja filters and globals for the pages (the PDF environment is separate)."""
+"""Jinja filters and globals for the pages (the PDF environment is separate); dates come from practitioner.dates."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 
 from practitioner.auth.access import has
 from practitioner.auth.models import Permission
 from practitioner.clinical import screening, vocabulary
+from practitioner.dates import clinic_today, clock, local_datetime, long_date, short_date, utc_timestamp
 
 LABELS = {
     "modality": screening.MODALITY_LABELS,
@@ -26,33 +26,6 @@ LABELS = {
 }
 
 
-def clinic_zone() -> ZoneInfo:
-    """The clinic's time zone, for showing UTC timestamps as local time."""
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
-def local_datetime(value: datetime | None) -> str:
-    """'24 Nov 2026, 14:05' in the clinic's time zone."""
-    if value is None:
-        return ""
-    return value.astimezone(clinic_zone()).strftime("%-d %b %Y, %H:%M")
-
-
-def long_date(value: date | None) -> str:
-    """'Tuesday 24 November 2026'."""
-    return value.strftime("%A %-d %B %Y") if value else ""
-
-
-def short_date(value: date | None) -> str:
-    """'24 Nov 2026'."""
-    return value.strftime("%-d %b %Y") if value else ""
-
-
-def utc_timestamp(value: datetime | None) -> str:
-    """'2026-11-24 14:05:09 UTC', for the audit trail."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
-
-
 def clinic_name() -> str:
     """The clinic's name for the page header, read once per request."""
     if "clinic_name" not in g:
@@ -64,11 +37,6 @@ def clinic_name() -> str:
     return g.clinic_name
 
 
-def clinic_today() -> date:
-    """Today's date where the clinic is."""
-    return datetime.now(clinic_zone()).date()
-
-
 def init_app(app: Flask) -> None:
     """Register filters and globals."""
 
@@ -76,7 +44,7 @@ def init_app(app: Flask) -> None:
     def dates() -> dict[str, date]:
         return {"today": clinic_today()}
 
-    app.jinja_env.filters.update(local_datetime=local_datetime, long_date=long_date, short_date=short_date,
+    app.jinja_env.filters.update(local_datetime=local_datetime, long_date=long_date, short_date=short_date, clock=clock,
                                  utc_timestamp=utc_timestamp, fromjson=json.loads, fitzpatrick=vocabulary.fitzpatrick_roman)
     app.jinja_env.globals.update(has=has, Permission=Permission, clinic_name=clinic_name, labels=LABELS)
     app.jinja_env.trim_blocks = True

@@ -21,7 +21,7 @@ from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
 from practitioner.forms import choices
 from practitioner.patients.models import Patient
-from practitioner.templating import clinic_zone
+from practitioner.dates import clinic_zone
 
 DEFAULT_POLICY = Policy().as_dict()
 # As the policy page shows the defaults: a skin type in Roman numerals, like everywhere else.

@@ -18,7 +18,7 @@ from practitioner.consultations.models import SCAR_TYPES, Consultation
 from practitioner.errors import DomainError, StaleRecord
 from practitioner.extensions import db
 from practitioner.patients.views import get_patient_or_404
-from practitioner.templating import clinic_today
+from practitioner.dates import clinic_today
 from practitioner.versioning import expected_version
 
 SCREENING_SECTIONS = [(key, title, in_section(key)) for key, title in SECTIONS.items()]

@@ -15,7 +15,7 @@ from practitioner.documents.models import DocumentKind
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.forms import Form
-from practitioner.templating import clinic_today
+from practitioner.dates import clinic_today
 
 
 def _kind_or_404(kind: str) -> DocumentKind:

@@ -17,6 +17,7 @@ from practitioner.clinical.depth import (
     TYPICAL_INTERVAL_WEEKS, TYPICAL_SESSIONS, ZONE_LABELS, area_to_zones, ceiling_refusal, mm, suggest_depth,
 )
 from practitioner.clinical.screening import MODALITY_LABELS
+from practitioner.dates import short_date
 from practitioner.clinical.vocabulary import PLAN_RANGE_DEPTH, TECHNIQUE_LABELS
 from practitioner.forms import Form, choices
 from practitioner.validators import NoControlCharacters, strip_filter
@@ -53,7 +54,7 @@ class NotBefore:
 
     def __call__(self, form: wtforms.Form, field: wtforms.Field) -> None:
         if field.data is not None and field.data < form.today:
-            raise ValidationError(self.message.format(today=form.today.strftime("%-d %b %Y")))
+            raise ValidationError(self.message.format(today=short_date(form.today)))
 
 
 def _depth_field(label: str, which: str) -> DecimalField:

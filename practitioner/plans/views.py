@@ -21,7 +21,7 @@ from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN as ROMAN
 from practitioner.plans import bp
 from practitioner.plans import services
 from practitioner.plans.forms import PlanForm, suggested_values
-from practitioner.templating import clinic_today
+from practitioner.dates import clinic_today
 
 
 def _render_form(consultation: Consultation, form: PlanForm | None, refusal: str | None = None):

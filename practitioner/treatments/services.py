@@ -23,7 +23,7 @@ from practitioner.plans.models import TreatmentPlan
 from practitioner.consultations.services import intake_for, lock_consultation
 from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
-from practitioner.templating import clinic_today, clinic_zone
+from practitioner.dates import clinic_today, clinic_zone, day_month_year
 from practitioner.treatments.models import (
     Addendum,
     SessionAdverseEvent,
@@ -260,7 +260,7 @@ def _mm(value: Decimal) -> str:
 
 def _day(value: date) -> str:
     """'3 March 2026'."""
-    return f"{value.day} {value:%B %Y}"
+    return day_month_year(value)
 
 
 def session_date_problem(record: TreatmentSession, day: date, today: date) -> str | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
+from practitioner.dates import clinic_zone
 from practitioner.clinical.screening import MODALITY_LABELS
 from practitioner.plans.models import TreatmentPlan
 from practitioner.patients.models import Patient
@@ -43,4 +43,4 @@ def _started(record: TreatmentSession) -> datetime | None:
     """The session's start in the clinic's zone, so it sorts among that day's other entries in the order they happened."""
     if record.start_time is None:
         return None
-    return datetime.combine(record.session_date, record.start_time, tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
+    return datetime.combine(record.session_date, record.start_time, tzinfo=clinic_zone())

@@ -20,8 +20,8 @@ from practitioner.templating import LABELS
 from practitioner.plans.services import get_plan
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.extensions import db
-from practitioner.templating import clinic_today
 from practitioner.treatments import bp, hooks, services
+from practitioner.dates import clinic_today, clock, short_date
 from practitioner.clinical.vocabulary import ADVERSE_EVENT_LABELS, SESSION_LIST_TITLES, TECHNIQUE_LABELS, ZONE_LABELS
 from practitioner.treatments.forms import (
     AddendumForm,
@@ -148,9 +148,9 @@ def _shown(field, value) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, time):
-        return value.strftime("%H:%M")
+        return clock(value)
     if isinstance(value, date):
-        return f"{value.day} {value:%b %Y}"
+        return short_date(value)
     labels = {choice.value: choice.label for choice in getattr(field, "choices", None) or ()}
     return labels.get(str(value), str(value))
 

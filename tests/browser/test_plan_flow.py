@@ -12,7 +12,7 @@ from sqlalchemy import select
 from practitioner.auth.models import User
 from practitioner.consultations.models import Consultation, ConsultationArea, ConsultationConcern
 from practitioner.extensions import db
-from practitioner.templating import clinic_today
+from practitioner.dates import clinic_today
 from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
 from tests.conftest import make_patient
 

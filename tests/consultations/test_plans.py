@@ -26,7 +26,7 @@ from practitioner.plans import services as plan_services
 from practitioner.plans.models import PLAN_ZONES, TreatmentPlan
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
-from practitioner.templating import clinic_today
+from practitioner.dates import clinic_today
 from tests.conftest import make_patient, make_user, post_form
 
 

@@ -334,7 +334,7 @@ def _day(value: date) -> str:
 
 
 def test_a_session_date_in_the_future_is_refused_on_the_field(as_practitioner, plan):
-    from practitioner.templating import clinic_today
+    from practitioner.dates import clinic_today
 
     record = _start(as_practitioner, plan)
     tomorrow = clinic_today() + timedelta(days=1)
@@ -347,7 +347,7 @@ def test_a_session_date_in_the_future_is_refused_on_the_field(as_practitioner, p
 
 
 def test_a_session_before_the_consultation_or_the_consent_is_refused(as_practitioner, practitioner):
-    from practitioner.templating import clinic_today
+    from practitioner.dates import clinic_today
 
     today = clinic_today()
     consultation = make_consultation(make_patient(actor=practitioner), practitioner, consultation_date=today - timedelta(days=10))
