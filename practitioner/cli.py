@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from practitioner.unit_of_work import CommitReason, commit_exception
 from practitioner.extensions import db
 
 
@@ -42,7 +43,7 @@ def create_user_command(email: str, name: str, role: str, password_stdin: bool) 
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    commit_exception(CommitReason.CLI)
     click.echo(f"Created {user.role.value} {user.email}.")
 
 
@@ -67,9 +68,9 @@ def seed_demo_command() -> None:
     from practitioner.demo import DEMO_PASSWORD, seed_clinical_story, seed_demo
 
     created = seed_demo(db.session)
-    db.session.commit()
+    commit_exception(CommitReason.CLI)
     stories = seed_clinical_story(db.session)
-    db.session.commit()
+    commit_exception(CommitReason.CLI)
     click.echo(f"Demo data: {created['users']} users, {created['patients']} patients and {stories} clinical records added "
                "(existing ones kept).")
     click.echo("Demo sign-in (all three share the password below):")

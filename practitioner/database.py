@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Enum, ForeignKey, MetaData, String, TypeDecorator, Uuid, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, registry
+from practitioner.unit_of_work import commit_audit_of_read
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -149,11 +150,11 @@ def write_step(session: Session) -> Iterator[None]:
     if not reads_only():
         yield
         return
-    session.commit()
+    commit_audit_of_read(session)
     token = _writing.set(True)
     try:
         yield
-        session.commit()
+        commit_audit_of_read(session)
     except BaseException:
         session.rollback()
         raise

@@ -21,6 +21,7 @@ from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
 from practitioner.forms import choices
 from practitioner.patients.models import Patient
+from practitioner.unit_of_work import commit_request
 from practitioner.dates import clinic_zone
 
 DEFAULT_POLICY = Policy().as_dict()
@@ -55,7 +56,7 @@ def new_user():
         else:
             if not form.active.data:
                 user.is_active_account = False
-            db.session.commit()
+            commit_request()
             flash(f"{user.name} can now sign in as {user.email}.", "success")
             return redirect(url_for("admin.users"), 303)
     return render_template("admin/user_form.html", form=form, user=None), 422 if form.is_submitted() else 200
@@ -77,7 +78,7 @@ def edit_user(public_id: uuid.UUID):
         except DomainError as exc:
             form.role.errors.append(str(exc))
         else:
-            db.session.commit()
+            commit_request()
             flash(f"Saved {user.name}." if changes else "No changes to save.", "success")
             return redirect(url_for("admin.users"), 303)
     return render_template("admin/user_form.html", form=form, user=user), 422 if form.is_submitted() else 200
@@ -103,7 +104,7 @@ def settings():
         except services.InvalidLogo as exc:
             form.logo.errors = list(form.logo.errors) + [str(exc)]
         else:
-            db.session.commit()
+            commit_request()
             flash("Clinic settings saved." if changes else "No changes to save.", "success")
             return redirect(url_for("admin.settings"), 303)
     return render_template("admin/settings.html", form=form, settings=current), 422 if form.is_submitted() else 200
@@ -173,7 +174,7 @@ def policy():
     if form.validate_on_submit():
         values = {name: getattr(form, name).data for name in POLICY_SETTINGS}
         changes = services.update_policy(db.session, values, actor=current_user, ip_address=client_ip())
-        db.session.commit()
+        commit_request()
         flash("Screening policy saved. New and re-screened consultations use it; saved results keep the policy they were computed with."
               if changes else "No changes to save.", "success")
         return redirect(url_for("admin.policy"), 303)
@@ -193,7 +194,7 @@ def aftercare():
     names = list(AftercarePolicy().as_dict())
     if form.validate_on_submit():
         changes = services.update_aftercare(db.session, {n: getattr(form, n).data for n in names}, actor=current_user, ip_address=client_ip())
-        db.session.commit()
+        commit_request()
         flash("Aftercare settings saved. Leaflets issued from now on use them." if changes else "No changes to save.", "success")
         return redirect(url_for("admin.aftercare"), 303)
     defaults = AftercarePolicy().as_dict()

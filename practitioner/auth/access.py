@@ -13,6 +13,7 @@ from sqlalchemy import select
 from practitioner import audit
 from practitioner.auth.models import Permission
 from practitioner.database import Base
+from practitioner.unit_of_work import commit_audit_of_read
 from practitioner.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,7 +69,7 @@ def require(*permissions: Permission) -> Callable[[F], F]:
                              patient=patient_named_in_url(), target=request.path[:120],
                              detail={"needs": [p.value for p in missing], "method": request.method, "url": url_tried()},
                              ip_address=client_ip())
-                db.session.commit()
+                commit_audit_of_read()
                 abort(403)
             return view(*args, **kwargs)
 

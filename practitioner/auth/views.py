@@ -11,6 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from practitioner.auth import bp, services
 from practitioner.auth.access import client_ip
 from practitioner.auth.forms import SignInForm
+from practitioner.unit_of_work import CommitReason, commit_exception, commit_request
 from practitioner.extensions import db, login_manager
 
 DRAFT_MAX_AGE = timedelta(hours=12)
@@ -23,7 +24,7 @@ def load_user(session_key: str):
     if loaded.expired_user_id is not None:
         g.expired_user_id = loaded.expired_user_id
     if loaded.changed:
-        db.session.commit()
+        commit_exception(CommitReason.SIGN_IN_SESSION)
     return loaded.user
 
 
@@ -44,7 +45,7 @@ def unauthorized():
     if expired_user_id is not None:
         if request.method == "POST":
             services.save_form_draft(db.session, expired_user_id, request.path, request.form.to_dict(flat=False))
-            db.session.commit()
+            commit_request()
             session["draft_user_id"] = expired_user_id
             flash("You were signed out after 30 minutes without activity. Sign in again: what you typed has been kept, "
                   "so you can check it and save.", "warning")
@@ -70,14 +71,14 @@ def sign_in():
             max_failures=current_app.config["SIGN_IN_MAX_FAILURES"], window=current_app.config["SIGN_IN_WINDOW"],
         )
     except services.SignInThrottled as exc:
-        db.session.commit()
+        commit_exception(CommitReason.SIGN_IN_REFUSED)
         minutes = max(1, int((exc.retry_at - services.utcnow()).total_seconds() // 60) + 1)
         form.email.errors = list(form.email.errors) + [
             f"Too many failed sign-ins for this account. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
             "or ask a clinic administrator to set a new password."]
         return render_template("auth/sign_in.html", form=form), 429
     except services.SignInFailed as exc:
-        db.session.commit()
+        commit_exception(CommitReason.SIGN_IN_REFUSED)
         form.password.errors = list(form.password.errors) + [str(exc) + " Check both and try again."]
         return render_template("auth/sign_in.html", form=form), 422
     draft_user_id = session.get("draft_user_id")
@@ -86,7 +87,7 @@ def sign_in():
     if draft_user_id == user.id and next_path:
         session["restore_draft_for"] = urlsplit(next_path).path
     login_user(user)
-    db.session.commit()
+    commit_request()
     return redirect(next_path or url_for("patients.list"), 303)
 
 
@@ -95,7 +96,7 @@ def sign_out():
     """End the sign-in session on the server, then forget the cookie."""
     if current_user.is_authenticated and current_user.current_session is not None:
         services.end_session(db.session, current_user.current_session, "signed_out", ip_address=client_ip())
-        db.session.commit()
+        commit_request()
     logout_user()
     session.clear()
     flash("You have signed out.", "info")

@@ -36,6 +36,7 @@ def _consent_or_404(public_id: uuid.UUID) -> Consent:
     consent = get_consent(db.session, public_id)
     if consent is None:
         abort(404)
+from practitioner.unit_of_work import commit_request
     return consent
 
 
@@ -67,7 +68,7 @@ def new(public_id: uuid.UUID):
             db.session.rollback()
             return _signing_page(consultation, content, refusal=str(exc)), 409
         else:
-            db.session.commit()
+            commit_request()
             flash(f"Consent signed by {patient.full_name} and witnessed by you. It is kept as signed.", "success")
             return redirect(url_for("consents.detail", public_id=consent.public_id), 303)
     if form.signature.errors:

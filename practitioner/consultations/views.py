@@ -19,6 +19,7 @@ from practitioner.errors import DomainError, StaleRecord
 from practitioner.extensions import db
 from practitioner.patients.views import get_patient_or_404
 from practitioner.dates import clinic_today
+from practitioner.unit_of_work import commit_request
 from practitioner.versioning import expected_version
 
 SCREENING_SECTIONS = [(key, title, in_section(key)) for key, title in SECTIONS.items()]
@@ -67,7 +68,7 @@ def new(public_id: uuid.UUID):
     if form.validate_on_submit():
         consultation = services.record_consultation(db.session, patient, _values(form), actor=current_user,
                                                     policy=current_policy(db.session), ip_address=client_ip())
-        db.session.commit()
+        commit_request()
         flash(f"Consultation saved. Screening: {DECISION_LABELS[consultation.decision]}.", "success")
         return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
     return _render_form(form, patient, status=422 if form.is_submitted() else 200)
@@ -107,7 +108,7 @@ def edit(public_id: uuid.UUID):
             flash(f"{exc} Your answers are still in the form; the saved result is shown above it. Check and save again.", "error")
             form.version.data = str(consultation.version)
             return _render_form(form, consultation.patient, consultation, status=409, conflict=True)
-        db.session.commit()
+        commit_request()
         flash(f"Saved. Screening: {DECISION_LABELS[consultation.decision]}." if changed else "No changes to save.", "success")
         return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
     return _render_form(form, consultation.patient, consultation, status=422 if form.is_submitted() else 200)
@@ -126,7 +127,7 @@ def override(public_id: uuid.UUID):
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
-    db.session.commit()
+    commit_request()
     flash("Override recorded beside the screening result.", "success")
     return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
 
@@ -143,7 +144,7 @@ def rescreen(public_id: uuid.UUID):
     if form.validate_on_submit():
         consultation = services.record_consultation(db.session, original.patient, _values(form), actor=current_user,
                                                     policy=current_policy(db.session), ip_address=client_ip(), supersedes=original)
-        db.session.commit()
+        commit_request()
         flash(f"New consultation saved beside the original. Screening: {DECISION_LABELS[consultation.decision]}.", "success")
         return redirect(url_for("consultations.detail", public_id=consultation.public_id), 303)
     return _render_form(form, original.patient, status=422 if form.is_submitted() else 200, supersedes=original)

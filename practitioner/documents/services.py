@@ -20,6 +20,7 @@ from practitioner.documents.context import DocumentSpec, NotReady, SourceNotFoun
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.documents.rendering import AttachedFile, render_pdf
 from practitioner.errors import NotAllowed
+from practitioner.unit_of_work import CommitReason, commit_exception
 from practitioner.patients.models import Patient
 
 
@@ -121,8 +122,8 @@ def issue_now(session: Session, kind: DocumentKind, source_id: uuid.UUID, *, act
     spec = build(session, kind, source_id, issued_on)
     check_can_issue(session, kind)
     # End the read before rendering: on SQLite an open transaction holds the write lock.
-    session.commit()
+    commit_exception(CommitReason.RENDER_THEN_ARCHIVE, session)
     pdf = render(spec, large_print=large_print)
     issued = archive(session, spec, pdf, actor=actor, large_print=large_print, ip_address=ip_address)
-    session.commit()
+    commit_exception(CommitReason.RENDER_THEN_ARCHIVE, session)
     return issued

@@ -15,6 +15,7 @@ from practitioner.documents.models import DocumentKind
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.forms import Form
+from practitioner.unit_of_work import CommitReason, commit_exception
 from practitioner.dates import clinic_today
 
 
@@ -45,7 +46,7 @@ def preview(kind: str, source_id: uuid.UUID):
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(request.referrer or url_for("patients.list"), 303)
-    db.session.commit()  # end the read (and its WAL snapshot) before the 200 ms render
+    commit_exception(CommitReason.RENDER_THEN_ARCHIVE)  # end the read (and its WAL snapshot) before the 200 ms render
     return pdf_response(services.render(spec, large_print=large), services.filename(spec, large))
 
 

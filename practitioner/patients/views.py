@@ -24,6 +24,7 @@ def get_patient_or_404(public_id: uuid.UUID) -> Patient:
     patient = db.session.scalars(select(Patient).where(Patient.public_id == public_id)).first()
     if patient is None:
         abort(404)
+from practitioner.unit_of_work import commit_request
     return patient
 
 
@@ -77,7 +78,7 @@ def new():
             _ask_about_duplicates(form, exc)
             duplicates = exc.matches
         else:
-            db.session.commit()
+            commit_request()
             flash(f"{patient.full_name} is registered as {patient.record_number}.", "success")
             return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
     return (render_template("patients/form.html", form=form, patient=None, duplicates=duplicates),
@@ -122,7 +123,7 @@ def edit(public_id: uuid.UUID):
             form.version.data = str(patient.version)
             return render_template("patients/form.html", form=form, patient=patient, conflict=True), 409
         else:
-            db.session.commit()
+            commit_request()
             flash("Saved." if changes else "No changes to save.", "success")
             return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
     return (render_template("patients/form.html", form=form, patient=patient, duplicates=duplicates),
@@ -143,7 +144,7 @@ def archive(public_id: uuid.UUID):
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
-    db.session.commit()
+    commit_request()
     flash(f"{patient.full_name} is archived. The record stays readable; restore it from this page if needed.", "success")
     return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
 
@@ -160,6 +161,6 @@ def restore(public_id: uuid.UUID):
     except DomainError as exc:
         flash(str(exc), "error")
     else:
-        db.session.commit()
+        commit_request()
         flash(f"{patient.full_name} is back in the patient list.", "success")
     return redirect(url_for("patients.detail", public_id=patient.public_id), 303)

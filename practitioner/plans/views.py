@@ -21,6 +21,7 @@ from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN as ROMAN
 from practitioner.plans import bp
 from practitioner.plans import services
 from practitioner.plans.forms import PlanForm, suggested_values
+from practitioner.unit_of_work import commit_request
 from practitioner.dates import clinic_today
 
 
@@ -62,7 +63,7 @@ def new(public_id: uuid.UUID):
             db.session.rollback()
             return _render_form(consultation, None, str(exc)), 409
         else:
-            db.session.commit()
+            commit_request()
             flash(f"Treatment plan saved: {plan.sessions_planned} sessions, every {plan.interval_weeks} weeks.", "success")
             return redirect(url_for("plans.detail", public_id=plan.public_id), 303)
     return _render_form(consultation, form), 422 if form.is_submitted() else 200

@@ -31,6 +31,7 @@ from practitioner.treatments.forms import (
     SignForm,
 )
 from practitioner.treatments.models import TreatmentSession
+from practitioner.unit_of_work import commit_request
 from practitioner.versioning import expected_version
 
 ROW_LISTS = ("zones", "products", "adverse_events")
@@ -56,7 +57,7 @@ def start(public_id: uuid.UUID):
     if not SignForm().validate_on_submit():
         abort(400)
     record = services.start_session(db.session, plan, actor=current_user, on=clinic_today(), ip_address=client_ip())
-    db.session.commit()
+    commit_request()
     return redirect(url_for("treatments.edit", public_id=record.public_id), 303)
 
 
@@ -228,7 +229,7 @@ def edit(public_id: uuid.UUID):
         field = form.cartridge_expiry if isinstance(exc, services.ExpiredLot) else form.session_date
         field.errors = [*field.errors, str(exc)]
         return _render_form(form, _record_or_404(public_id), 422)
-    db.session.commit()
+    commit_request()
     if unacknowledged:
         flash("Saved as a draft. Some depths need your acknowledgement before the session can be signed: see the warnings.", "warning")
         return redirect(url_for("treatments.edit", public_id=record.public_id) + "#warnings", 303)
@@ -272,7 +273,7 @@ def sign(public_id: uuid.UUID):
         db.session.rollback()
         flash(str(exc), "error")
         return render_template("treatments/detail.html", **_detail_context(_record_or_404(public_id))), 409
-    db.session.commit()
+    commit_request()
     flash("Signed. The record is now locked; corrections are added as addenda.", "success")
     for hook in hooks.after_sign_hooks():
         try:
@@ -297,7 +298,7 @@ def override(public_id: uuid.UUID):
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("treatments.detail", public_id=record.public_id), 303)
-    db.session.commit()
+    commit_request()
     flash("Override recorded.", "success")
     return redirect(url_for("treatments.detail", public_id=record.public_id), 303)
 
@@ -315,7 +316,7 @@ def add_addendum(public_id: uuid.UUID):
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("treatments.detail", public_id=record.public_id), 303)
-    db.session.commit()
+    commit_request()
     flash("Addendum added beneath the signed record.", "success")
     return redirect(url_for("treatments.detail", public_id=record.public_id) + "#addenda", 303)
 
