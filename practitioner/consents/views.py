@@ -23,6 +23,7 @@ from practitioner.consultations.models import Consultation
 from practitioner.consultations.services import get_consultation
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
+from practitioner.unit_of_work import commit_request
 
 
 def _consultation_or_404(public_id: uuid.UUID) -> Consultation:
@@ -36,7 +37,6 @@ def _consent_or_404(public_id: uuid.UUID) -> Consent:
     consent = get_consent(db.session, public_id)
     if consent is None:
         abort(404)
-from practitioner.unit_of_work import commit_request
     return consent
 
 

@@ -17,6 +17,7 @@ from practitioner.patients import bp, services, timeline
 from practitioner.patients.forms import ArchiveForm, PatientDemographicsForm, PatientForm, SearchForm
 from practitioner.patients.models import Patient
 from practitioner.versioning import expected_version
+from practitioner.unit_of_work import commit_request
 
 
 def get_patient_or_404(public_id: uuid.UUID) -> Patient:
@@ -24,7 +25,6 @@ def get_patient_or_404(public_id: uuid.UUID) -> Patient:
     patient = db.session.scalars(select(Patient).where(Patient.public_id == public_id)).first()
     if patient is None:
         abort(404)
-from practitioner.unit_of_work import commit_request
     return patient
 
 
