@@ -52,26 +52,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     app.register_blueprint(documents.bp)
     app.register_blueprint(admin.bp)
 
-    from practitioner.consultations.timeline import timeline_entries
-    from practitioner.consents.timeline import timeline_entries as consent_entries
-    from practitioner.plans.timeline import timeline_entries as plan_entries
-    from practitioner.patients.timeline import register_source
+    # Features higher in the chain plug into lower ones through the signals of practitioner/signals.py:
+    # each feature connects its own receivers when its package is imported (above), once per process.
+    # Pages send the signals through these template globals (record_documents, content_awaiting_review).
+    from practitioner import signals
 
-    from practitioner.documents.wiring import (
-        document_entries, document_templates_globals, documents_for_source, issue_aftercare_after_sign, start_rendering_early)
-    from practitioner.treatments.hooks import register_after_sign
-    from practitioner.treatments.timeline import session_entries
-
-    # Features higher in the chain plug into lower ones here, in one visible place.
-    register_source(timeline_entries)
-    register_source(plan_entries)
-    register_source(consent_entries)
-    register_source(session_entries)
-    register_source(document_entries)
-    register_after_sign(issue_aftercare_after_sign)
-    app.jinja_env.globals["documents_for_source"] = documents_for_source
-    app.jinja_env.globals.update(document_templates_globals())
-    start_rendering_early(app)
+    app.jinja_env.globals.update(signals.template_globals())
 
     security.init_app(app)
     templating.init_app(app)

@@ -12,7 +12,7 @@ from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
 
 
-def timeline_entries(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
+def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_: object) -> list[TimelineEntry]:
     """Signed consents with their version and photo choices (clinical viewers only)."""
     if not clinical:
         return []

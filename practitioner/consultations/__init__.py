@@ -4,4 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("consultations", __name__)
 
-from practitioner.consultations import views  # noqa: E402,F401  (routes register on import)
+from practitioner import signals  # noqa: E402
+from practitioner.consultations import timeline, views  # noqa: E402,F401  (routes register on import)
+
+signals.patient_timeline.connect(timeline.timeline_entries, weak=False)

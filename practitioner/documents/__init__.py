@@ -4,4 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("documents", __name__)
 
-from practitioner.documents import views  # noqa: E402,F401  (routes register on import)
+from practitioner.documents import receivers, views  # noqa: E402,F401  (routes register on import)
+
+receivers.connect()
+bp.before_app_request(receivers.start_rendering_early)

@@ -1,20 +1,20 @@
 """The patient's timeline: entries contributed by the features built on top of patients.
 
 Patients sit at the bottom of the feature chain, so they cannot import consultations or
-sessions; those features register a source here instead (in create_app), and the patient
-page asks every source for its entries.
+sessions; the patient page sends practitioner.signals.patient_timeline and each feature's
+receiver (connected in its own package) answers with its entries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
+from practitioner import signals
 from practitioner.patients.models import Patient
 
 
@@ -48,18 +48,7 @@ def _clinic_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config.get("TIMEZONE", "UTC") if has_app_context() else "UTC")
 
 
-TimelineSource = Callable[[Session, Patient, bool], list[TimelineEntry]]
-
-_sources: list[TimelineSource] = []
-
-
-def register_source(source: TimelineSource) -> None:
-    """Add a feature's timeline source (idempotent, so a second app in one process is fine)."""
-    if source not in _sources:
-        _sources.append(source)
-
-
 def entries_for(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
-    """Every source's entries for a patient, newest first; `clinical` says whether the viewer may see clinical ones."""
-    entries = [entry for source in _sources for entry in source(session, patient, clinical)]
-    return sorted(entries, key=lambda entry: entry.sort_key, reverse=True)
+    """Every feature's entries for a patient (the patient_timeline signal), newest first; `clinical` says whether the viewer may see clinical ones."""
+    answers = signals.answers(signals.patient_timeline, patient, session=session, clinical=clinical)
+    return sorted((entry for entries in answers for entry in entries), key=lambda entry: entry.sort_key, reverse=True)

@@ -4,4 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("plans", __name__)
 
-from practitioner.plans import views  # noqa: E402,F401  (routes register on import)
+from practitioner import signals  # noqa: E402
+from practitioner.plans import timeline, views  # noqa: E402,F401  (routes register on import)
+
+signals.patient_timeline.connect(timeline.timeline_entries, weak=False)

@@ -12,7 +12,7 @@ from practitioner.patients.timeline import TimelineEntry
 from practitioner.plans.models import TreatmentPlan
 
 
-def timeline_entries(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
+def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_: object) -> list[TimelineEntry]:
     """Plans with their progress (clinical viewers only)."""
     if not clinical:
         return []

@@ -4,4 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("treatments", __name__)
 
-from practitioner.treatments import views  # noqa: E402,F401  (routes register on import)
+from practitioner import signals  # noqa: E402
+from practitioner.treatments import timeline, views  # noqa: E402,F401  (routes register on import)
+
+signals.patient_timeline.connect(timeline.session_entries, weak=False)

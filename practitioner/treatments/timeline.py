@@ -16,7 +16,7 @@ from practitioner.patients.timeline import TimelineEntry
 from practitioner.treatments.models import Addendum, TreatmentSession
 
 
-def session_entries(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:
+def session_entries(patient: Patient, *, session: Session, clinical: bool, **_: object) -> list[TimelineEntry]:
     """Each session, signed or draft, as "session k of n"."""
     if not clinical:
         return []

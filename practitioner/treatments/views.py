@@ -16,11 +16,12 @@ from flask_login import current_user
 from practitioner.admin.services import current_policy
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
+from practitioner import signals
 from practitioner.templating import LABELS
 from practitioner.plans.services import get_plan
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.extensions import db
-from practitioner.treatments import bp, hooks, services
+from practitioner.treatments import bp, services
 from practitioner.dates import clinic_today, clock, short_date
 from practitioner.clinical.vocabulary import ADVERSE_EVENT_LABELS, SESSION_LIST_TITLES, TECHNIQUE_LABELS, ZONE_LABELS
 from practitioner.treatments.forms import (
@@ -36,6 +37,8 @@ from practitioner.versioning import expected_version
 
 ROW_LISTS = ("zones", "products", "adverse_events")
 log = logging.getLogger(__name__)
+SIGNED_BUT_FOLLOW_ON_FAILED = ("Signed and locked, but a step that follows signing did not finish, so a document may not have "
+                               "been issued. Check the Documents box on this page and issue what is missing from there.")
 
 
 def _record_or_404(public_id: uuid.UUID) -> TreatmentSession:
@@ -275,13 +278,13 @@ def sign(public_id: uuid.UUID):
         return render_template("treatments/detail.html", **_detail_context(_record_or_404(public_id))), 409
     commit_request()
     flash("Signed. The record is now locked; corrections are added as addenda.", "success")
-    for hook in hooks.after_sign_hooks():
-        try:
-            flash(hook(record, current_user, client_ip()), "success")
-        except Exception:  # the signature stands whatever happens to a follow-on document
-            db.session.rollback()
-            log.exception("after-sign hook failed for session %s", record.public_id)
-            flash("The aftercare could not be issued automatically. Issue it from this page.", "warning")
+    # What the features above do once a session is signed (documents: issue the aftercare); see practitioner/signals.py.
+    notices, failed = signals.send_guarded(signals.session_signed, record, on_failure=db.session.rollback,
+                                           actor=current_user, ip_address=client_ip())
+    for notice in notices:
+        flash(notice.message, notice.category)
+    if failed:  # the signature is committed and stands
+        flash(SIGNED_BUT_FOLLOW_ON_FAILED, "warning")
     return redirect(url_for("treatments.detail", public_id=record.public_id), 303)
 
 

@@ -1,0 +1,124 @@
+"""How documents answer the features below them (the signals of practitioner.signals).
+
+Documents sit at the top of the feature chain: sessions, consents, plans, consultations and patients
+cannot call them, so they send signals and these receivers answer. `connect()` runs once, from the
+package's __init__.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import current_app, url_for
+from sqlalchemy.orm import Session
+
+from practitioner import signals
+from practitioner.auth.models import User
+from practitioner.consents.models import Consent
+from practitioner.consultations.models import Consultation
+from practitioner.documents import services
+from practitioner.documents.models import DocumentKind, IssuedDocument
+from practitioner.errors import DomainError
+from practitioner.extensions import db
+from practitioner.patients.models import Patient
+from practitioner.patients.timeline import TimelineEntry
+from practitioner.plans.models import TreatmentPlan
+from practitioner.treatments.models import TreatmentSession
+
+# What can be made from each kind of record: the kind, how its button row names it ("Preview aftercare"),
+# and when it may be issued (None: always offered; the issue itself refuses what is not ready).
+_MADE_FROM: dict[type, tuple[tuple[DocumentKind, str, Callable[[Any], bool] | None], ...]] = {
+    Patient: ((DocumentKind.PATIENT_EXPORT, "Patient record export", None),),
+    Consultation: ((DocumentKind.CONSULTATION_SUMMARY, "Consultation summary", None),),
+    TreatmentPlan: ((DocumentKind.TREATMENT_GUIDE, "Treatment guide", None),),
+    Consent: ((DocumentKind.CONSENT_FORM, "Consent form", None),),
+    TreatmentSession: ((DocumentKind.AFTERCARE, "Aftercare", lambda record: record.is_signed),
+                       (DocumentKind.SESSION_RECORD, "Session record", None)),
+}
+
+AFTERCARE_NOT_ISSUED = ("The aftercare could not be issued automatically. Issue it from this page: "
+                        f"“{DocumentKind.AFTERCARE.issue_label}” under Documents.")
+
+
+def issue_aftercare(record: TreatmentSession, *, actor: User, ip_address: str, **_: Any) -> signals.Notice:
+    """session_signed: issue the signed session's aftercare; the notice says where to find it, or how to issue it by hand."""
+    try:
+        issued = services.issue_now(db.session, DocumentKind.AFTERCARE, record.public_id, actor=actor,
+                                    issued_on=record.session_date, ip_address=ip_address)
+    except Exception as exc:  # noqa: BLE001  (the signature is committed and stands; the practitioner is told)
+        db.session.rollback()
+        signals.log_failure("Issuing the aftercare at signing", exc, record_id=f"session {record.public_id}")
+        # A refusal written for people (no clinic phone, not ready) says what to do first.
+        reason = f" {exc}" if isinstance(exc, (DomainError, services.NoClinicPhone)) else ""
+        return signals.Notice(AFTERCARE_NOT_ISSUED + reason, "warning")
+    return signals.Notice(f"Aftercare issued as {issued.number}: print it for the patient from the Documents list.")
+
+
+def document_entries(patient: Patient, *, session: Session, clinical: bool, **_: Any) -> list[TimelineEntry]:
+    """patient_timeline: every document issued to the patient, with its version."""
+    if not clinical:
+        return []
+    return [TimelineEntry(when=d.issued_at, kind="document", title=f"{d.title} {d.kind.issued_phrase}",
+                          url=url_for("documents.reprint", public_id=d.public_id),
+                          badge=f"v{d.version}", details=(f"{d.number} · issued by {d.issued_by.name}",))
+            for d in services.issued_for_patient(session, patient.id)]
+
+
+def documents_box(record: Any, **_: Any) -> signals.DocumentsBox | None:
+    """record_documents: what was issued from the record (for a patient: everything issued to them) and what can be made from it."""
+    made = _MADE_FROM.get(type(record))
+    if made is None:
+        return None
+    if isinstance(record, Patient):
+        issued = services.issued_for_patient(db.session, record.id)
+        empty = "Nothing issued for this patient yet."
+    else:
+        # Grouped by kind, each kind's versions newest first.
+        issued = [d for kind in sorted(kind for kind, _, _ in made)
+                  for d in services.issued_for_source(db.session, kind, str(record.public_id))]
+        empty = "Nothing issued from this record yet."
+    actions = tuple(
+        signals.DocumentAction(
+            label=label, issue_label=kind.issue_label,
+            preview_url=url_for("documents.preview", kind=kind.value, source_id=record.public_id),
+            issue_url=url_for("documents.issue", kind=kind.value, source_id=record.public_id)
+            if ready is None or ready(record) else None)
+        for kind, label, ready in made)
+    return signals.DocumentsBox(anchor=str(record.public_id), empty=empty,
+                                issued=tuple(_entry(d) for d in issued), actions=actions)
+
+
+def content_awaiting_review(_sender: Any, **_: Any) -> list[signals.ContentNote]:
+    """content_awaiting_review: aftercare notes marked in the content as awaiting the clinic's medical review."""
+    from practitioner.clinical.aftercare import awaiting_review
+    from practitioner.paths import CONTENT_DIR
+
+    return [signals.ContentNote(title=note.title, block=note.block_id, file=note.source, note=note.note)
+            for note in awaiting_review(CONTENT_DIR)]
+
+
+def start_rendering_early() -> None:
+    """In a served app, each web process starts its PDF render process with its first request
+    (any page, usually the sign-in), not with its first PDF. Not under tests or commands."""
+    if current_app.testing:
+        return
+
+    from practitioner.documents.pdf.pool import start_render_process_soon
+
+    start_render_process_soon()
+
+
+def connect() -> None:
+    """Connect documents' receivers (idempotent: module-level functions, held strongly)."""
+    signals.session_signed.connect(issue_aftercare, weak=False)
+    signals.patient_timeline.connect(document_entries, weak=False)
+    signals.record_documents.connect(documents_box, weak=False)
+    signals.content_awaiting_review.connect(content_awaiting_review, weak=False)
+
+
+def _entry(document: IssuedDocument) -> signals.IssuedEntry:
+    return signals.IssuedEntry(
+        title=document.title, url=url_for("documents.reprint", public_id=document.public_id),
+        json_url=url_for("documents.reprint_json", public_id=document.public_id) if document.json_sha256 else None,
+        version=document.version, phrase=document.kind.issued_phrase, number=document.number,
+        issued_at=document.issued_at, issued_by=document.issued_by.name, large_print=document.large_print)
