@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Enum, ForeignKey, MetaData, String, TypeDecorator, Uuid, event, func, select
+from sqlalchemy import Date, DateTime, Enum, ForeignKey, MetaData, Select, String, TypeDecorator, Uuid, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, registry
 from practitioner.unit_of_work import commit_audit_of_read
@@ -73,6 +73,11 @@ class PublicIdMixin:
     """An opaque UUID for URLs; the integer key never leaves the database."""
 
     public_id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+
+    @classmethod
+    def by_public_id(cls, public_id: uuid.UUID) -> Select[Any]:
+        """The statement for the row with this public id, loaded as the model loads it: `db.one_or_404(X.by_public_id(id))`."""
+        return select(cls).where(cls.public_id == public_id)
 
 
 class AuditedMixin:

@@ -66,7 +66,7 @@ def new_user():
 @require(Permission.MANAGE_USERS)
 def edit_user(public_id: uuid.UUID):
     """Change a user's role, details or status; users are never deleted."""
-    user = db.session.scalars(select(User).where(User.public_id == public_id)).first() or abort(404)
+    user = db.one_or_404(User.by_public_id(public_id))
     form = UserForm(obj=user, data=None if request.method == "POST" else {"active": user.is_active_account, "role": user.role.value})
     if form.validate_on_submit():
         try:

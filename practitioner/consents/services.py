@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import uuid
 import warnings
 
 from PIL import Image
@@ -137,6 +136,3 @@ def consents_for_consultation(session: Session, consultation: Consultation) -> l
     ))
 
 
-def get_consent(session: Session, public_id: uuid.UUID) -> Consent | None:
-    """The consent with this public id, with its consultation, patient and witness loaded."""
-    return session.scalars(select(Consent).where(Consent.public_id == public_id)).first()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from practitioner.auth.access import client_ip, require
@@ -16,28 +16,12 @@ from practitioner.consents.models import Consent
 from practitioner.consents.services import (
     InvalidSignature,
     consent_refusal,
-    get_consent,
     sign_consent,
 )
 from practitioner.consultations.models import Consultation
-from practitioner.consultations.services import get_consultation
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.unit_of_work import commit_request
-
-
-def _consultation_or_404(public_id: uuid.UUID) -> Consultation:
-    consultation = get_consultation(db.session, public_id)
-    if consultation is None:
-        abort(404)
-    return consultation
-
-
-def _consent_or_404(public_id: uuid.UUID) -> Consent:
-    consent = get_consent(db.session, public_id)
-    if consent is None:
-        abort(404)
-    return consent
 
 
 def _signing_page(consultation: Consultation, content: ConsentContent, form: ConsentForm | None = None,
@@ -50,7 +34,7 @@ def _signing_page(consultation: Consultation, content: ConsentContent, form: Con
 @require(Permission.EDIT_CLINICAL)
 def new(public_id: uuid.UUID):
     """The patient reads, ticks, types their name and signs; the practitioner confirms and witnesses."""
-    consultation = _consultation_or_404(public_id)
+    consultation = db.one_or_404(Consultation.by_public_id(public_id))
     content = load_consent_content(consultation.modality)
     refusal = consent_refusal(consultation)
     if refusal:
@@ -80,7 +64,7 @@ def new(public_id: uuid.UUID):
 @require(Permission.VIEW_CLINICAL)
 def detail(public_id: uuid.UUID):
     """A signed consent as it was signed: the text, the signature, the choices, the witness."""
-    consent = _consent_or_404(public_id)
+    consent = db.one_or_404(Consent.by_public_id(public_id))
     return render_template("consents/detail.html", consent=consent, consultation=consent.consultation)
 
 
@@ -88,5 +72,5 @@ def detail(public_id: uuid.UUID):
 @require(Permission.VIEW_CLINICAL)
 def signature(public_id: uuid.UUID):
     """The drawn signature, exactly as stored."""
-    consent = _consent_or_404(public_id)
+    consent = db.one_or_404(Consent.by_public_id(public_id))
     return Response(consent.signature_png, mimetype="image/png", headers={"Cache-Control": "no-store"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -67,11 +66,6 @@ ALLERGY_HINTS = {
     "allergy_nickel": r"\bnickel\b",
     "allergy_topical_anaesthetic": r"lidocaine|lignocaine|prilocaine|tetracaine|benzocaine|emla|anaesthetic|anesthetic|numbing",
 }
-
-
-def get_consultation(session: Session, public_id: uuid.UUID) -> Consultation | None:
-    """The consultation with this public id, with its patient and practitioner loaded."""
-    return session.scalars(select(Consultation).where(Consultation.public_id == public_id)).first()
 
 
 def consultations_for_patient(session: Session, patient: Patient) -> list[Consultation]:

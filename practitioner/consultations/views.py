@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from practitioner.admin.services import current_policy
@@ -17,20 +17,12 @@ from practitioner.consultations.forms import ConsultationForm, OverrideForm
 from practitioner.consultations.models import SCAR_TYPES, Consultation
 from practitioner.errors import DomainError, StaleRecord
 from practitioner.extensions import db
-from practitioner.patients.views import get_patient_or_404
+from practitioner.patients.models import Patient
 from practitioner.dates import clinic_today
 from practitioner.unit_of_work import commit_request
 from practitioner.versioning import expected_version
 
 SCREENING_SECTIONS = [(key, title, in_section(key)) for key, title in SECTIONS.items()]
-
-
-def get_consultation_or_404(public_id: uuid.UUID) -> Consultation:
-    """Load a consultation by the id in the URL, or answer 404."""
-    consultation = services.get_consultation(db.session, public_id)
-    if consultation is None:
-        abort(404)
-    return consultation
 
 
 def _values(form: ConsultationForm) -> dict:
@@ -60,7 +52,7 @@ def _locked(consultation: Consultation):
 @require(Permission.EDIT_CLINICAL)
 def new(public_id: uuid.UUID):
     """Record a consultation: assessment and screening, with answers the record already gives filled in."""
-    patient = get_patient_or_404(public_id)
+    patient = db.one_or_404(Patient.by_public_id(public_id))
     if request.method == "GET":
         form = ConsultationForm(data=services.prefill_from_patient(patient, clinic_today()))
     else:
@@ -78,7 +70,7 @@ def new(public_id: uuid.UUID):
 @require(Permission.VIEW_CLINICAL)
 def detail(public_id: uuid.UUID):
     """The consultation with its screening result, override, plans and consents."""
-    consultation = get_consultation_or_404(public_id)
+    consultation = db.one_or_404(Consultation.by_public_id(public_id))
     services.record_view(db.session, consultation, actor=current_user, ip_address=client_ip())
     return _detail_page(consultation)
 
@@ -87,7 +79,7 @@ def detail(public_id: uuid.UUID):
 @require(Permission.EDIT_CLINICAL)
 def edit(public_id: uuid.UUID):
     """Change the answers; the screening is re-computed, never edited by hand. Refused once locked."""
-    consultation = get_consultation_or_404(public_id)
+    consultation = db.one_or_404(Consultation.by_public_id(public_id))
     if consultation.is_locked:
         return _locked(consultation)
     if request.method == "GET":
@@ -101,10 +93,10 @@ def edit(public_id: uuid.UUID):
                                                    actor=current_user, policy=current_policy(db.session), ip_address=client_ip())
         except services.ConsultationLocked:
             db.session.rollback()
-            return _locked(get_consultation_or_404(public_id))
+            return _locked(db.one_or_404(Consultation.by_public_id(public_id)))
         except StaleRecord as exc:
             db.session.rollback()
-            consultation = get_consultation_or_404(public_id)
+            consultation = db.one_or_404(Consultation.by_public_id(public_id))
             flash(f"{exc} Your answers are still in the form; the saved result is shown above it. Check and save again.", "error")
             form.version.data = str(consultation.version)
             return _render_form(form, consultation.patient, consultation, status=409, conflict=True)
@@ -118,7 +110,7 @@ def edit(public_id: uuid.UUID):
 @require(Permission.EDIT_CLINICAL)
 def override(public_id: uuid.UUID):
     """Record a documented override beside the computed decision."""
-    consultation = get_consultation_or_404(public_id)
+    consultation = db.one_or_404(Consultation.by_public_id(public_id))
     form = OverrideForm()
     if not form.validate_on_submit():
         return _detail_page(consultation, form), 422
@@ -136,7 +128,7 @@ def override(public_id: uuid.UUID):
 @require(Permission.EDIT_CLINICAL)
 def rescreen(public_id: uuid.UUID):
     """A new consultation beside a locked one: its assessment copied, every screening question asked again."""
-    original = get_consultation_or_404(public_id)
+    original = db.one_or_404(Consultation.by_public_id(public_id))
     if not original.is_locked:
         flash("No signed session relies on this consultation yet: change its answers here instead.", "warning")
         return redirect(url_for("consultations.edit", public_id=original.public_id), 303)

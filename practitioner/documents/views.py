@@ -11,7 +11,7 @@ from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner.documents import bp, services
 from practitioner.documents.context import NotReady, SourceNotFound
-from practitioner.documents.models import DocumentKind
+from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.forms import Form
@@ -74,7 +74,7 @@ def issue(kind: str, source_id: uuid.UUID):
 @require(Permission.VIEW_CLINICAL)
 def reprint(public_id: uuid.UUID):
     """The stored bytes of an issued document, exactly as given."""
-    issued = services.get_issued(db.session, public_id) or abort(404)
+    issued = db.one_or_404(IssuedDocument.by_public_id(public_id))
     services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())
     return pdf_response(issued.pdf, issued.filename)
 
@@ -83,7 +83,7 @@ def reprint(public_id: uuid.UUID):
 @require(Permission.VIEW_CLINICAL)
 def reprint_json(public_id: uuid.UUID):
     """The machine-readable copy stored with a patient record export."""
-    issued = services.get_issued(db.session, public_id) or abort(404)
+    issued = db.one_or_404(IssuedDocument.by_public_id(public_id))
     if not issued.json_data:
         abort(404)
     services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from practitioner.auth.access import client_ip, require
@@ -18,14 +17,6 @@ from practitioner.patients.forms import ArchiveForm, PatientDemographicsForm, Pa
 from practitioner.patients.models import Patient
 from practitioner.versioning import expected_version
 from practitioner.unit_of_work import commit_request
-
-
-def get_patient_or_404(public_id: uuid.UUID) -> Patient:
-    """Load a patient by the id in the URL, or answer 404."""
-    patient = db.session.scalars(select(Patient).where(Patient.public_id == public_id)).first()
-    if patient is None:
-        abort(404)
-    return patient
 
 
 def _form_class():
@@ -89,7 +80,7 @@ def new():
 @require(Permission.VIEW_DEMOGRAPHICS)
 def detail(public_id: uuid.UUID):
     """The patient's page, which grows into their timeline."""
-    patient = get_patient_or_404(public_id)
+    patient = db.one_or_404(Patient.by_public_id(public_id))
     services.record_view(db.session, patient, actor=current_user, ip_address=client_ip())
     entries = timeline.entries_for(db.session, patient, clinical=current_user.can(Permission.VIEW_CLINICAL))
     return render_template("patients/detail.html", patient=patient, archive_form=ArchiveForm(), timeline=entries)
@@ -99,7 +90,7 @@ def detail(public_id: uuid.UUID):
 @require(Permission.EDIT_DEMOGRAPHICS)
 def edit(public_id: uuid.UUID):
     """Change a patient's details; a stale form is refused and kept."""
-    patient = get_patient_or_404(public_id)
+    patient = db.one_or_404(Patient.by_public_id(public_id))
     form = _form_class()(obj=patient)
     if request.method == "GET" and not form.version.data:
         form.version.data = str(patient.version)
@@ -134,7 +125,7 @@ def edit(public_id: uuid.UUID):
 @require(Permission.EDIT_DEMOGRAPHICS)
 def archive(public_id: uuid.UUID):
     """Archive a patient (never delete)."""
-    patient = get_patient_or_404(public_id)
+    patient = db.one_or_404(Patient.by_public_id(public_id))
     form = ArchiveForm()
     if not form.validate_on_submit():
         entries = timeline.entries_for(db.session, patient, clinical=current_user.can(Permission.VIEW_CLINICAL))
@@ -153,7 +144,7 @@ def archive(public_id: uuid.UUID):
 @require(Permission.EDIT_DEMOGRAPHICS)
 def restore(public_id: uuid.UUID):
     """Bring an archived patient back to the list."""
-    patient = get_patient_or_404(public_id)
+    patient = db.one_or_404(Patient.by_public_id(public_id))
     if not Form().validate_on_submit():
         return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from practitioner.auth.access import client_ip, require
@@ -14,13 +14,13 @@ from practitioner.clinical.depth import (
 )
 from practitioner.clinical.screening import MODALITIES
 from practitioner.consultations.models import Consultation
-from practitioner.consultations.services import get_consultation
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.clinical.vocabulary import FITZPATRICK_ROMAN as ROMAN
 from practitioner.plans import bp
 from practitioner.plans import services
 from practitioner.plans.forms import PlanForm, suggested_values
+from practitioner.plans.models import TreatmentPlan
 from practitioner.unit_of_work import commit_request
 from practitioner.dates import clinic_today
 
@@ -42,7 +42,7 @@ def _render_form(consultation: Consultation, form: PlanForm | None, refusal: str
 @require(Permission.EDIT_CLINICAL)
 def new(public_id: uuid.UUID):
     """Make a treatment plan from a consultation whose result allows treatment."""
-    consultation = get_consultation(db.session, public_id) or abort(404)
+    consultation = db.one_or_404(Consultation.by_public_id(public_id))
     refusal = services.treatment_refusal(consultation)
     if refusal:
         return _render_form(consultation, None, refusal), 409
@@ -73,7 +73,7 @@ def new(public_id: uuid.UUID):
 @require(Permission.VIEW_CLINICAL)
 def detail(public_id: uuid.UUID):
     """A plan's course: sessions done and remaining, projected dates, zones with depths and cautions."""
-    plan = services.get_plan(db.session, public_id) or abort(404)
+    plan = db.one_or_404(TreatmentPlan.by_public_id(public_id))
     services.record_plan_view(db.session, plan, actor=current_user, ip_address=client_ip())
     consultation = plan.consultation
     return render_template(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -81,11 +80,6 @@ TEXT_FIELDS = {
     "rf_handpiece", "cartridge_product", "cartridge_lot", "cleanser", "antiseptic", "anaesthetic_product",
     "anaesthetic_concentration", "prp_kit_lot", "prp_spin_protocol", "endpoint_other", "post_care_products", "clinical_note",
 }
-
-
-def get_session_record(session: Session, public_id: uuid.UUID) -> TreatmentSession | None:
-    """The session with this public id."""
-    return session.scalars(select(TreatmentSession).where(TreatmentSession.public_id == public_id)).first()
 
 
 def covering_consent(session: Session, plan: TreatmentPlan) -> Consent | None:

@@ -18,7 +18,7 @@ from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner import signals
 from practitioner.templating import LABELS
-from practitioner.plans.services import get_plan
+from practitioner.plans.models import TreatmentPlan
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.extensions import db
 from practitioner.treatments import bp, services
@@ -41,18 +41,11 @@ SIGNED_BUT_FOLLOW_ON_FAILED = ("Signed and locked, but a step that follows signi
                                "been issued. Check the Documents box on this page and issue what is missing from there.")
 
 
-def _record_or_404(public_id: uuid.UUID) -> TreatmentSession:
-    record = services.get_session_record(db.session, public_id)
-    if record is None:
-        abort(404)
-    return record
-
-
 @bp.route("/plans/<uuid:public_id>/sessions/new", methods=["GET", "POST"])
 @require(Permission.EDIT_CLINICAL)
 def start(public_id: uuid.UUID):
     """Start the next session of a plan, or say exactly what is missing first."""
-    plan = get_plan(db.session, public_id) or abort(404)
+    plan = db.one_or_404(TreatmentPlan.by_public_id(public_id))
     reasons = services.why_cannot_start(db.session, plan)
     if request.method == "GET" or reasons:
         return render_template("treatments/start.html", plan=plan, reasons=reasons, form=SignForm(), labels=LABELS,
@@ -197,7 +190,7 @@ def _differences(form: SessionForm, saved: TreatmentSession) -> list[tuple[str, 
 @require(Permission.EDIT_CLINICAL)
 def edit(public_id: uuid.UUID):
     """Fill in the session record; it saves as a draft until signed."""
-    record = _record_or_404(public_id)
+    record = db.one_or_404(TreatmentSession.by_public_id(public_id))
     if record.is_signed:
         if request.method == "POST":
             flash("This session is signed and locked: nothing was changed. Add an addendum to correct it.", "error")
@@ -223,7 +216,7 @@ def edit(public_id: uuid.UUID):
                                                 ip_address=client_ip())
     except StaleRecord as exc:
         db.session.rollback()
-        saved = _record_or_404(public_id)
+        saved = db.one_or_404(TreatmentSession.by_public_id(public_id))
         form.version.data = str(saved.version)
         flash(f"{exc} Both versions are shown: yours is in the form, still unsaved. Check it and save again.", "error")
         return _render_form(form, saved, 409, conflict=True, differences=_differences(form, saved))
@@ -231,7 +224,7 @@ def edit(public_id: uuid.UUID):
         db.session.rollback()
         field = form.cartridge_expiry if isinstance(exc, services.ExpiredLot) else form.session_date
         field.errors = [*field.errors, str(exc)]
-        return _render_form(form, _record_or_404(public_id), 422)
+        return _render_form(form, db.one_or_404(TreatmentSession.by_public_id(public_id)), 422)
     commit_request()
     if unacknowledged:
         flash("Saved as a draft. Some depths need your acknowledgement before the session can be signed: see the warnings.", "warning")
@@ -252,7 +245,7 @@ def _detail_context(record: TreatmentSession, **forms) -> dict:
 @require(Permission.VIEW_CLINICAL)
 def detail(public_id: uuid.UUID):
     """The session record: signed and locked with its addenda, or a draft with what is missing."""
-    record = _record_or_404(public_id)
+    record = db.one_or_404(TreatmentSession.by_public_id(public_id))
     services.record_view(db.session, record, actor=current_user, ip_address=client_ip())
     return render_template("treatments/detail.html", **_detail_context(record))
 
@@ -261,7 +254,7 @@ def detail(public_id: uuid.UUID):
 @require(Permission.EDIT_CLINICAL)
 def sign(public_id: uuid.UUID):
     """Sign and lock; refused with every missing item listed."""
-    record = _record_or_404(public_id)
+    record = db.one_or_404(TreatmentSession.by_public_id(public_id))
     form = SignForm()
     if not form.validate_on_submit():
         abort(400)
@@ -271,11 +264,11 @@ def sign(public_id: uuid.UUID):
     except services.IncompleteRecord:
         db.session.rollback()
         flash("Not signed yet: complete the items listed below first.", "error")
-        return render_template("treatments/detail.html", **_detail_context(_record_or_404(public_id))), 422
+        return render_template("treatments/detail.html", **_detail_context(db.one_or_404(TreatmentSession.by_public_id(public_id)))), 422
     except (StaleRecord, NotAllowed, DomainError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return render_template("treatments/detail.html", **_detail_context(_record_or_404(public_id))), 409
+        return render_template("treatments/detail.html", **_detail_context(db.one_or_404(TreatmentSession.by_public_id(public_id)))), 409
     commit_request()
     flash("Signed. The record is now locked; corrections are added as addenda.", "success")
     # What the features above do once a session is signed (documents: issue the aftercare); see practitioner/signals.py.
@@ -292,7 +285,7 @@ def sign(public_id: uuid.UUID):
 @require(Permission.EDIT_CLINICAL)
 def override(public_id: uuid.UUID):
     """Record why treatment goes ahead despite a new blocking flag today."""
-    record = _record_or_404(public_id)
+    record = db.one_or_404(TreatmentSession.by_public_id(public_id))
     form = OverrideForm()
     if not form.validate_on_submit():
         return render_template("treatments/detail.html", **_detail_context(record, override_form=form)), 422
@@ -310,7 +303,7 @@ def override(public_id: uuid.UUID):
 @require(Permission.EDIT_CLINICAL)
 def add_addendum(public_id: uuid.UUID):
     """Add a correction or late entry beneath the signed original."""
-    record = _record_or_404(public_id)
+    record = db.one_or_404(TreatmentSession.by_public_id(public_id))
     form = AddendumForm()
     if not form.validate_on_submit():
         return render_template("treatments/detail.html", **_detail_context(record, addendum_form=form)), 422
