@@ -316,3 +316,19 @@ def test_friendly_403_names_what_to_do(app, world):
     response = client.get("/admin/users")
     assert response.status_code == 403
     assert "Ask a clinic administrator" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("who", [RECEPTION, PRACTITIONER, ADMIN])
+def test_an_id_that_names_no_record_answers_404(app, world, who):
+    """Every GET route addressed by <uuid:public_id> answers 404, not 500, for an id of no record, to each role let in."""
+    import uuid
+
+    client = _client_as(app, world, who)
+    wrong = {}
+    for endpoint, rule, methods in _endpoints(app):
+        if "<uuid:public_id>" not in rule or "GET" not in methods or GET_MATRIX[endpoint][who] in (SIGN_IN, FORBIDDEN):
+            continue
+        status = client.get(rule.replace("<uuid:public_id>", str(uuid.uuid4()))).status_code
+        if status != 404:
+            wrong[endpoint] = status
+    assert not wrong, f"expected 404 for {who}: {wrong}"
