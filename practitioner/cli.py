@@ -83,7 +83,7 @@ def seed_demo_command() -> None:
 @click.argument("intake_file", type=click.File("r", encoding="utf-8"))
 @click.option("--on", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Consultation date the 'days ago' count from (default: today).")
-@click.option("--default-policy", is_flag=True, help="Use the defaults of screening.md instead of the clinic's policy.")
+@click.option("--default-policy", is_flag=True, help="Use the defaults of docs/screening.md instead of the clinic's policy.")
 def screen_command(intake_file, on, default_policy: bool) -> None:
     """Screen one intake or a list of intakes (JSON; '-' reads standard input) and print the result as JSON."""
     from datetime import date

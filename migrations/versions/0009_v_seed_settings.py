@@ -6,7 +6,7 @@ Create Date: 2026-12-06 02:20:00
 
 The clinic's settings, screening policy and aftercare settings each hold a single row (id 1). Before this
 revision the first read inserted it; now the migration seeds it with the defaults in force today
-(screening.md 'Policy', documents.md aftercare policy) and the reading code only reads. A database that
+(docs/screening.md 'Policy', docs/aftercare.md aftercare policy) and the reading code only reads. A database that
 already has a row keeps it as it is.
 """
 from datetime import datetime, timezone

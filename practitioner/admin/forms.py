@@ -95,7 +95,7 @@ class PolicyForm(Form):
 
 
 class AftercareForm(Form):
-    """The numbers the aftercare leaflet prints (documents.md defaults)."""
+    """The numbers the aftercare leaflet prints (docs/aftercare.md defaults)."""
 
     makeup_hours = IntegerField("No make-up for (hours)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=168, message="Enter 0 to 168 hours.")])
     makeup_hours_rf = IntegerField("RF: no make-up for (hours)", validators=[InputRequired("Enter a number."), NumberRange(min=0, max=168, message="Enter 0 to 168 hours.")])

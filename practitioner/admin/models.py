@@ -42,7 +42,7 @@ class ClinicSettings(Base):
 
 
 class ClinicalPolicy(Base):
-    """The clinic's screening windows and thresholds (screening.md 'Policy'); a single row (id 1)."""
+    """The clinic's screening windows and thresholds (docs/screening.md 'Policy'); a single row (id 1)."""
 
     __tablename__ = "clinical_policy"
 
@@ -61,7 +61,7 @@ class ClinicalPolicy(Base):
 
 
 class AftercareSettings(Base):
-    """The clinic's aftercare numbers (documents.md policy): make-up, actives, exercise, PRP no-wash, sunscreen."""
+    """The clinic's aftercare numbers (docs/aftercare.md policy): make-up, actives, exercise, PRP no-wash, sunscreen."""
 
     __tablename__ = "aftercare_settings"
 

@@ -193,7 +193,7 @@ def _update_row(session: Session, row: Any, values: dict[str, Any], *, action: s
 
 
 def get_policy_row(session: Session) -> ClinicalPolicy:
-    """The clinic's policy row (seeded by migration with the defaults of screening.md)."""
+    """The clinic's policy row (seeded by migration with the defaults of docs/screening.md)."""
     return _single_row(session, ClinicalPolicy)
 
 
@@ -211,7 +211,7 @@ def update_policy(session: Session, values: dict[str, int], *, actor: User, ip_a
 
 
 def get_aftercare_row(session: Session) -> AftercareSettings:
-    """The clinic's aftercare settings row (seeded by migration with the defaults of documents.md)."""
+    """The clinic's aftercare settings row (seeded by migration with the defaults of docs/aftercare.md)."""
     return _single_row(session, AftercareSettings)
 
 

@@ -1,8 +1,9 @@
 """Aftercare instructions assembled from versioned content blocks, chosen by what the session recorded.
 
 This module is the "Aftercare instructions, built from what was recorded" contract of
-``shared/domain/documents.md``. The words live in ``<content_dir>/<language>/aftercare/*.toml`` (written
-from sections 3.1, 4 and 5 of ``clinical-reference.md``); this module decides which blocks apply, turns
+This module is the aftercare contract written in ``docs/aftercare.md`` ("How the leaflet is
+assembled", depth bands, dates). The words live in ``<content_dir>/<language>/aftercare/*.toml`` (written
+from sections 3.1, 4 and 5 of the clinical reference); this module decides which blocks apply, turns
 the clinic's policy numbers into calendar dates, fills the placeholders, and says exactly which block
 versions were used so an issued document can record them. Pure: standard library only, no Flask, no
 database, no Jinja. Nothing here is medical advice; the clinic's medical lead owns the content.
@@ -52,9 +53,9 @@ SUNSCREEN_DAY0_OPTIONS: Final[tuple[SunscreenDay0, ...]] = get_args(SunscreenDay
 ADVERSE_EVENT_KINDS: Final[tuple[AdverseEventKind, ...]] = get_args(AdverseEventKind)
 DEPTH_BANDS: Final[tuple[DepthBand, ...]] = get_args(DepthBand)
 
-# Types IV-VI carry the higher risk of dark patches (clinical-reference.md 1 row 32, 2.1).
+# Types IV-VI carry the higher risk of dark patches (clinical reference 1 row 32, 2.1).
 PIH_RISK_MIN_FITZPATRICK: Final = 4
-# Depth band limits in mm, inclusive (clinical-reference.md 3.1 [S54]; documents.md). The reference has no
+# Depth band limits in mm, inclusive (clinical reference 3.1 [S54]; docs/aftercare.md). The reference has no
 # figure between 1.5 and 2.0 mm: those depths take the longer downtime, so nobody plans too little time.
 SHALLOW_MAX_MM: Final = 0.5
 MEDIUM_MAX_MM: Final = 1.5
@@ -124,18 +125,18 @@ class ContentError(RuntimeError):
 
 @dataclass(frozen=True)
 class AftercarePolicy:
-    """The clinic's editable aftercare numbers; the defaults are those of documents.md."""
+    """The clinic's editable aftercare numbers; the defaults are those of docs/aftercare.md."""
 
     makeup_hours: int = 24
     makeup_hours_rf: int = 48
     actives_days: int = 5
     actives_days_rf: int = 7
-    # Not in documents.md's list: clinical-reference.md 4.4 says retinoids are avoided for 7 days after PRP
+    # Not in the product's first list of document rules: clinical reference 4.4 says retinoids are avoided for 7 days after PRP
     # [S75], so PRP has its own setting rather than inheriting the 5 days of plain microneedling.
     actives_days_prp: int = 7
     exercise_hours: int = 72
     prp_no_wash_hours: int = 6
-    # Not in documents.md's list either: "strict sun protection until" needs a number. 4.2 says "some say
+    # Not in that first list either (docs/aftercare.md gives both): "strict sun protection until" needs a number. 4.2 says "some say
     # be strict for 2 weeks", 4.3 (RF) "avoid sun for 2 weeks after" [S63].
     sun_strict_days: int = 14
     sunscreen_day0: SunscreenDay0 = "mineral_spf30"
@@ -376,7 +377,7 @@ def key_dates(facts: SessionFacts, policy: AftercarePolicy) -> KeyDates:
         actives_from=today + timedelta(days=policy.actives_days_for(facts.modality)),
         exercise_from=today + timedelta(days=_days_for_hours(policy.exercise_hours)),
         sun_strict_until=today + timedelta(days=policy.sun_strict_days),
-        # "None for 24 h" starts sunscreen the next day (clinical-reference.md 4.2, option A).
+        # "None for 24 h" starts sunscreen the next day (clinical reference 4.2, option A).
         sunscreen_from=today + timedelta(days=1 if policy.sunscreen_day0 == "none_24h" else 0),
         book_from=today + timedelta(weeks=facts.interval_weeks) if facts.interval_weeks is not None else None,
     )

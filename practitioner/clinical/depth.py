@@ -1,6 +1,6 @@
 """Suggested needle depth per zone and the usual course of sessions, from the clinical reference.
 
-Every range here is a value of ``clinical-reference.md`` section 3.1 (needle depth by area) and every
+Every range here is a value of the clinical reference's section 3.1 (needle depth by area) and every
 course a line of section 3.2 (number of sessions and intervals), each with its source tags. The
 Fitzpatrick IV-VI narrowing is a policy of this software, not a clinical fact, and says so wherever it
 is shown. Nothing here is medical advice: the practitioner decides, within the device's instructions.

@@ -1,7 +1,7 @@
 """The treatment guide's clinical choices: which benefits apply, and preparation steps with real dates.
 
-Sources (clinical-reference.md): section 4.1 (before treatment) and documents.md "What the seed
-says". The wording lives in reports/content/<language>/guide.toml; this module only decides
+Sources (the clinical reference, see docs/aftercare.md): section 4.1 (before treatment) and the
+product's document rules ("What the seed says"). The wording lives in reports/content/<language>/guide.toml; this module only decides
 which steps apply and on which dates.
 """
 

@@ -1,8 +1,8 @@
 """Pre-treatment screening: turn the consultation answers into a decision and reasoned flags.
 
-This module is the contract in ``shared/domain/screening.md``. Every window and threshold is a clinic
+This module is the contract written in ``docs/screening.md``. Every window and threshold is a clinic
 policy default (see :class:`Policy`); the source ranges quoted in the reasons come from sections 1 and 6
-of ``clinical-reference.md``. Nothing here is medical advice, and no reason ever suggests stopping a
+of the clinical reference (docs/screening.md lists them by flag). Nothing here is medical advice, and no reason ever suggests stopping a
 prescribed medicine.
 """
 
@@ -188,7 +188,7 @@ def most_restrictive(decisions: Iterable[str]) -> Decision:
 
 @dataclass(frozen=True)
 class Policy:
-    """The clinic's editable screening settings; the defaults are those of screening.md."""
+    """The clinic's editable screening settings; the defaults are those of docs/screening.md."""
 
     min_age: int = 18
     isotretinoin_washout_days: int = 180
@@ -569,7 +569,7 @@ class ScreeningResult:
         return max(dates) if dates else None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the result in exactly the output JSON shape of screening.md."""
+        """Return the result in exactly the output JSON shape of docs/screening.md."""
         return {"decision": self.decision, "flags": [flag.to_dict() for flag in self.flags]}
 
 

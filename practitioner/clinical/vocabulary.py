@@ -2,7 +2,7 @@
 
 Every form, page and document takes its labels from here, so a zone has one name wherever it is
 shown and a skin type is always written in Roman numerals (I to VI), as the Fitzpatrick scale is
-(clinical-reference.md section 2.1). The depth limits are input bounds per context, not clinical
+(clinical reference section 2.1). The depth limits are input bounds per context, not clinical
 advice: they catch a slipped decimal point before it is saved, with the same message on every form.
 """
 
@@ -44,7 +44,7 @@ FITZPATRICK_LABELS: Final[dict[int, str]] = {
     6: "VI: never burns, heavily pigmented",
 }
 
-# The assessment scales a consultation records (clinical-reference.md section 2): Glogau photoageing
+# The assessment scales a consultation records (clinical reference section 2): Glogau photoageing
 # type, Goodman and Baron acne scar grade, and the acne scar types counted.
 GLOGAU_LABELS: Final[dict[int, str]] = {
     1: "I: mild, no wrinkles",

@@ -109,7 +109,7 @@ def _float(value: Decimal | None) -> float | None:
 
 
 def intake_for(consultation: Consultation) -> dict[str, Any]:
-    """The screening intake (screening.md JSON) that this consultation's answers amount to."""
+    """The screening intake (docs/screening.md JSON) that this consultation's answers amount to."""
     on = consultation.consultation_date
     return {
         "modality": consultation.modality,

@@ -74,7 +74,7 @@ class ZoneRowForm(wtforms.Form):
                        validators=[InputRequired("Choose the zone.")])
     depth_min_mm = _depth_field("Shallowest (mm)", "shallowest")
     depth_max_mm = _depth_field("Deepest (mm)", "deepest")
-    # No default: sources disagree on passes (clinical-reference.md section 3.3), so only the practitioner sets them.
+    # No default: sources disagree on passes (clinical reference section 3.3), so only the practitioner sets them.
     passes = IntegerField(
         "Passes (optional)", widget=TextInput(), invalid_value_message="Enter the passes as a whole number, or leave it blank.",
         validators=[Optional(), Between(1, 40, "Enter between 1 and 40 passes, or leave it blank.")],

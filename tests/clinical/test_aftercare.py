@@ -1,4 +1,4 @@
-"""Aftercare assembly against documents.md ("Aftercare instructions") and clinical-reference.md 3.1, 4 and 5."""
+"""Aftercare assembly against docs/aftercare.md ("Aftercare instructions") and clinical reference 3.1, 4 and 5."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_policy_defaults_are_those_of_documents_md():
         "makeup_hours_rf": 48,
         "actives_days": 5,
         "actives_days_rf": 7,
-        "actives_days_prp": 7,  # clinical-reference 4.4: retinoids avoided 7 days after PRP
+        "actives_days_prp": 7,  # clinical reference 4.4 (docs/aftercare.md): retinoids avoided 7 days after PRP
         "exercise_hours": 72,
         "prp_no_wash_hours": 6,
         "sun_strict_days": 14,

@@ -1,4 +1,4 @@
-"""Tests for the pre-treatment screening engine against the rules of screening.md."""
+"""Tests for the pre-treatment screening engine against the rules of docs/screening.md."""
 
 from __future__ import annotations
 
