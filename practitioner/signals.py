@@ -2,8 +2,9 @@
 
 Features depend one way (patients <- consultations <- plans <- consents <- treatments <- documents),
 so a lower feature never calls a higher one: it sends a signal declared here, and the higher feature
-answers through a receiver it connects in its own package `__init__` (a `connect()` in its
-`receivers.py` or `timeline.py`). `grep -rn <signal name>` finds the sender and every receiver.
+answers through a receiver it connects in its own package, when the package is loaded (its
+`__init__`; documents' `receivers.connect()` runs when its blueprint loads). `grep -rn <signal name>`
+finds the sender and every receiver.
 
 Following "sign a session" to "the aftercare is archived":
   1. grep session_signed;
@@ -14,7 +15,8 @@ Following "sign a session" to "the aftercare is archived":
 
 Receivers are module-level functions connected with `weak=False`; blinker's connect is idempotent,
 so however many apps a process creates (the tests make one per test), each is connected once.
-Receivers are called in no particular order: a sender that shows their answers in order sorts them.
+Blinker keeps receivers in no particular order, so `answers` and `send_guarded` take them in order of
+module name: a page comes out the same every time.
 """
 
 from __future__ import annotations
