@@ -6,7 +6,7 @@ Goals (see bench/README.md):
 - memory growth over 500 aftercare renders in one web worker: at most 10 MB.
 
 The app renders in a separate render process, replaced every RENDERS_PER_PROCESS renders
-(practitioner/documents/rendering.py). So the app's CPU times add the render process's CPU for
+(practitioner/documents/pdf/pool.py). So the app's CPU times add the render process's CPU for
 each render to this process's, and the memory check follows this process and the processes below
 it. PRACTITIONER_PDF_IN_PROCESS=1 renders in this process instead, as before, for comparison.
 
@@ -66,7 +66,7 @@ def bare_inputs(app, session_id):
     """The exact HTML the endpoint renders (same builder, same render_html call) and its title and language."""
     from practitioner.documents import services
     from practitioner.documents.models import DocumentKind
-    from practitioner.documents.rendering import render_html
+    from practitioner.documents.pdf.html import render_html
     from practitioner.extensions import db
     from practitioner.dates import clinic_today
 
@@ -83,7 +83,7 @@ class RenderCpu:
     """CPU seconds the render process spent on the app's renders (it reports them with each PDF)."""
 
     def __init__(self) -> None:
-        from practitioner.documents import rendering
+        from practitioner.documents.pdf import pool as rendering
 
         self.seconds = 0.0
         original = rendering.render_isolated
@@ -146,7 +146,9 @@ def bench_aftercare(app, client, session_id, n: int) -> dict:
 
     from practitioner.documents import services
     from practitioner.documents.models import DocumentKind
-    from practitioner.documents.rendering import REPORTS_DIR, font_configuration, pdf_from_html, render_html
+    from practitioner.documents.pdf.html import render_html
+    from practitioner.documents.pdf.pool import pdf_from_html
+    from practitioner.documents.pdf.worker import REPORTS_DIR, font_configuration
     from practitioner.extensions import db
     from practitioner.dates import clinic_today
 
@@ -225,7 +227,7 @@ def bench_aftercare_large(n: int) -> dict:
     from sqlalchemy import select
     from weasyprint import HTML
 
-    from practitioner.documents.rendering import REPORTS_DIR, font_configuration
+    from practitioner.documents.pdf.worker import REPORTS_DIR, font_configuration
     from practitioner.extensions import db
     from practitioner.treatments.models import TreatmentSession
 
@@ -322,7 +324,7 @@ def bench_memory(client, session_id, renders: int, warmup: int = 20, every: int 
     rendering (after `warmup` renders, fewer if it is replaced sooner), never while its
     successor is starting.
     """
-    from practitioner.documents import rendering
+    from practitioner.documents.pdf import pool as rendering
 
     url = f"/documents/aftercare/{session_id}.pdf"
     rendering.shutdown_render_process()
@@ -366,7 +368,7 @@ def main() -> int:
                         help="aftercare requests on the seeded 20,000-patient database (0 to skip)")
     common.add_common_arguments(parser)
     args = parser.parse_args()
-    from practitioner.documents import rendering
+    from practitioner.documents.pdf import pool as rendering
 
     global RENDER_CPU
     if args.renders_per_process:

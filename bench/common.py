@@ -166,7 +166,7 @@ def child_pids(pid: int) -> list[int]:
 
 def descendants(pid: int) -> list[int]:
     """Every process below pid: gunicorn's workers, and below a web process its PDF forkserver,
-    multiprocessing's resource tracker and the render process (practitioner/documents/rendering.py)."""
+    multiprocessing's resource tracker and the render process (practitioner/documents/pdf/pool.py)."""
     found = []
     for child in child_pids(pid):
         found += [child, *descendants(child)]

@@ -127,7 +127,7 @@ def render_document_command(kind: str, public_id, out: str, large_print: bool) -
     from pathlib import Path
 
     from practitioner.documents import services
-    from practitioner.documents.context import NotReady, SourceNotFound
+    from practitioner.documents.kinds import NotReady, SourceNotFound
     from practitioner.documents.models import DocumentKind
 
     try:

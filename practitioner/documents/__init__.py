@@ -1,10 +1,19 @@
-"""Patient documents: context builders, rendering to PDF, issuing and the archive."""
+"""Patient documents: the catalogue of kinds (kinds/), rendering to PDF (pdf/), issuing and the archive.
 
-from flask import Blueprint
+This file imports nothing when the package is imported. The PDF render process imports
+practitioner.documents.pdf.worker, and with it this package, and must not import Flask or the
+app (about 70 MB more in each render process): the blueprint, its routes and the receivers
+(practitioner.documents.blueprint) load when `practitioner.documents.bp` is first asked for,
+which create_app does. tests/documents/test_pdf_package.py checks it.
+"""
 
-bp = Blueprint("documents", __name__)
+from typing import Any
 
-from practitioner.documents import receivers, views  # noqa: E402,F401  (routes register on import)
 
-receivers.connect()
-bp.before_app_request(receivers.start_rendering_early)
+def __getattr__(name: str) -> Any:
+    """`bp`: the documents blueprint, with its routes and receivers, loaded on first use."""
+    if name == "bp":
+        from practitioner.documents.blueprint import bp
+
+        return bp
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

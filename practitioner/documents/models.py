@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,7 +13,11 @@ from practitioner.database import Base, PublicIdMixin, utcnow
 
 
 class DocumentKind(enum.StrEnum):
-    """The six documents of documents.md."""
+    """The codes of the document kinds, as the archive stores them (issued_documents.kind).
+
+    Everything else about a kind (label, number prefix, source, template, readiness, who it is
+    for, how it is built) is declared once, in its module under practitioner/documents/kinds/.
+    """
 
     TREATMENT_GUIDE = "treatment-guide"
     AFTERCARE = "aftercare"
@@ -22,29 +27,32 @@ class DocumentKind(enum.StrEnum):
     PATIENT_EXPORT = "patient-export"
 
     @property
+    def document_type(self) -> Any:
+        """This kind's DocumentType, from the catalogue (practitioner.documents.kinds)."""
+        # Imported here: the catalogue's modules import the models, the models never need the catalogue to load.
+        from practitioner.documents.kinds import get
+
+        return get(self)
+
+    @property
     def label(self) -> str:
         """As shown to people."""
-        return {
-            "treatment-guide": "Treatment guide", "aftercare": "Aftercare instructions", "consent-form": "Consent form",
-            "consultation-summary": "Consultation summary", "session-record": "Session record", "patient-export": "Patient record export",
-        }[self.value]
+        return self.document_type.label
 
     @property
     def for_patient(self) -> bool:
-        """Given to the patient (documents.md: guide, aftercare, consent, export); the others are for the clinic's file."""
-        return self in (DocumentKind.TREATMENT_GUIDE, DocumentKind.AFTERCARE, DocumentKind.CONSENT_FORM, DocumentKind.PATIENT_EXPORT)
+        """Given to the patient (guide, aftercare, consent, export); the others are for the clinic's file."""
+        return self.document_type.for_patient
 
     @property
     def issue_label(self) -> str:
         """The button that issues it: given to the patient, or saved to the clinic's file."""
-        if self.for_patient:
-            return f"Issue {self.label.lower()} to the patient"
-        return f"Save {self.label.lower()} to the file"
+        return self.document_type.issue_label
 
     @property
     def issued_phrase(self) -> str:
         """How the timeline and the Documents list say what happened to an issued copy."""
-        return "given to the patient" if self.for_patient else "saved to the clinic file"
+        return self.document_type.issued_phrase
 
 
 class IssuedDocument(PublicIdMixin, Base):

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.database import utcnow
-from practitioner.documents import builders
-from practitioner.documents.context import BUILDERS as AFTERCARE_BUILDERS
 from practitioner.admin.services import get_settings
-from practitioner.documents.context import DocumentSpec, NotReady, SourceNotFound, finish
+from practitioner.documents import kinds
+from practitioner.documents.kinds import DocumentSpec, NotReady, SourceNotFound  # noqa: F401  (callers catch them from here too)
 from practitioner.documents.models import DocumentKind, IssuedDocument
-from practitioner.documents.rendering import AttachedFile, render_pdf
+from practitioner.documents.pdf.pool import render_pdf
+from practitioner.documents.pdf.worker import AttachedFile
 from practitioner.errors import NotAllowed
 from practitioner.unit_of_work import CommitReason, commit_exception
 from practitioner.patients.models import Patient

@@ -10,7 +10,7 @@ from flask_login import current_user
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner.documents import bp, services
-from practitioner.documents.context import NotReady, SourceNotFound
+from practitioner.documents.kinds import NotReady, SourceNotFound
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db

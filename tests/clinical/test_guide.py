@@ -83,7 +83,7 @@ def test_the_pink_days_follow_the_deepest_planned_depth(modality, deepest, key):
 
 
 def test_every_step_key_has_wording_in_the_guide_content():
-    from practitioner.documents.builders import guide_content
+    from practitioner.documents.kinds.treatment_guide import guide_content
 
     wording = guide_content()["preparation"]
     for modality in ("microneedling", "rf_microneedling", "prp_microneedling"):

@@ -32,7 +32,7 @@ def zone_sources() -> dict[str, dict[str, str]]:
     from practitioner.clinical.aftercare import load_content
     from practitioner.consultations.forms import ConsultationForm
     from practitioner.plans.forms import ZoneRowForm
-    from practitioner.documents import builders
+    from practitioner.documents.kinds import _common as builders
     from practitioner.templating import LABELS
     from practitioner.treatments import forms as session_forms
     from practitioner.treatments.views import LABELS as SESSION_PAGE_LABELS
@@ -162,7 +162,7 @@ def test_consultation_page_shows_the_skin_type_in_roman(as_practitioner, practit
 
 
 def test_documents_context_gives_the_skin_type_in_roman(app, practitioner) -> None:
-    from practitioner.documents.builders import BUILDERS
+    from practitioner.documents.kinds import get
     from practitioner.documents.models import DocumentKind
     from practitioner.extensions import db
     from tests.conftest import make_patient
@@ -171,12 +171,12 @@ def test_documents_context_gives_the_skin_type_in_roman(app, practitioner) -> No
     patient = make_patient(actor=practitioner, fitzpatrick=5)
     consultation = make_consultation(patient, practitioner, fitzpatrick=4)
     make_plan(consultation, zones=(("glabella", "0.5", "0.75"), ("scar_area", "1.0", "1.5")))
-    summary = BUILDERS[DocumentKind.CONSULTATION_SUMMARY](db.session, consultation.public_id).context
+    summary = get(DocumentKind.CONSULTATION_SUMMARY).spec(db.session, consultation.public_id).context
     assert summary["consultation"]["scales"]["fitzpatrick"]["roman"] == "IV"
     assert summary["consultation"]["scales"]["fitzpatrick"]["label"] == FITZPATRICK_LABELS[4]
     plan_zones = [z["zone"]["label"] for z in summary["consultation"]["plans"][0]["zones"]]
     assert plan_zones == [ZONE_LABELS["glabella"], ZONE_LABELS["scar_area"]]
-    export = BUILDERS[DocumentKind.PATIENT_EXPORT](db.session, patient.public_id).context
+    export = get(DocumentKind.PATIENT_EXPORT).spec(db.session, patient.public_id).context
     assert export["record"]["patient"]["fitzpatrick"]["label"] == "V: never burns, tans very easily"
 
 

@@ -235,7 +235,7 @@ def test_a_consultation_from_before_the_explicit_questions_shows_what_was_never_
 def test_the_consultation_summary_prints_every_question_and_never_turns_a_missing_answer_into_no(practitioner):
     """The clinic-file summary lists every question of the catalogue; a dated Yes is followed by its date;
     an answer never given (an old record) prints as "Not answered", not as "No"."""
-    from practitioner.documents.builders import screening_answers
+    from practitioner.documents.kinds._common import screening_answers
     from tests.factories import make_consultation
 
     c = make_consultation(make_patient(actor=practitioner), practitioner, had_neurotoxin=True,
@@ -248,7 +248,7 @@ def test_the_consultation_summary_prints_every_question_and_never_turns_a_missin
     assert "filler_in_area_on" not in by_field  # no Yes, no date asked
     assert by_field["had_filler_in_area"]["value"] is None and by_field["had_filler_in_area"]["notable"]
 
-    from practitioner.documents.rendering import report_environment
+    from practitioner.documents.pdf.html import report_environment
     macro = report_environment().get_template("_record.html").module.answer
     assert str(macro(by_field["had_filler_in_area"])) == "Not answered"
     assert str(macro(by_field["pregnant"])) == "No"

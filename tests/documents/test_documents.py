@@ -43,10 +43,12 @@ from practitioner.plans.models import TreatmentPlan
 from practitioner.plans.services import create_plan
 from practitioner.consultations.services import SCALAR_FIELDS, form_data, record_consultation, record_override, update_consultation
 from practitioner.documents import services
-from practitioner.documents.builders import BUILDERS, guide_content, parse_consent_text
-from practitioner.documents.context import DocumentSpec, SourceNotFound
+from practitioner.documents.kinds import KINDS, DocumentSpec, SourceNotFound, get
+from practitioner.documents.kinds._common import parse_consent_text
+from practitioner.documents.kinds.treatment_guide import guide_content
 from practitioner.documents.models import DocumentKind, IssuedDocument
-from practitioner.documents.rendering import long_date, weasyprint_problems
+from practitioner.documents.pdf.html import long_date
+from practitioner.documents.pdf.worker import weasyprint_problems
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 from practitioner.treatments.models import TreatmentSession
@@ -501,9 +503,9 @@ def test_export_pdf_and_json_carry_the_same_record(story, tmp_path):
 
 @pytest.mark.parametrize("kind", [k for k in DocumentKind if k != DocumentKind.AFTERCARE])
 def test_every_builder_refuses_an_unknown_record(app, kind):
-    assert kind in BUILDERS
+    assert kind in KINDS
     with pytest.raises(SourceNotFound):
-        BUILDERS[kind](db.session, uuid.uuid4())
+        get(kind).spec(db.session, uuid.uuid4())
 
 
 # -- the routes ---------------------------------------------------------------------------------

@@ -217,6 +217,6 @@ def test_no_image_asks_to_be_interpolated(story):
     ("en-record-1", "record layout, version 1"),
 ])
 def test_readable_edition_drops_the_hash_and_the_codes(version, shown):
-    from practitioner.documents.context import readable_edition
+    from practitioner.documents.kinds._common import readable_edition
 
     assert readable_edition(version) == shown

@@ -25,20 +25,12 @@ import pytest
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
-from practitioner import ROOT, render_process
-from practitioner.documents import rendering
-from practitioner.documents.rendering import (
-    LOGO_URL,
-    REPORTS_DIR,
-    DocumentRenderError,
-    RefusedURL,
-    ensure_plain,
-    font_configuration,
-    make_url_fetcher,
-    pdf_from_html,
-    render_pdf,
-    report_environment,
-)
+from practitioner import ROOT
+from practitioner.documents.pdf import html as report_html
+from practitioner.documents.pdf import pool, worker
+from practitioner.documents.pdf.html import ensure_plain, report_environment
+from practitioner.documents.pdf.pool import DocumentRenderError, pdf_from_html, render_pdf
+from practitioner.documents.pdf.worker import LOGO_URL, REPORTS_DIR, RefusedURL, font_configuration, make_url_fetcher
 from practitioner.patients.models import Patient
 
 TITLE = "Aftercare after your microneedling"
@@ -270,19 +262,19 @@ def test_weasyprint_logs_no_warning_or_error(
     # A new render process, so its FontConfiguration is new and the fonts are fetched and loaded
     # inside this test too. What WeasyPrint logs over there is logged again here (see
     # test_a_weasyprint_warning_in_the_render_process_is_logged_here).
-    rendering.shutdown_render_process()
+    pool.shutdown_render_process()
     caplog.set_level(logging.WARNING, logger="weasyprint")
     render_sample(**options)
     assert [record.getMessage() for record in caplog.records if record.name.startswith("weasyprint")] == []
     # And in this process, where nothing is relayed, with a fresh FontConfiguration here too.
-    monkeypatch.setattr(render_process, "_font_config", None)
+    monkeypatch.setattr(worker, "_font_config", None)
     logo = options.get("logo_png", make_logo())
-    html = rendering.render_html(
+    html = report_html.render_html(
         "sample.html", sample_context(), title=TITLE, paper=options.get("paper", "A4"),
         large_print=options.get("large_print", False), with_logo=logo is not None,
     )
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
-        result = rendering.weasyprint_pdf(html, title=TITLE, language="en", logo_png=logo)
+        result = worker.weasyprint_pdf(html, title=TITLE, language="en", logo_png=logo)
     assert result.pid == os.getpid() and result.problems == [] and result.refused == []
     assert [record.getMessage() for record in caplog.records if record.name.startswith("weasyprint")] == []
 
@@ -303,20 +295,20 @@ def test_one_font_configuration_is_reused(monkeypatch: pytest.MonkeyPatch) -> No
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(weasyprint.HTML, "render", spy)
-    html = rendering.render_html("sample.html", sample_context(), title=TITLE)
-    large = rendering.render_html("sample.html", sample_context(), title=TITLE, large_print=True)
-    rendering.weasyprint_pdf(html, title=TITLE, language="en", logo_png=None)
-    rendering.weasyprint_pdf(large, title=TITLE, language="en", logo_png=None)
+    html = report_html.render_html("sample.html", sample_context(), title=TITLE)
+    large = report_html.render_html("sample.html", sample_context(), title=TITLE, large_print=True)
+    worker.weasyprint_pdf(html, title=TITLE, language="en", logo_png=None)
+    worker.weasyprint_pdf(large, title=TITLE, language="en", logo_png=None)
     assert len(used) == 2 and used[0] is not None
     assert used[0] is used[1] is font_configuration()
 
 
 def test_the_render_process_loads_the_fonts_once() -> None:
     # Through the render process: a new one fetches the font files for its first document only.
-    rendering.shutdown_render_process()
-    html = rendering.render_html("sample.html", sample_context(), title=TITLE)
-    first = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
-    second = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    pool.shutdown_render_process()
+    html = report_html.render_html("sample.html", sample_context(), title=TITLE)
+    first = pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    second = pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
     assert first.pid == second.pid != os.getpid()
     assert any(url.endswith(".woff2") for url in first.served)
     assert not any(url.endswith(".woff2") for url in second.served) and second.served
@@ -482,7 +474,7 @@ def test_render_pdf_stops_when_a_template_asks_for_anything_else(monkeypatch: py
             report_environment().loader,  # type: ignore[list-item]
         ])
     )
-    monkeypatch.setattr(rendering, "report_environment", lambda: environment)
+    monkeypatch.setattr(report_html, "report_environment", lambda: environment)
     with pytest.raises(DocumentRenderError, match="file:///etc/passwd") as caught:
         render_pdf("bad.html", sample_context(), title=TITLE)
     assert caught.value.refused == ["file:///etc/passwd"]
@@ -492,14 +484,14 @@ def test_render_pdf_stops_when_a_template_asks_for_anything_else(monkeypatch: py
 
 def test_a_weasyprint_warning_in_the_render_process_is_logged_here(rendering_log: pytest.LogCaptureFixture) -> None:
     caplog = rendering_log
-    html = rendering.render_html("sample.html", sample_context(), title=TITLE).replace(
+    html = report_html.render_html("sample.html", sample_context(), title=TITLE).replace(
         "</body>", '<img src="file:///etc/passwd" alt="x"></body>'
     )
     assert pdf_from_html(html, title=TITLE, language="en", strict=False).startswith(b"%PDF-")
     relayed = [record for record in caplog.records if record.name.startswith("weasyprint")]
     assert relayed and all(record.levelno >= logging.WARNING for record in relayed)
     assert any("file:///etc/passwd" in record.getMessage() for record in relayed)
-    summary = [record.getMessage() for record in caplog.records if record.name == rendering.__name__]
+    summary = [record.getMessage() for record in caplog.records if record.name == pool.__name__]
     assert summary and "refused: ['file:///etc/passwd']" in summary[0]
 
 
@@ -603,7 +595,7 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(
 ) -> None:
     payloads = hostile_payloads(canary.url)
     assert len(payloads) >= 15
-    rendering.shutdown_render_process()  # a new render process: the fonts are fetched in this render too
+    pool.shutdown_render_process()  # a new render process: the fonts are fetched in this render too
     caplog.set_level(logging.WARNING, logger="weasyprint")
     context = sample_context(
         clinic={"name": f'Clinic "><img src="{canary.url}/clinic"> \' onerror=\'x'},
@@ -615,8 +607,8 @@ def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(
     context["treatment"]["products"] = payloads[:3]
     title = f"Aftercare for {payloads[15]}"
     logo = make_logo()
-    html = rendering.render_html("sample.html", context, title=title, large_print=True, with_logo=True)
-    result = rendering.render_isolated(html, title=title, language="en", logo_png=logo)
+    html = report_html.render_html("sample.html", context, title=title, large_print=True, with_logo=True)
+    result = pool.render_isolated(html, title=title, language="en", logo_png=logo)
 
     assert canary.hits == 0 and canary.requests == []
     assert result.pid != os.getpid() and result.refused == [] and result.problems == []
@@ -709,12 +701,10 @@ def test_extended_latin_names_print_as_typed():
     names = "Łukasz Żółć, Antonín Dvořák, Elif Şahin, Zoë Ångström"
     html_context = {"clinic": {"name": "Clinic", "address_lines": [], "phone": "1", "email": ""},
                     "document": {"number": "T-1", "content_version": "t", "issued_on": __import__("datetime").date(2026, 11, 24), "summary": "t"}}
-    from practitioner.documents import rendering
-
-    template = rendering.report_environment().from_string(
+    template = report_html.report_environment().from_string(
         '{% extends "_base.html" %}{% block content %}<p>' + "{{ names }}" + '</p><p><strong>{{ names }}</strong></p>{% endblock %}')
     html = template.render({**html_context, "names": names, "title": "Names", "lang": "en", "paper_class": "page-a4", "large_print": False, "logo_src": None})
-    pdf = rendering.pdf_from_html(html, title="Names", language="en")
+    pdf = pool.pdf_from_html(html, title="Names", language="en")
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert text.count(names) == 2, text
 
@@ -794,7 +784,7 @@ def _render_processes() -> list[int]:
 def rendering_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> pytest.LogCaptureFixture:
     """caplog, with this module's logger on: running the migrations (alembic's fileConfig in
     migrations/env.py) disables every logger that existed then, this one included."""
-    monkeypatch.setattr(logging.getLogger(rendering.__name__), "disabled", False)
+    monkeypatch.setattr(logging.getLogger(pool.__name__), "disabled", False)
     caplog.set_level(logging.WARNING)
     return caplog
 
@@ -802,36 +792,36 @@ def rendering_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPa
 @pytest.fixture
 def fresh_render_process() -> Iterator[None]:
     """A new render process for the test, and none left behind by it."""
-    rendering.shutdown_render_process()
+    pool.shutdown_render_process()
     yield
-    rendering.shutdown_render_process()
+    pool.shutdown_render_process()
 
 
 def small_html() -> str:
-    return rendering.render_html("sample.html", sample_context(), title=TITLE)
+    return report_html.render_html("sample.html", sample_context(), title=TITLE)
 
 
 def test_weasyprint_runs_in_a_render_process_and_gives_the_same_bytes(
     fresh_render_process: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     html = small_html()
-    result = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    result = pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
     assert result.pid != os.getpid() and result.pid in _render_processes()
     assert result.renders == 1 and result.cpu > 0 and result.problems == [] and result.refused == []
     # The public function goes through it too...
     calls: list[int] = []
-    original = rendering.render_isolated
+    original = pool.render_isolated
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         out = original(*args, **kwargs)
         calls.append(out.pid)
         return out
 
-    monkeypatch.setattr(rendering, "render_isolated", spy)
+    monkeypatch.setattr(pool, "render_isolated", spy)
     pdf = pdf_from_html(html, title=TITLE, language="en")
     assert calls == [result.pid] and pdf == result.pdf
     # ...unless PRACTITIONER_PDF_IN_PROCESS=1, which renders here: the same bytes.
-    monkeypatch.setenv(rendering.IN_PROCESS_VARIABLE, "1")
+    monkeypatch.setenv(pool.IN_PROCESS_VARIABLE, "1")
     assert pdf_from_html(html, title=TITLE, language="en") == result.pdf
     assert calls == [result.pid]
 
@@ -839,9 +829,9 @@ def test_weasyprint_runs_in_a_render_process_and_gives_the_same_bytes(
 def test_the_render_process_is_replaced_after_renders_per_process(
     fresh_render_process: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rendering, "RENDERS_PER_PROCESS", 3)
+    monkeypatch.setattr(pool, "RENDERS_PER_PROCESS", 3)
     html = small_html()
-    results = [rendering.render_isolated(html, title=TITLE, language="en", logo_png=None) for _ in range(7)]
+    results = [pool.render_isolated(html, title=TITLE, language="en", logo_png=None) for _ in range(7)]
     pids = [result.pid for result in results]
     # 3 renders in the first; each next one renders a warm-up first, so 2 of ours fit in it.
     assert pids[0] == pids[1] == pids[2] != pids[3] == pids[4] != pids[5] == pids[6] != pids[0]
@@ -859,46 +849,46 @@ def test_a_served_app_starts_its_render_process_with_its_first_request(
     from practitioner import create_app
     from tests.conftest import make_config
 
-    monkeypatch.setattr(rendering, "_started_early", None)
+    monkeypatch.setattr(pool, "_started_early", None)
     served = create_app(make_config(database_url, TESTING=False))
     assert _render_processes() == []
     assert served.test_client().get("/sign-in").status_code == 200
     # The forkserver (started by that request) is there at once, and its render process soon after.
     _wait_until(_render_processes, 20, "the render process to start after the first request")
     # A warm-up render was queued there before any document was asked for: the first PDF is its second render.
-    first = rendering.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)
+    first = pool.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)
     assert first.renders == 2
 
 
 def test_tests_and_commands_do_not_start_a_render_process_early(
     fresh_render_process: None, app: Any, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rendering, "_started_early", None)
+    monkeypatch.setattr(pool, "_started_early", None)
     assert client.get("/sign-in").status_code == 200
     time.sleep(0.5)
-    assert _render_processes() == [] and rendering._started_early is None
+    assert _render_processes() == [] and pool._started_early is None
 
 
 def test_a_render_that_overruns_is_stopped_and_the_next_one_works(
     fresh_render_process: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     html = small_html()
-    first = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
-    monkeypatch.setattr(rendering, "RENDER_TIMEOUT_SECONDS", 0.001)
-    with pytest.raises(rendering.RenderProcessError, match="longer than 0.001 seconds"):
-        rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    first = pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    monkeypatch.setattr(pool, "RENDER_TIMEOUT_SECONDS", 0.001)
+    with pytest.raises(pool.RenderProcessError, match="longer than 0.001 seconds"):
+        pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
     _wait_until(lambda: not _running(first.pid), 10, "the overrunning render process to be stopped")
-    monkeypatch.setattr(rendering, "RENDER_TIMEOUT_SECONDS", 60)
-    again = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    monkeypatch.setattr(pool, "RENDER_TIMEOUT_SECONDS", 60)
+    again = pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
     assert again.pid != first.pid and again.pdf == first.pdf
 
 
 def test_a_killed_render_process_is_replaced(fresh_render_process: None) -> None:
     html = small_html()
-    first = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    first = pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
     os.kill(first.pid, signal.SIGKILL)
     _wait_until(lambda: not _running(first.pid), 10, "the killed render process to exit")
-    again = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+    again = pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
     assert again.pid != first.pid and again.pdf == first.pdf
     assert _render_processes() == [again.pid]
 
@@ -925,7 +915,7 @@ def _kill_when_busy(spared: set[int], killed: list[int]) -> None:
 def big_html() -> str:
     """A document of about thirty pages: a render long enough to be killed in the middle."""
     context = sample_context(questions=[f"Question {n}: " + "Can I wear make-up to work? " * 12 for n in range(300)])
-    return rendering.render_html("sample.html", context, title=TITLE)
+    return report_html.render_html("sample.html", context, title=TITLE)
 
 
 def test_a_render_process_killed_while_rendering_is_replaced_and_the_render_tried_again(
@@ -933,13 +923,13 @@ def test_a_render_process_killed_while_rendering_is_replaced_and_the_render_trie
 ) -> None:
     caplog = rendering_log
     html = big_html()
-    rendering.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)  # started and warm
+    pool.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)  # started and warm
     before = set(_render_processes())
     killed: list[int] = []
     killer = threading.Thread(target=_kill_when_busy, args=(set(), killed))
     killer.start()
     try:
-        result = rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+        result = pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
     finally:
         killer.join(timeout=30)
     assert killed and killed[0] in before and result.pid != killed[0]
@@ -949,7 +939,7 @@ def test_a_render_process_killed_while_rendering_is_replaced_and_the_render_trie
 
 def test_a_document_that_kills_the_render_process_twice_raises_a_clear_error(fresh_render_process: None) -> None:
     html = big_html()
-    rendering.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)
+    pool.render_isolated(small_html(), title=TITLE, language="en", logo_png=None)
     killed: list[int] = []
 
     def kill_twice() -> None:
@@ -959,18 +949,18 @@ def test_a_document_that_kills_the_render_process_twice_raises_a_clear_error(fre
     killer = threading.Thread(target=kill_twice)
     killer.start()
     try:
-        with pytest.raises(rendering.RenderProcessError, match="stopped twice"):
-            rendering.render_isolated(html, title=TITLE, language="en", logo_png=None)
+        with pytest.raises(pool.RenderProcessError, match="stopped twice"):
+            pool.render_isolated(html, title=TITLE, language="en", logo_png=None)
     finally:
         killer.join(timeout=30)
     assert len(killed) == 2
     # The next document gets a new render process.
-    assert rendering.render_isolated(small_html(), title=TITLE, language="en", logo_png=None).pid not in killed
+    assert pool.render_isolated(small_html(), title=TITLE, language="en", logo_png=None).pid not in killed
 
 
 SCRIPT = """
 import os, sys, time
-from practitioner.documents import rendering
+from practitioner.documents.pdf import pool as rendering
 result = rendering.render_isolated("<p>one</p>", title="t", language="en", logo_png=None)
 print(result.pid, flush=True)
 if sys.argv[1] == "fork":

@@ -1,11 +1,12 @@
-"""What runs in the PDF render process: WeasyPrint, the locked-down URL fetcher, the font configuration.
+"""Runs in the PDF render process: WeasyPrint, the bundled fonts, and the URL fetcher that serves only reports/.
 
-practitioner.documents.rendering hands report HTML to a separate render process (see there for
-why and how) and that process runs `weasyprint_pdf` from this module. It is kept apart from
-practitioner.documents so that the render process (and the forkserver it is forked from)
-imports WeasyPrint and this module only, not Flask and the app: about 48 MB less in each.
-What the renderer may read is described in practitioner.documents.rendering and enforced here
-by `ReportURLFetcher`.
+practitioner.documents.pdf.pool (in the web process) hands report HTML to a separate render
+process and that process runs `weasyprint_pdf` from this module. This module, and the packages
+above it (practitioner, practitioner.documents, practitioner.documents.pdf), import neither Flask
+nor the app, so the render process (and the forkserver it is forked from) holds WeasyPrint and
+this module only: about 70 MB less in each (tests/documents/test_pdf_package.py checks it).
+What the renderer may read is described in practitioner.documents.pdf and enforced here by
+`ReportURLFetcher`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes, urlsplit
 from urllib.request import url2pathname
 
-from practitioner import ROOT
-
-REPORTS_DIR = ROOT / "reports"
+from practitioner.paths import REPORTS_DIR
 LOGO_URL = "logo:clinic"
 # PDF/A-3u is the archival variant (embedded fonts, sRGB output intent, Unicode text, XMP
 # identification); tags are added on top for accessibility (structure tree, /Lang, /MarkInfo,
@@ -252,7 +251,7 @@ def weasyprint_pdf(html: str, *, title: str, language: str, logo_png: bytes | No
                    attachments: tuple[AttachedFile, ...] = ()) -> RenderResult:
     """HTML to PDF with WeasyPrint in this process: reports/ as base URL, the report fetcher, PDF/A-3u with tags.
 
-    Runs in the render process (practitioner.documents.rendering.render_isolated), or in the
+    Runs in the render process (practitioner.documents.pdf.pool.render_isolated), or in the
     web process itself with PRACTITIONER_PDF_IN_PROCESS=1.
     """
     global _renders_here

@@ -1,9 +1,9 @@
-"""Context builders for the treatment guide, consent form, consultation summary, session record and patient export.
+"""What the document kinds share: small conversions, the letterhead and numbering, and the record-level values.
 
-Each builder loads one record by public id (SourceNotFound when there is none) and turns it into
-plain values: strings, numbers, booleans, dates, clinic-local datetimes, and lists and dicts of
-those. Codes travel with their labels ({"code": ..., "label": ...}) so a template never needs a
-lookup table and the export's JSON stays machine-readable. No integer database id leaves here.
+Builders turn records into plain values: strings, numbers, booleans, dates, clinic-local
+datetimes, and lists and dicts of those. Codes travel with their labels ({"code": ..., "label": ...})
+so a template never needs a lookup table and the export's JSON stays machine-readable. No integer
+database id leaves here.
 
 The record-level helpers (`patient_values`, `consultation_values`, `plan_values`, `consent_values`,
 `session_values`, `issued_values`) are shared: the patient export is made of exactly the values
@@ -15,22 +15,20 @@ from __future__ import annotations
 import base64
 import io
 import json
-import tomllib
-import uuid
+import re
+import unicodedata
 import warnings
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any, Callable, Mapping
-from zoneinfo import ZoneInfo
+from typing import Any, Mapping
 
-from flask import current_app, has_app_context
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from practitioner.admin.services import current_policy
-from practitioner.clinical import guide, questions
+from practitioner.admin.models import ClinicSettings
+from practitioner.admin.services import get_settings
+from practitioner.clinical import questions
 from practitioner.clinical.screening import (
     CONCERN_LABELS,
     DECISION_LABELS,
@@ -44,12 +42,10 @@ from practitioner.consents.content import sha256 as text_sha256
 from practitioner.consents.models import Consent
 from practitioner.consultations.models import SCAR_TYPES, Consultation
 from practitioner.plans.models import TreatmentPlan
-from practitioner.documents.context import CONTENT_DIR, DocumentSpec, SourceNotFound, slug
 from practitioner.documents.models import DocumentKind, IssuedDocument
-from practitioner.documents.rendering import long_date
+from practitioner.dates import clock, to_clinic_time
 from practitioner.clinical.vocabulary import (
     ADVERSE_EVENT_LABELS,
-    CONSENT_CONFIRMATION,
     ENDPOINT_LABELS,
     FITZPATRICK_LABELS,
     GLOGAU_LABELS,
@@ -63,8 +59,6 @@ from practitioner.patients.models import Patient
 from practitioner.treatments.models import TreatmentSession
 
 LANGUAGE = "en"
-EXPORT_SCHEMA = "practitioner.patient-record-export"
-EXPORT_SCHEMA_VERSION = "1.0"
 CLINIC_FILE_VERSION = "en-record-1"
 
 
@@ -78,22 +72,11 @@ def _labelled(code: str | None, labels: dict[Any, str]) -> dict[str, Any] | None
     return {"code": code, "label": labels.get(code, str(code).replace("_", " ").capitalize())}
 
 
-def _clinic_zone() -> ZoneInfo:
-    name = current_app.config.get("TIMEZONE", "UTC") if has_app_context() else "UTC"
-    return ZoneInfo(name)
-
-
-def _local(value: datetime | None) -> datetime | None:
-    """A stored UTC timestamp as clinic-local time, to the second (printing and ISO both use it)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(_clinic_zone()).replace(microsecond=0)
+_local = to_clinic_time  # a stored UTC timestamp as clinic-local time, to the second (printing and ISO both use it)
 
 
 def _clock(value: time | None) -> str | None:
-    return None if value is None else value.strftime("%H:%M")
+    return None if value is None else clock(value)
 
 
 def _mm(value: Decimal | float | None) -> str | None:
@@ -118,24 +101,66 @@ def _iso_date(value: Any) -> date | None:
     return None
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not part of the export's JSON")
+# -- the letterhead and the number ---------------------------------------------------------------
 
 
-def export_json(data: dict[str, Any]) -> bytes:
-    """The export dict as UTF-8 JSON: sorted keys, ISO dates, two-space indent, a final newline."""
-    return (json.dumps(data, sort_keys=True, ensure_ascii=False, indent=2, default=_json_value) + "\n").encode("utf-8")
+def slug(text: str) -> str:
+    """A file-name-safe lower-case form of a name."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:40] or "patient"
 
 
-def _first(session: Session, model: Any, public_id: uuid.UUID, what: str) -> Any:
-    record = session.scalars(select(model).where(model.public_id == public_id)).first()
-    if record is None:
-        raise SourceNotFound(f"No {what} has this id.")
-    return record
+def clinic_values(settings: ClinicSettings) -> dict[str, Any]:
+    """The clinic as every document's letterhead shows it."""
+    return {
+        "name": settings.name,
+        "address_lines": [line.strip() for line in (settings.address or "").splitlines() if line.strip()],
+        "phone": settings.phone,
+        "email": settings.email,
+        "out_of_hours": settings.out_of_hours,
+    }
+
+
+def next_version(session: Session, kind: DocumentKind, source_id: str) -> int:
+    """The version a new issue of this document would get."""
+    latest = session.scalar(select(func.max(IssuedDocument.version)).where(IssuedDocument.kind == kind, IssuedDocument.source_id == source_id))
+    return (latest or 0) + 1
+
+
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
+_EDITION = re.compile(r"(?:^|-)(\d{4})\.(\d{2})(?:-(\d+))?(?:\+[0-9a-f]+)?$")
+
+
+def readable_edition(content_version: str) -> str:
+    """The content version as a patient can read it: 'en-2026.11+3f2a...' -> 'November 2026 edition'.
+
+    The exact version (with the hash of the blocks used) stays in the archive; the page shows it once, readably.
+    """
+    found = _EDITION.search(content_version)
+    if found is None or not 1 <= int(found.group(2)) <= 12:
+        # An undated layout version ('en-export-1.0', 'en-record-1'): its name and number, without the language code.
+        plain = re.sub(r"^[a-z]{2,3}-", "", content_version.split("+", 1)[0])
+        name, _, number = plain.rpartition("-")
+        return f"{name} layout, version {number}" if name and number else plain
+    year, month, revision = found.groups()
+    edition = f"{_MONTH_NAMES[int(month) - 1]} {year} edition"
+    return f"{edition}, revision {revision}" if revision and revision != "1" else edition
+
+
+def finish(session: Session, spec: Any, issued_on: date, number_prefix: str) -> Any:
+    """Number the document, add the clinic letterhead, paper size and logo, and the document block."""
+    settings = get_settings(session)
+    spec.version = next_version(session, spec.kind, spec.source_id)
+    spec.number = f"{number_prefix}-{issued_on:%Y%m%d}-{spec.source_id.replace('-', '')[:6].upper()}-{spec.version}"
+    spec.paper = settings.paper_size.value
+    spec.logo_png = settings.logo_png
+    spec.context.setdefault("clinic", clinic_values(settings))
+    spec.context["document"] = {"number": spec.number, "content_version": spec.content_version,
+                                "edition": readable_edition(spec.content_version), "issued_on": issued_on,
+                                "summary": spec.context.get("summary", spec.title)}
+    spec.context.pop("summary", None)
+    return spec
 
 
 # -- the patient --------------------------------------------------------------------------------
@@ -409,23 +434,6 @@ def consent_values(consent: Consent, *, with_signature: bool) -> dict[str, Any]:
 # -- the session ----------------------------------------------------------------------------------
 
 
-def _flags_from_json(raw: str) -> list[dict[str, Any]]:
-    try:
-        flags = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return [_flag(str(f.get("code", "")), str(f.get("decision", "")), str(f.get("reason", "")), f.get("earliest_date"))
-            for f in flags if isinstance(f, dict)]
-
-
-def _strings_from_json(raw: str) -> list[str]:
-    try:
-        items = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return [str(item) for item in items] if isinstance(items, list) else []
-
-
 def issued_values(doc: IssuedDocument) -> dict[str, Any]:
     """One issued document as the archive lists it (never its bytes)."""
     return {"public_id": str(doc.public_id), "kind": _labelled(doc.kind.value, {k.value: k.label for k in DocumentKind}),
@@ -467,7 +475,7 @@ def session_values(record: TreatmentSession, aftercare: list[IssuedDocument]) ->
             "filler_on": record.filler_on,
             "resurfacing_on": record.resurfacing_on,
             "decision": _labelled(record.rescreen_decision, DECISION_LABELS),
-            "flags": _flags_from_json(record.rescreen_flags),
+            "flags": [_flag(f["code"], f["decision"], f["reason"], f.get("earliest_date")) for f in record.rescreen_flags],
             "override": None if not record.override_reason else {
                 "reason": record.override_reason, "by": _user(record.override_by), "at": _local(record.override_at)},
         },
@@ -497,7 +505,7 @@ def session_values(record: TreatmentSession, aftercare: list[IssuedDocument]) ->
              "rf_energy_unit": z.rf_energy_unit or None, "rf_pulse_ms": _mm(z.rf_pulse_ms), "rf_rows": z.rf_rows}
             for z in record.zones
         ],
-        "depth_warnings_acknowledged": _strings_from_json(record.warnings_acknowledged),
+        "depth_warnings_acknowledged": record.warnings_acknowledged,
         "no_products_applied": bool(record.no_products_applied),
         "products": [{"name": p.name, "lot": p.lot, "labelled_for_needled_skin": bool(p.labelled_for_needled_skin)} for p in record.products],
         "prp": None if plan.modality != "prp_microneedling" else {
@@ -530,188 +538,3 @@ def _aftercare_for(session: Session, record: TreatmentSession) -> list[IssuedDoc
 def _patient_head(patient: Patient) -> dict[str, Any]:
     return {"name": patient.full_name, "date_of_birth": patient.date_of_birth, "record_number": patient.record_number,
             "public_id": str(patient.public_id)}
-
-
-# -- 1. the treatment guide ---------------------------------------------------------------------
-
-
-@lru_cache(maxsize=8)
-def guide_content(language: str = LANGUAGE) -> dict[str, Any]:
-    """The guide's wording (reports/content/<language>/guide.toml), read once per process."""
-    path = CONTENT_DIR / language / "guide.toml"
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
-    missing = [key for key in ("version", "title", "what_it_is", "benefits", "raised_scars", "plan", "preparation", "expect") if key not in data]
-    if missing:
-        raise RuntimeError(f"The treatment guide wording in {path} lacks {', '.join(missing)}: add them or restore the file.")
-    return data
-
-
-def _dated(sentence: str, day: date | None) -> dict[str, Any]:
-    """A sentence with a {date} placeholder, split around the date so the template can print it in bold."""
-    before, found, after = sentence.partition("{date}")
-    if not found or day is None:
-        return {"before": sentence.replace("{date}", ""), "date": None, "after": ""}
-    return {"before": before, "date": day, "after": after}
-
-
-def _joined(words: list[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def treatment_guide_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
-    """The pre-treatment handout for one plan: what it is, this patient's benefits, the plan, dated preparation."""
-    plan: TreatmentPlan = _first(session, TreatmentPlan, public_id, "treatment plan")
-    consultation = plan.consultation
-    patient = consultation.patient
-    text = guide_content()
-    concerns = consultation.concern_codes
-    depths = [float(z.depth_max_mm) for z in plan.zones if z.depth_max_mm is not None]
-    steps = guide.preparation_steps(plan.first_session_on, plan.modality, bool(consultation.cold_sore_history), current_policy(session),
-                                    max(depths) if depths else None)
-    areas = [ZONE_LABELS.get(z.zone, z.zone.replace("_", " ")) for z in plan.zones]
-    areas = [a if i == 0 else a[:1].lower() + a[1:] for i, a in enumerate(dict.fromkeys(areas))]
-    plan_text = text["plan"]
-    if plan.sessions_planned == 1:
-        sessions_line = plan_text["one_session"]
-    else:
-        sessions_line = plan_text["sessions"].replace("{sessions}", str(plan.sessions_planned)).replace("{interval}", str(plan.interval_weeks))
-    first_before, _, first_after = plan_text["first"].partition("{first_session}")
-    context = {
-        "patient": {"name": patient.full_name},
-        "treatment": {"modality": _labelled(plan.modality, MODALITY_LABELS), "first_session_on": plan.first_session_on,
-                      "practitioner": _user(consultation.practitioner), "sessions_planned": plan.sessions_planned,
-                      "interval_weeks": plan.interval_weeks},
-        "what_it_is": list(text["what_it_is"][plan.modality]),
-        "results": text["what_it_is"]["results"],
-        "safety": text["what_it_is"]["safety"],
-        "benefits": {"heading": text["benefits"]["heading"],
-                     "items": [text["benefits"][key] for key in guide.benefits_for(concerns)],
-                     "none": text["benefits"]["none"]},
-        "raised_scars": ({"heading": text["raised_scars"]["heading"], "paragraphs": list(text["raised_scars"]["text"])}
-                         if guide.raised_scar_caveat(concerns) else None),
-        "plan": {"heading": plan_text["heading"], "sessions": sessions_line,
-                 "first": {"before": first_before, "date": plan.first_session_on, "after": first_after},
-                 "areas": plan_text["areas"].replace("{areas}", _joined(areas)) if areas else None},
-        "preparation": {"heading": text["preparation"]["heading"], "intro": text["preparation"]["intro"],
-                        "steps": [{"key": s.key, **_dated(text["preparation"][s.key], s.starts)} for s in steps]},
-        "expect": {"heading": text["expect"]["heading"], "items": list(text["expect"]["items"])},
-        "summary": f"Treatment guide for {patient.full_name}, first session {long_date(plan.first_session_on)}",
-    }
-    return DocumentSpec(DocumentKind.TREATMENT_GUIDE, str(plan.public_id), patient.id, "treatment_guide.html", text["title"], context,
-                        f"{LANGUAGE}-guide-{text['version']}", f"treatment-guide-{slug(patient.full_name)}-{plan.first_session_on.isoformat()}")
-
-
-# -- 2. the consent form ------------------------------------------------------------------------
-
-
-def consent_form_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
-    """The signed consent as the patient signed it: the stored text, the photo choices, the signature."""
-    consent: Consent = _first(session, Consent, public_id, "consent")
-    patient = consent.consultation.patient
-    values = {**consent_values(consent, with_signature=True), "practitioner_confirmation": CONSENT_CONFIRMATION}
-    context = {
-        "patient": _patient_head(patient),
-        "consent": values,
-        "summary": f"Consent form signed by {patient.full_name} on {consent.signed_at:%-d %B %Y}",
-    }
-    return DocumentSpec(DocumentKind.CONSENT_FORM, str(consent.public_id), patient.id, "consent_form.html", "Consent form", context,
-                        f"consent-{consent.modality.replace('_', '-')}-{consent.content_version}",
-                        f"consent-{slug(patient.full_name)}-{_local(consent.signed_at).date().isoformat()}")
-
-
-# -- 3. the consultation summary ----------------------------------------------------------------
-
-
-def _plans_for(session: Session, consultation: Consultation) -> list[TreatmentPlan]:
-    return list(session.scalars(select(TreatmentPlan).where(TreatmentPlan.consultation_id == consultation.id).order_by(TreatmentPlan.id)))
-
-
-def _consents_for(session: Session, consultation: Consultation) -> list[Consent]:
-    return list(session.scalars(select(Consent).where(Consent.consultation_id == consultation.id).order_by(Consent.signed_at, Consent.id)))
-
-
-def consultation_summary_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
-    """The clinic-file summary of one consultation: answers, scales, screening with reasons, overrides, plans."""
-    consultation: Consultation = _first(session, Consultation, public_id, "consultation")
-    patient = consultation.patient
-    context = {
-        "patient": _patient_head(patient),
-        "consultation": consultation_values(consultation, plans=_plans_for(session, consultation),
-                                            consents=_consents_for(session, consultation)),
-        "summary": f"Consultation summary for {patient.full_name}, {consultation.consultation_date:%-d %B %Y}",
-    }
-    return DocumentSpec(DocumentKind.CONSULTATION_SUMMARY, str(consultation.public_id), patient.id, "consultation_summary.html",
-                        "Consultation summary", context, CLINIC_FILE_VERSION,
-                        f"consultation-{slug(patient.full_name)}-{consultation.consultation_date.isoformat()}")
-
-
-# -- 4. the session record ----------------------------------------------------------------------
-
-
-def session_record_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
-    """The clinic-file session record: every field, the signature (or DRAFT), the addenda."""
-    record: TreatmentSession = _first(session, TreatmentSession, public_id, "session")
-    patient = record.patient
-    context = {
-        "patient": _patient_head(patient),
-        "session": session_values(record, _aftercare_for(session, record)),
-        "summary": f"Session record for {patient.full_name}, {record.session_date:%-d %B %Y} (session {record.sequence})",
-    }
-    return DocumentSpec(DocumentKind.SESSION_RECORD, str(record.public_id), patient.id, "session_record.html",
-                        "Session record" if record.is_signed else "Session record (draft)", context, CLINIC_FILE_VERSION,
-                        f"session-{slug(patient.full_name)}-{record.session_date.isoformat()}-{record.sequence}")
-
-
-# -- 5. the patient record export ---------------------------------------------------------------
-
-
-def export_values(session: Session, patient: Patient) -> dict[str, Any]:
-    """Everything the record holds about one patient, as one plain dict (the PDF and the JSON both print it)."""
-    consultations = list(session.scalars(select(Consultation).where(Consultation.patient_id == patient.id)
-                                         .order_by(Consultation.consultation_date, Consultation.id)))
-    plans = list(session.scalars(select(TreatmentPlan).where(TreatmentPlan.patient_id == patient.id)
-                                 .order_by(TreatmentPlan.first_session_on, TreatmentPlan.id)))
-    consents = list(session.scalars(select(Consent).where(Consent.patient_id == patient.id).order_by(Consent.signed_at, Consent.id)))
-    records = list(session.scalars(select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)
-                                   .order_by(TreatmentSession.session_date, TreatmentSession.sequence, TreatmentSession.id)))
-    documents = list(session.scalars(select(IssuedDocument).where(IssuedDocument.patient_id == patient.id)
-                                     .order_by(IssuedDocument.issued_at, IssuedDocument.number)))
-    aftercare: dict[str, list[IssuedDocument]] = {}
-    for doc in documents:
-        if doc.kind == DocumentKind.AFTERCARE:
-            aftercare.setdefault(doc.source_id, []).append(doc)
-    return {
-        "schema": EXPORT_SCHEMA,
-        "schema_version": EXPORT_SCHEMA_VERSION,
-        "language": LANGUAGE,
-        "notes": "Dates are ISO 8601; times carry the clinic's UTC offset. Records are named by their public ids only.",
-        "patient": patient_values(patient),
-        "consultations": [consultation_values(c) for c in consultations],
-        "treatment_plans": [plan_values(p) for p in plans],
-        "consents": [consent_values(c, with_signature=False) for c in consents],
-        "sessions": [session_values(r, sorted(aftercare.get(str(r.public_id), []), key=lambda d: d.version)) for r in records],
-        "issued_documents": [issued_values(d) for d in documents],
-    }
-
-
-def patient_export_spec(session: Session, public_id: uuid.UUID) -> DocumentSpec:
-    """A patient's whole record for an access request: a readable PDF and the same data as JSON."""
-    patient: Patient = _first(session, Patient, public_id, "patient")
-    data = export_values(session, patient)
-    context = {"record": data, "summary": f"Patient record export for {patient.full_name}"}
-    spec = DocumentSpec(DocumentKind.PATIENT_EXPORT, str(patient.public_id), patient.id, "patient_export.html", "Your patient record",
-                        context, f"{LANGUAGE}-export-{EXPORT_SCHEMA_VERSION}", f"patient-record-{slug(patient.full_name)}")
-    spec.json_data = export_json(data)
-    return spec
-
-
-BUILDERS: dict[DocumentKind, Callable[[Session, uuid.UUID], DocumentSpec]] = {
-    DocumentKind.TREATMENT_GUIDE: treatment_guide_spec,
-    DocumentKind.CONSENT_FORM: consent_form_spec,
-    DocumentKind.CONSULTATION_SUMMARY: consultation_summary_spec,
-    DocumentKind.SESSION_RECORD: session_record_spec,
-    DocumentKind.PATIENT_EXPORT: patient_export_spec,
-}

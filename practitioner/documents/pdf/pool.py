@@ -1,24 +1,11 @@
-"""Patient documents as PDF: the report Jinja environment, the locked-down URL fetcher, one render function.
+"""Runs in the web process: hands report HTML to this web process's render process and takes the PDF back.
 
-What the renderer may read, and nothing else (see `ReportURLFetcher`):
-
-- files strictly inside `reports/` (fonts, print CSS, images), by `file:` URL: templates link
-  them by relative URL and the HTML is rendered with `reports/` as its base URL;
-- the clinic logo, as the special URL `logo:clinic` (`LOGO_URL`): the PNG bytes handed to
-  `render_pdf`, never a file or a network address;
-- `data:` URLs of raster images only (PNG, JPEG, GIF, base64, at most 2 MB), for images a
-  context builder already holds, such as a signature.
-
-Everything else (http, https, ftp, `file:` outside `reports/`, symlinks out of it, `..`, SVG or
-CSS `data:` URLs, any other scheme) is refused with an exception and recorded in
-`fetcher.refused`. The fetcher never opens a network connection, so there is no redirect to follow.
-
-Where it runs: the HTML is made here, in the web process, from plain values. WeasyPrint, with the
-fetcher, runs in a separate render process (see "the render process" below), which receives only
-the HTML, the title, the language and the logo's bytes, and has no database session, request or
-app: it imports `practitioner.render_process` (where the fetcher and the WeasyPrint call live)
-and WeasyPrint, nothing else of the app. It reads files from `reports/` through the fetcher as
-above, with the same permissions as the web process.
+The render process (practitioner.documents.pdf.worker runs there) is started on first use (or
+early, see `start_render_process_soon`), replaced every RENDERS_PER_PROCESS renders, killed when a
+render overruns RENDER_TIMEOUT_SECONDS, and rebuilt once when it dies mid-render. `render_pdf`
+and `pdf_from_html` are the web process's entry points: HTML from practitioner.documents.pdf.html,
+PDF from the render process, and WeasyPrint's warnings turned into DocumentRenderError.
+The private CPython attributes this needs are read through practitioner.documents.pdf._cpython.
 """
 
 from __future__ import annotations
@@ -29,53 +16,17 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import re
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
-from enum import Enum
-from functools import cache
 from typing import Any
-from uuid import UUID
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
-
-from practitioner import render_process
-from practitioner.render_process import (  # noqa: F401  (the fetcher and the font configuration are read from here too)
-    LOGO_URL,
-    AttachedFile,
-    PDF_VARIANT,
-    REPORTS_DIR,
-    RefusedURL,
-    RenderResult,
-    ReportURLFetcher,
-    font_configuration,
-    make_url_fetcher,
-    warm_up,
-    weasyprint_pdf,
-    weasyprint_problems,
-)
-
-TEMPLATES_DIR = REPORTS_DIR / "templates"
-PAPER_CLASSES = {"a4": "page-a4", "letter": "page-letter"}
-RESERVED_KEYS = frozenset({"title", "lang", "paper_class", "large_print", "logo_src"})
+from practitioner.documents.pdf import _cpython, worker
+from practitioner.documents.pdf.html import render_html
+from practitioner.documents.pdf.worker import AttachedFile, RenderResult, warm_up, weasyprint_pdf
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-# Control characters mean nothing on paper, and bidi overrides could make printed text read
-# differently from what was stored: they are dropped from every value a template prints.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
-_PLAIN_SCALARS = (str, int, float, Decimal, date, datetime, time, timedelta, UUID, Enum, type(None))
-_MAX_DEPTH = 32
 
 log = logging.getLogger(__name__)
 
@@ -90,104 +41,6 @@ class DocumentRenderError(RuntimeError):
         super().__init__(
             f"Rendering {template} was stopped because WeasyPrint reported: {details}. "
             "Fix the template or stylesheet so it only uses files under reports/ and the clinic logo."
-        )
-
-
-# -- the Jinja environment -------------------------------------------------------------------
-
-
-def long_date(value: date | None) -> str:
-    """'Wednesday 25 November 2026' (English names, whatever the server's locale)."""
-    if value is None:
-        return ""
-    return f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
-
-
-def short_date(value: date | None) -> str:
-    """'25 Nov 2026': day first and the month in letters, unambiguous on A4 and Letter alike."""
-    if value is None:
-        return ""
-    return f"{value.day} {_MONTHS[value.month - 1][:3]} {value.year}"
-
-
-def text_lines(value: str | None) -> list[str]:
-    """The non-blank lines of a typed multi-line value (an address), stripped."""
-    return [line.strip() for line in (value or "").splitlines() if line.strip()]
-
-
-def _finalize(value: Any) -> Any:
-    # Runs on every {{ ... }} before autoescaping: None prints as nothing, not "None".
-    if value is None:
-        return ""
-    if isinstance(value, Markup):
-        cleaned = _UNPRINTABLE.sub("", str(value))
-        return Markup(cleaned)  # nosec B704  # it was Markup already: deleting characters adds no tag or entity
-    if isinstance(value, str):
-        return _UNPRINTABLE.sub("", value)
-    return value
-
-
-@cache
-def report_environment() -> Environment:
-    """The Jinja environment for reports/templates: autoescaped, strict, apart from the pages'."""
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=StrictUndefined,
-        finalize=_finalize,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
-    environment.filters.update(long_date=long_date, short_date=short_date, lines=text_lines)
-    return environment
-
-
-# -- plain values only --------------------------------------------------------------------------
-
-
-def _is_mapped(value: Any) -> bool:
-    from sqlalchemy import inspect as sqlalchemy_inspect
-    from sqlalchemy.orm import InstanceState, Mapper
-
-    return isinstance(sqlalchemy_inspect(value, raiseerr=False), (InstanceState, Mapper))
-
-
-def ensure_plain(context: Mapping[str, Any]) -> None:
-    """Raise TypeError naming the key if the context holds anything but plain values.
-
-    Plain: str, numbers, dates and times, UUIDs, enums, None, and dicts, lists, tuples, sets and
-    dataclasses of those. Never a SQLAlchemy-mapped object: a report template must not lazy-load.
-    """
-    for key, value in context.items():
-        _check_plain(value, f"context[{key!r}]", 0)
-
-
-def _check_plain(value: Any, where: str, depth: int) -> None:
-    if depth > _MAX_DEPTH:
-        raise TypeError(f"{where} is nested more than {_MAX_DEPTH} levels deep; is there a cycle?")
-    if isinstance(value, _PLAIN_SCALARS):
-        return
-    if _is_mapped(value):
-        raise TypeError(
-            f"{where} is a SQLAlchemy-mapped object ({type(value).__name__}); report templates take "
-            "plain values only: copy the fields the document needs in its context builder."
-        )
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"{where} has a key {key!r} that is not a string")
-            _check_plain(item, f"{where}[{key!r}]", depth + 1)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for index, item in enumerate(value):
-            _check_plain(item, f"{where}[{index}]", depth + 1)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            _check_plain(getattr(value, field.name), f"{where}.{field.name}", depth + 1)
-    else:
-        raise TypeError(
-            f"{where} is a {type(value).__qualname__}, not a plain value; report templates take str, "
-            "numbers, dates, enums and dicts, lists or dataclasses of those."
         )
 
 
@@ -220,13 +73,13 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
 #   the render process (the worse of interleaved and in blocks; goal <= 1.15). On the seeded
 #   20,000-patient database (shorter leaflets, so the fixed costs weigh more) it is 1.16
 #   interleaved and 1.23 in blocks; see bench/RESULTS.md.
-# - The forkserver has imported WeasyPrint and practitioner.render_process (and __main__, which
+# - The forkserver has imported WeasyPrint and practitioner.documents.pdf.worker (and __main__, which
 #   multiprocessing would otherwise import again in every render process), so a render process
 #   forks ready instead of importing for about a second. Neither imports Flask or the app
-#   (practitioner.render_process is outside practitioner.documents for that): with the app
+#   (practitioner.documents and practitioner.documents.pdf import nothing at import time for that): with the app
 #   imported they were about 70 MB (PSS) bigger. Starting the forkserver and the render process
 #   takes about 0.9 s: a served app does it with a web process's first request, in the background
-#   (start_render_process_soon, wired in documents.wiring), so the first PDF does not wait.
+#   (start_render_process_soon, called from the documents package's receivers), so the first PDF does not wait.
 # - The price: beside each web process, a forkserver, multiprocessing's resource tracker and the
 #   render process. After 50 renders the tree holds about 175 MB (PSS) where rendering in the
 #   web process held 135 MB; that one grows by 26 MB every 500 renders, so it catches up after
@@ -236,13 +89,15 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
 # - The count is kept here, not by ProcessPoolExecutor(max_tasks_per_child=...): from 3.11 until
 #   the fix for CPython gh-115634 (not in 3.11), that can leave the pool without a worker and
 #   with a stale idle token when several threads submit (gunicorn runs 4 threads a worker), and
-#   the next render then waits forever (reproduced here on 3.11.7 with 3 threads).
+#   the next render then waits forever (reproduced here on 3.11.7 with 3 threads). Killing an
+#   overrunning render and forgetting a parent's forkserver read private CPython attributes:
+#   only through practitioner.documents.pdf._cpython, which says why each is read.
 # - One render at a time per web process (_pool_lock, as the in-process lock was): there is one
 #   render process, the count stays exact and the pool's queue is empty between renders.
 # - A render process that dies (killed, out of memory) breaks the pool: it is rebuilt and the
 #   render tried once more; a second death raises RenderProcessError.
 # - The render process exits when its web process does, even SIGKILLed (a pidfd, see
-#   render_process.started); at a normal exit the pool is shut down (atexit, and
+#   worker.started); at a normal exit the pool is shut down (atexit, and
 #   concurrent.futures' own exit hook).
 # - PRACTITIONER_PDF_IN_PROCESS=1 renders in the calling process instead, for a debugger or a
 #   profiler; it brings the memory growth back, so it is not for production.
@@ -252,7 +107,7 @@ RENDERS_PER_PROCESS = 100
 # web process for good. The longest document here (a patient export) takes about 1 s.
 RENDER_TIMEOUT_SECONDS = 60
 IN_PROCESS_VARIABLE = "PRACTITIONER_PDF_IN_PROCESS"
-_PRELOAD = ["__main__", "practitioner.render_process", "weasyprint", "weasyprint.text.fonts", "pydyf"]
+_PRELOAD = ["__main__", "practitioner.documents.pdf.worker", "weasyprint", "weasyprint.text.fonts", "pydyf"]
 
 
 class RenderProcessError(RuntimeError):
@@ -273,8 +128,9 @@ def _new_pool() -> _Pool:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)  # read when the forkserver starts, once per web process
     executor = ProcessPoolExecutor(
-        max_workers=1, mp_context=context, initializer=render_process.started, initargs=(os.getpid(),)
+        max_workers=1, mp_context=context, initializer=worker.started, initargs=(os.getpid(),)
     )
+    _cpython.render_processes(executor)  # fails loudly now, not when a render overruns, if CPython changed
     return _Pool(os.getpid(), executor)
 
 
@@ -354,7 +210,7 @@ def _start_early() -> None:
 
 def _kill(pool: _Pool) -> None:
     """SIGKILL the pool's render process (ProcessPoolExecutor offers no public way to stop a running task)."""
-    for process in list(getattr(pool.executor, "_processes", {}).values()):
+    for process in _cpython.render_processes(pool.executor):
         with contextlib.suppress(Exception):
             process.kill()
 
@@ -379,58 +235,12 @@ def _after_fork_in_child() -> None:
     # forgets it and starts its own with its first render.
     global _pool, _pool_lock
     _pool, _pool_lock = None, threading.Lock()
-    from multiprocessing import forkserver
-
-    server = forkserver._forkserver
-    if getattr(server, "_forkserver_pid", None) is not None:
-        alive = server._forkserver_alive_fd
-        server._forkserver_pid = server._forkserver_address = server._forkserver_alive_fd = None
-        server._lock = threading.Lock()
-        if alive is not None:
-            with contextlib.suppress(OSError):
-                os.close(alive)
+    _cpython.forget_inherited_forkserver()
 
 
+_cpython.check_forkserver()  # fail at import, not in a forked child, if CPython changed
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_shutdown)  # without the lock: a thread still in a render must not hold up the exit
-
-
-def paper_class(paper: str) -> str:
-    """The <html> class for a paper size setting: 'A4' -> 'page-a4', 'Letter' -> 'page-letter'."""
-    try:
-        return PAPER_CLASSES[str(paper).strip().lower()]
-    except KeyError:
-        raise ValueError(f"Unknown paper size {paper!r}; use 'A4' or 'Letter'.") from None
-
-
-def render_html(
-    template_name: str,
-    context: Mapping[str, Any],
-    *,
-    title: str,
-    language: str = "en",
-    paper: str = "A4",
-    large_print: bool = False,
-    with_logo: bool = False,
-) -> str:
-    """The document's HTML, from a template under reports/templates and plain values."""
-    ensure_plain(context)
-    clashes = RESERVED_KEYS & set(context)
-    if clashes:
-        raise ValueError(f"The context may not set {', '.join(sorted(clashes))}: pass them as arguments to render_pdf.")
-    if not _LANGUAGE.match(language):
-        raise ValueError(f"Unknown language code {language!r}; use a code such as 'en' or 'pt-BR'.")
-    template = report_environment().get_template(template_name)
-    return template.render(
-        {
-            **context,
-            "title": title,
-            "lang": language,
-            "paper_class": paper_class(paper),
-            "large_print": large_print,
-            "logo_src": LOGO_URL if with_logo else None,
-        }
-    )
 
 
 def render_pdf(

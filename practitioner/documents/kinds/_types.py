@@ -1,0 +1,99 @@
+"""What a document kind declares (`DocumentType`) and what building one gives (`DocumentSpec`)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from practitioner.documents.kinds._common import finish
+from practitioner.documents.models import DocumentKind
+
+
+class SourceNotFound(LookupError):
+    """No record of that kind has this public id."""
+
+
+class NotReady(ValueError):
+    """The record cannot make this document yet (for example, an unsigned session's aftercare)."""
+
+
+@dataclass
+class DocumentSpec:
+    """Everything needed to render and archive one document, as plain values."""
+
+    kind: DocumentKind
+    source_id: str
+    patient_id: int
+    template: str
+    title: str
+    context: dict[str, Any]
+    content_version: str
+    filename_stem: str
+    version: int = 1
+    number: str = ""
+    paper: str = "A4"
+    logo_png: bytes | None = None
+    json_data: bytes | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def always_ready(record: Any) -> str | None:
+    """The readiness check of a kind that any record of its source can make: nothing is missing."""
+    return None
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    """One kind of document, declared once in its module under practitioner/documents/kinds/.
+
+    `build(session, record, issued_on)` turns the loaded, ready record into a DocumentSpec of plain
+    values; `missing(record)` says what the record lacks to make it (None when it is ready).
+    """
+
+    kind: DocumentKind  # the code stored with every issued copy (IssuedDocument.kind)
+    label: str  # as shown to people
+    number_prefix: str  # the start of every document number: "AC-20261206-1A2B3C-1"
+    source: type  # the model it is made from, found by its public_id
+    source_name: str  # how a refusal names that record: "No session has this id."
+    template: str  # under reports/templates/
+    for_patient: bool  # given to the patient; otherwise saved to the clinic's file
+    build: Callable[[Session, Any, date | None], DocumentSpec]
+    missing: Callable[[Any], str | None] = always_ready
+    loads: tuple[Any, ...] = ()  # loader options for the source row (what build reads, and no more)
+
+    @property
+    def issue_label(self) -> str:
+        """The button that issues it: given to the patient, or saved to the clinic's file."""
+        if self.for_patient:
+            return f"Issue {self.label.lower()} to the patient"
+        return f"Save {self.label.lower()} to the file"
+
+    @property
+    def issued_phrase(self) -> str:
+        """How the timeline and the Documents list say what happened to an issued copy."""
+        return "given to the patient" if self.for_patient else "saved to the clinic file"
+
+    def load(self, session: Session, public_id: uuid.UUID) -> Any:
+        """The source record with this public id, or SourceNotFound."""
+        model: Any = self.source
+        record = session.scalars(select(model).where(model.public_id == public_id).options(*self.loads)).first()
+        if record is None:
+            raise SourceNotFound(f"No {self.source_name} has this id.")
+        return record
+
+    def spec(self, session: Session, public_id: uuid.UUID, issued_on: date | None = None) -> DocumentSpec:
+        """Load the record, refuse it with NotReady if something is missing, and build its spec (not yet numbered)."""
+        record = self.load(session, public_id)
+        missing = self.missing(record)
+        if missing:
+            raise NotReady(missing)
+        return self.build(session, record, issued_on)
+
+    def make(self, session: Session, public_id: uuid.UUID, issued_on: date) -> DocumentSpec:
+        """The spec, numbered, with the clinic letterhead and the document block: ready to render."""
+        return finish(session, self.spec(session, public_id, issued_on), issued_on, self.number_prefix)
