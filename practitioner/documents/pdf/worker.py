@@ -168,6 +168,7 @@ class _Collect(logging.Handler):
         self.records = records
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record."""
         self.records.append(record)
 
 
@@ -244,6 +245,7 @@ class RenderResult(NamedTuple):
 
     @property
     def messages(self) -> list[str]:
+        """What WeasyPrint logged, without the levels."""
         return [message for _, message in self.problems]
 
 
@@ -301,6 +303,7 @@ def started(parent_pid: int) -> None:
         watched = None
 
     def watch() -> None:
+        """Wait for the web process to end, then end this process."""
         if watched is not None:
             poller = select.poll()
             poller.register(watched, select.POLLIN)  # readable once the process has exited
