@@ -64,7 +64,6 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     filler_on: Mapped[date | None] = mapped_column(nullable=True)
     resurfacing_on: Mapped[date | None] = mapped_column(nullable=True)
     rescreen_decision: Mapped[str | None] = mapped_column(code_enum("rescreen_decision", DECISIONS), nullable=True)
-    rescreen_flags: Mapped[str] = mapped_column(Text, default="[]")
     override_reason: Mapped[str] = mapped_column(Text, default="")
     override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     override_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -114,8 +113,8 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     next_appointment_on: Mapped[date | None] = mapped_column(nullable=True)
     clinical_note: Mapped[str] = mapped_column(Text, default="")
 
-    # Warnings the practitioner acknowledged (depth above device/own maximum, periorbital)
-    warnings_acknowledged: Mapped[str] = mapped_column(Text, default="[]")
+    # Warnings the practitioner acknowledged (depth above device/own maximum, periorbital): the texts are
+    # rows of session_acknowledged_warnings (acknowledged_warning_rows); who and when are here.
     warnings_acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     warnings_acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
@@ -140,11 +139,27 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     products: Mapped[list[SessionProduct]] = relationship(cascade="all, delete-orphan", order_by="SessionProduct.position", lazy="selectin")
     adverse_events: Mapped[list[SessionAdverseEvent]] = relationship(cascade="all, delete-orphan", order_by="SessionAdverseEvent.position", lazy="selectin")
     addenda: Mapped[list[Addendum]] = relationship(order_by="Addendum.id", lazy="selectin")
+    # Today's re-screen flags and the acknowledged depth warnings: child rows, so they can be queried and are locked
+    # with the session by the same triggers as its zones (they were JSON text before migration 0009_v2).
+    rescreen_flag_rows: Mapped[list[SessionRescreenFlag]] = relationship(
+        cascade="all, delete-orphan", order_by="SessionRescreenFlag.position", lazy="selectin")
+    acknowledged_warning_rows: Mapped[list[SessionAcknowledgedWarning]] = relationship(
+        cascade="all, delete-orphan", order_by="SessionAcknowledgedWarning.position", lazy="selectin")
 
     @property
     def is_signed(self) -> bool:
         """Signed sessions are locked."""
         return self.signed_at is not None
+
+    @property
+    def rescreen_flags(self) -> list[dict[str, str]]:
+        """Today's re-screen flags in the screening engine's shape (Flag.to_dict), in the order it gave them."""
+        return [row.to_dict() for row in self.rescreen_flag_rows]
+
+    @property
+    def warnings_acknowledged(self) -> list[str]:
+        """The depth warnings the practitioner acknowledged, in the order they were shown."""
+        return [row.text for row in self.acknowledged_warning_rows]
 
     @property
     def deepest_mm(self) -> Decimal | None:
@@ -196,6 +211,38 @@ class SessionAdverseEvent(Base):
     kind: Mapped[str] = mapped_column(code_enum("adverse_event", ADVERSE_EVENTS))
     detail: Mapped[str] = mapped_column(Text, default="")
     action_taken: Mapped[str] = mapped_column(Text)
+
+
+class SessionRescreenFlag(Base):
+    """One flag of the re-screen on the day of the session: what the engine found, and how it decided."""
+
+    __tablename__ = "session_rescreen_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    position: Mapped[int]
+    code: Mapped[str] = mapped_column(String(60), index=True)
+    decision: Mapped[str] = mapped_column(code_enum("rescreen_flag_decision", DECISIONS))
+    reason: Mapped[str] = mapped_column(Text)
+    earliest_date: Mapped[date | None] = mapped_column(nullable=True)
+
+    def to_dict(self) -> dict[str, str]:
+        """The flag as the screening engine writes it (Flag.to_dict): earliest_date only when there is one."""
+        result = {"code": self.code, "decision": self.decision, "reason": self.reason}
+        if self.earliest_date is not None:
+            result["earliest_date"] = self.earliest_date.isoformat()
+        return result
+
+
+class SessionAcknowledgedWarning(Base):
+    """A depth warning the practitioner acknowledged for this session, word for word as it was shown."""
+
+    __tablename__ = "session_acknowledged_warnings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    position: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
 
 
 class Addendum(Base):

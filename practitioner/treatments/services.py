@@ -25,8 +25,10 @@ from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.dates import clinic_today, clinic_zone, day_month_year
 from practitioner.treatments.models import (
     Addendum,
+    SessionAcknowledgedWarning,
     SessionAdverseEvent,
     SessionProduct,
+    SessionRescreenFlag,
     SessionStatus,
     SessionZone,
     TreatmentSession,
@@ -235,15 +237,25 @@ def rescreen(record: TreatmentSession, policy: Policy) -> list[dict[str, Any]]:
     result = screen(parse_intake(intake), policy, on=on)
     record.rescreen_decision = result.decision
     flags = [flag.to_dict() for flag in result.flags]
-    record.rescreen_flags = json.dumps(flags)
+    _keep_flags(record, flags)
     return flags
+
+
+def _keep_flags(record: TreatmentSession, flags: list[dict[str, Any]]) -> None:
+    """Today's flags as the session's rows; rows that already say the same are left as they are."""
+    if record.rescreen_flags == flags:
+        return
+    record.rescreen_flag_rows = [
+        SessionRescreenFlag(position=position, code=flag["code"], decision=flag["decision"], reason=flag["reason"],
+                            earliest_date=date.fromisoformat(flag["earliest_date"]) if flag.get("earliest_date") else None)
+        for position, flag in enumerate(flags)]
 
 
 def new_blocking_flags(record: TreatmentSession) -> list[dict[str, Any]]:
     """Blocking flags today that the consultation (and its override) did not already cover."""
     consultation = record.plan.consultation
     covered = {f.code for f in consultation.flags} if consultation.active_override else set()
-    return [f for f in json.loads(record.rescreen_flags or "[]") if f["decision"] in BLOCKING and f["code"] not in covered]
+    return [f for f in record.rescreen_flags if f["decision"] in BLOCKING and f["code"] not in covered]
 
 
 def _mm(value: Decimal) -> str:
@@ -337,10 +349,11 @@ def save_draft(
     changed = _apply(record, values)
     rescreen(record, policy)
     warnings = depth_warnings(record, actor)
-    before = json.loads(record.warnings_acknowledged or "[]")
+    before = record.warnings_acknowledged
     now_acknowledged = warnings if acknowledged else [w for w in before if w in warnings]
     if now_acknowledged != before:
-        record.warnings_acknowledged = json.dumps(now_acknowledged)
+        record.acknowledged_warning_rows = [SessionAcknowledgedWarning(position=position, text=text)
+                                            for position, text in enumerate(now_acknowledged)]
         changed.add("warnings_acknowledged")
         # Who acknowledged and when, as for a signature; cleared when no acknowledged warning is left.
         newly = acknowledged and bool(set(now_acknowledged) - set(before))
@@ -417,7 +430,7 @@ def missing_for_signing(record: TreatmentSession, practitioner: User) -> list[st
         missing.append("pain score")
     if not record.adverse_events and not record.no_adverse_events:
         missing.append("adverse events (or tick 'none')")
-    unacknowledged = [w for w in depth_warnings(record, practitioner) if w not in json.loads(record.warnings_acknowledged or "[]")]
+    unacknowledged = [w for w in depth_warnings(record, practitioner) if w not in record.warnings_acknowledged]
     if unacknowledged:
         missing.append("acknowledge the depth warnings")
     return missing
@@ -447,9 +460,9 @@ def canonical_record(record: TreatmentSession) -> dict[str, Any]:
         "products": [{"name": p.name, "lot": p.lot, "labelled_for_needled_skin": p.labelled_for_needled_skin} for p in record.products],
         "adverse_events": [{"kind": e.kind, "detail": e.detail, "action_taken": e.action_taken} for e in record.adverse_events],
         "rescreen_decision": record.rescreen_decision,
-        "rescreen_flags": json.loads(record.rescreen_flags or "[]"),
+        "rescreen_flags": record.rescreen_flags,
         "override_reason": record.override_reason,
-        "warnings_acknowledged": json.loads(record.warnings_acknowledged or "[]"),
+        "warnings_acknowledged": record.warnings_acknowledged,
     }
 
 
@@ -476,6 +489,9 @@ def sign_session(session: Session, record: TreatmentSession, *, actor: User, exp
     missing = missing_for_signing(record, actor)
     if missing:
         raise IncompleteRecord(missing)
+    # Rows not yet written (today's flags, acknowledged warnings, zones) go in before the lock: once signed_at is
+    # set, the database refuses any change to the session's child rows.
+    session.flush()
     record.content_sha256 = record_hash(record)
     record.signed_at = utcnow()
     record.signed_by_id = actor.id

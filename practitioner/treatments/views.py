@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import uuid
 from datetime import date, time
@@ -73,7 +72,7 @@ def _mm(value) -> str:
 
 def _render_form(form: SessionForm, record: TreatmentSession, status: int = 200, **extra):
     warnings = services.depth_warnings(record, current_user)
-    acknowledged = json.loads(record.warnings_acknowledged or "[]")
+    acknowledged = record.warnings_acknowledged
     ranges = {zone: f"Plan: {_mm(low)} to {_mm(high)} mm" for zone, (low, high) in services.plan_ranges(record).items()}
     return render_template("treatments/form.html", form=form, record=record, labels=LABELS, warnings=warnings,
                            unacknowledged=[w for w in warnings if w not in acknowledged], ranges=ranges,
@@ -237,8 +236,8 @@ def _detail_context(record: TreatmentSession, **forms) -> dict:
     missing = [] if record.is_signed else services.missing_for_signing(record, record.practitioner)
     return {"record": record, "labels": LABELS, "missing": missing, "sign_form": forms.get("sign_form") or SignForm(version=record.version),
             "addendum_form": forms.get("addendum_form") or AddendumForm(), "override_form": forms.get("override_form") or OverrideForm(),
-            "blocking": services.new_blocking_flags(record), "flags": json.loads(record.rescreen_flags or "[]"),
-            "warnings": json.loads(record.warnings_acknowledged or "[]")}
+            "blocking": services.new_blocking_flags(record), "flags": record.rescreen_flags,
+            "warnings": record.warnings_acknowledged}
 
 
 @bp.get("/sessions/<uuid:public_id>")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from datetime import date, timedelta
 from decimal import Decimal
@@ -154,7 +153,7 @@ def test_depth_warnings_must_be_acknowledged_before_signing(as_practitioner, pla
                                                                       "acknowledge_warnings": "y"}))
     assert response.status_code == 303
     assert _sign(as_practitioner, record).status_code == 303
-    assert expected in " ".join(json.loads(_fresh(record).warnings_acknowledged))
+    assert expected in " ".join(_fresh(record).warnings_acknowledged)
 
 
 def test_new_blocking_flag_today_stops_signing_until_override(as_practitioner, plan):
@@ -401,7 +400,7 @@ def test_depth_beyond_the_plans_range_must_be_acknowledged_and_records_who_and_w
     assert response.status_code == 303
     record = _fresh(record)
     assert record.warnings_acknowledged_by_id == practitioner.id and record.warnings_acknowledged_at is not None
-    assert "deeper than the plan's range" in " ".join(json.loads(record.warnings_acknowledged))
+    assert "deeper than the plan's range" in " ".join(record.warnings_acknowledged)
     assert _sign(as_practitioner, record).status_code == 303
     html = as_practitioner.get(f"/sessions/{record.public_id}").get_data(as_text=True)
     assert f"Acknowledged by {practitioner.name}" in html and warning in html
@@ -413,7 +412,7 @@ def test_depth_within_the_plans_range_needs_no_acknowledgement(as_practitioner, 
     assert response.status_code == 303 and not response.headers["Location"].endswith("#warnings")
     assert _sign(as_practitioner, record).status_code == 303
     record = _fresh(record)
-    assert json.loads(record.warnings_acknowledged) == [] and record.warnings_acknowledged_by_id is None
+    assert record.warnings_acknowledged == [] and record.warnings_acknowledged_by_id is None
 
 
 # Session 1 from the plan, session 2 from session 1 -------------------------------------------------------------
