@@ -10,6 +10,7 @@ imports from a forms module only its Form classes and the functions that make or
 from __future__ import annotations
 
 import ast
+import re
 import importlib
 import inspect
 from collections import defaultdict
@@ -143,3 +144,12 @@ def test_the_scan_catches_a_label_table_in_a_forms_module(tmp_path):
     assert copied_tables(package) == [("practitioner/clinical/vocabulary.py:1", "practitioner/consultations/forms.py:1")]
     tree = _modules(package)["practitioner/documents/builders.py"]
     assert _imports_from_forms(tree) == [("practitioner.consultations.forms", "SCAR_LABELS", 1)]
+
+
+def test_no_template_makes_up_words_for_a_code():
+    """A page or report takes a code's words from `labels` or the enum's .label, never from the code's own spelling."""
+    root = PACKAGE.parent
+    made_up = re.compile(r"""\|\s*replace\(\s*['"]_['"]\s*,\s*['"] ['"]\s*\)|\.value\s*\|\s*(capitalize|title)""")
+    found = [f"{path.relative_to(root)}:{n}" for folder in ("templates", "reports/templates") for path in sorted((root / folder).rglob("*.html"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if made_up.search(line)]
+    assert not found, f"codes turned into words in the template (use labels.<table>[code] or .label): {found}"
