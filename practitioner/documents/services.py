@@ -79,11 +79,6 @@ def archive(session: Session, spec: DocumentSpec, pdf: bytes, *, actor: User, la
     return issued
 
 
-def get_issued(session: Session, public_id: uuid.UUID) -> IssuedDocument | None:
-    """An issued document by its public id."""
-    return session.scalars(select(IssuedDocument).where(IssuedDocument.public_id == public_id)).first()
-
-
 def issued_for_patient(session: Session, patient_id: int) -> list[IssuedDocument]:
     """Everything a patient was given, newest first (without loading the PDF bytes)."""
     return list(session.scalars(select(IssuedDocument).where(IssuedDocument.patient_id == patient_id)
