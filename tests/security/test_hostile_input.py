@@ -909,7 +909,7 @@ DOCUMENT_SHOWS = {
     "session-record": ("clinical_note", "product", "lot", "addendum"),
     "patient-export": ("address", "allergies", "current_medicines", "notes", "clinical_note", "product", "addendum"),
 }
-# The documents drop control characters and bidi overrides (documents/rendering.py), as printed text cannot show them.
+# The documents drop control characters and bidi overrides (documents/pdf/html.py), as printed text cannot show them.
 UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
