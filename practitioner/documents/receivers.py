@@ -7,34 +7,23 @@ package's __init__.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app, url_for
 from sqlalchemy.orm import Session
 
 from practitioner import signals
 from practitioner.auth.models import User
-from practitioner.consents.models import Consent
-from practitioner.consultations.models import Consultation
-from practitioner.documents import services
+from practitioner.documents import kinds, services
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.errors import DomainError
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
-from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import TreatmentSession
 
-# What can be made from each kind of record: the kind, how its button row names it ("Preview aftercare"),
-# and when it may be issued (None: always offered; the issue itself refuses what is not ready).
-_MADE_FROM: dict[type, tuple[tuple[DocumentKind, str, Callable[[Any], bool] | None], ...]] = {
-    Patient: ((DocumentKind.PATIENT_EXPORT, "Patient record export", None),),
-    Consultation: ((DocumentKind.CONSULTATION_SUMMARY, "Consultation summary", None),),
-    TreatmentPlan: ((DocumentKind.TREATMENT_GUIDE, "Treatment guide", None),),
-    Consent: ((DocumentKind.CONSENT_FORM, "Consent form", None),),
-    TreatmentSession: ((DocumentKind.AFTERCARE, "Aftercare", lambda record: record.is_signed),
-                       (DocumentKind.SESSION_RECORD, "Session record", None)),
-}
+# The preview button says "Preview aftercare", as it always has, where the label is longer.
+_PREVIEW_NAMES = {DocumentKind.AFTERCARE: "Aftercare"}
 
 AFTERCARE_NOT_ISSUED = ("The aftercare could not be issued automatically. Issue it from this page: "
                         f"“{DocumentKind.AFTERCARE.issue_label}” under Documents.")
@@ -49,7 +38,7 @@ def issue_aftercare(record: TreatmentSession, *, actor: User, ip_address: str, *
         db.session.rollback()
         signals.log_failure("Issuing the aftercare at signing", exc, record_id=f"session {record.public_id}")
         # A refusal written for people (no clinic phone, not ready) says what to do first.
-        reason = f" {exc}" if isinstance(exc, (DomainError, services.NoClinicPhone)) else ""
+        reason = f" {exc}" if isinstance(exc, (DomainError, services.NotReady)) else ""
         return signals.Notice(AFTERCARE_NOT_ISSUED + reason, "warning")
     return signals.Notice(f"Aftercare issued as {issued.number}: print it for the patient from the Documents list.")
 
@@ -66,24 +55,25 @@ def document_entries(patient: Patient, *, session: Session, clinical: bool, **_:
 
 def documents_box(record: Any, **_: Any) -> signals.DocumentsBox | None:
     """record_documents: what was issued from the record (for a patient: everything issued to them) and what can be made from it."""
-    made = _MADE_FROM.get(type(record))
-    if made is None:
+    made = [declared for declared in kinds.KINDS.values() if isinstance(record, declared.source)]
+    if not made:
         return None
     if isinstance(record, Patient):
         issued = services.issued_for_patient(db.session, record.id)
         empty = "Nothing issued for this patient yet."
     else:
         # Grouped by kind, each kind's versions newest first.
-        issued = [d for kind in sorted(kind for kind, _, _ in made)
+        issued = [d for kind in sorted(declared.kind for declared in made)
                   for d in services.issued_for_source(db.session, kind, str(record.public_id))]
         empty = "Nothing issued from this record yet."
+    # Every kind made from this kind of record (the catalogue says), offered to issue once it is ready.
     actions = tuple(
         signals.DocumentAction(
-            label=label, issue_label=kind.issue_label,
-            preview_url=url_for("documents.preview", kind=kind.value, source_id=record.public_id),
-            issue_url=url_for("documents.issue", kind=kind.value, source_id=record.public_id)
-            if ready is None or ready(record) else None)
-        for kind, label, ready in made)
+            label=_PREVIEW_NAMES.get(declared.kind, declared.label), issue_label=declared.issue_label,
+            preview_url=url_for("documents.preview", kind=declared.kind.value, source_id=record.public_id),
+            issue_url=url_for("documents.issue", kind=declared.kind.value, source_id=record.public_id)
+            if declared.missing(record) is None else None)
+        for declared in made)
     return signals.DocumentsBox(anchor=str(record.public_id), empty=empty,
                                 issued=tuple(_entry(d) for d in issued), actions=actions)
 
