@@ -110,8 +110,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(database: Path, port: int, logs: Path) -> tuple[subprocess.Popen, Path, Path]:
-    """gunicorn with `make run`'s flags; stdout (the access log) and stderr go to files."""
+def start_gunicorn(database: Path, port: int, logs: Path, root: Path | None = None, app: str = "wsgi:app",
+                   extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+                   threads: str = "4") -> tuple[subprocess.Popen, Path, Path]:
+    """gunicorn with `make run`'s flags; stdout (the access log) and stderr go to files.
+
+    `root` is the checkout whose app is served (common.ROOT by default): bench_write_path.py
+    serves a snapshot of an older commit this way, with this venv and PYTHONPATH on the snapshot.
+    """
+    root = Path(root or common.ROOT)
     gunicorn = Path(sys.executable).parent / "gunicorn"
     if not gunicorn.exists():
         gunicorn = Path(shutil.which("gunicorn") or "gunicorn")
@@ -121,13 +128,14 @@ def start_gunicorn(database: Path, port: int, logs: Path) -> tuple[subprocess.Po
         "PRACTITIONER_DATABASE_URL": f"sqlite:///{database}",
         "PRACTITIONER_COOKIE_SECURE": "0",
         "FLASK_APP": "wsgi",
-        "PYTHONPATH": str(common.ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        "PYTHONPATH": str(root) + os.pathsep + env.get("PYTHONPATH", ""),
     })
+    env.update(extra_env or {})
     workers = os.environ.get("WORKERS", "3")
-    command = [str(gunicorn), "--workers", workers, "--threads", "4", "--bind", f"{HOST}:{port}",
-               "--access-logfile", "-", "--graceful-timeout", "20", "--timeout", "60", "wsgi:app"]
+    command = [str(gunicorn), "--workers", workers, "--threads", threads, "--bind", f"{HOST}:{port}",
+               "--access-logfile", "-", "--graceful-timeout", "20", "--timeout", "60", *(extra_args or []), app]
     out, err = logs / "gunicorn.stdout.log", logs / "gunicorn.stderr.log"
-    process = subprocess.Popen(command, cwd=common.ROOT, env=env, stdout=out.open("wb"), stderr=err.open("wb"),
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=out.open("wb"), stderr=err.open("wb"),
                                stdin=subprocess.DEVNULL, start_new_session=True)
     print("server: " + " ".join(command[1:]) + f"  (pid {process.pid})", flush=True)
     deadline = time.monotonic() + 60

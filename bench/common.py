@@ -334,7 +334,7 @@ def build_app(database_path: Path, *, migrate: bool = True, **extra: Any):
         logging.disable(logging.INFO)  # alembic's "Running upgrade" lines
         try:
             with app.app_context():
-                upgrade()
+                upgrade(revision="heads")  # parallel migrations may be unchained for a while
         finally:
             logging.disable(logging.NOTSET)
     _quiet_logging()
@@ -561,7 +561,14 @@ def _bulk_seed(patient_count: int, sessions_per_patient: int) -> None:
 
     from practitioner.admin.services import get_settings
     from practitioner.clinical.questions import QUESTIONS
-    from practitioner.consultations.models import Consent, Consultation, ConsultationArea, PlanZone, TreatmentPlan
+    from practitioner.consultations.models import Consultation, ConsultationArea
+    # Plans and consents have their own packages; an older checkout (bench_write_path --base) has
+    # them in consultations (checked by file: the editable install would import this checkout's).
+    if (ROOT / "practitioner" / "consents" / "models.py").exists():
+        from practitioner.consents.models import Consent
+        from practitioner.plans.models import PlanZone, TreatmentPlan
+    else:
+        from practitioner.consultations.models import Consent, PlanZone, TreatmentPlan  # type: ignore[no-redef]
     from practitioner.extensions import db
     from practitioner.patients.models import Patient
     from practitioner.patients.services import digits, fold
