@@ -8,8 +8,8 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from practitioner.unit_of_work import CommitReason, commit_exception
 from practitioner.extensions import db
+from practitioner.unit_of_work import CommitReason, commit_exception
 
 
 def init_app(app: Flask) -> None:

@@ -21,8 +21,8 @@ from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
 from practitioner.forms import choices
 from practitioner.patients.models import Patient
-from practitioner.unit_of_work import commit_request
 from practitioner.dates import clinic_zone
+from practitioner.unit_of_work import commit_request
 
 DEFAULT_POLICY = Policy().as_dict()
 # As the policy page shows the defaults: a skin type in Roman numerals, like everywhere else.

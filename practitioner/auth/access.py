@@ -13,8 +13,8 @@ from sqlalchemy import select
 from practitioner import audit
 from practitioner.auth.models import Permission
 from practitioner.database import Base
-from practitioner.unit_of_work import commit_audit_of_read
 from practitioner.extensions import db
+from practitioner.unit_of_work import commit_audit_of_read
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,8 +11,8 @@ from flask_login import current_user, login_user, logout_user
 from practitioner.auth import bp, services
 from practitioner.auth.access import client_ip
 from practitioner.auth.forms import SignInForm
-from practitioner.unit_of_work import CommitReason, commit_exception, commit_request
 from practitioner.extensions import db, login_manager
+from practitioner.unit_of_work import CommitReason, commit_exception, commit_request
 
 DRAFT_MAX_AGE = timedelta(hours=12)
 

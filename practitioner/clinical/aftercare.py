@@ -1,6 +1,5 @@
 """Aftercare instructions assembled from versioned content blocks, chosen by what the session recorded.
 
-This module is the "Aftercare instructions, built from what was recorded" contract of
 This module is the aftercare contract written in ``docs/aftercare.md`` ("How the leaflet is
 assembled", depth bands, dates). The words live in ``<content_dir>/<language>/aftercare/*.toml`` (written
 from sections 3.1, 4 and 5 of the clinical reference); this module decides which blocks apply, turns

@@ -19,8 +19,8 @@ from practitioner.errors import DomainError, StaleRecord
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 from practitioner.dates import clinic_today
-from practitioner.unit_of_work import commit_request
 from practitioner.versioning import expected_version
+from practitioner.unit_of_work import commit_request
 
 SCREENING_SECTIONS = [(key, title, in_section(key)) for key, title in SECTIONS.items()]
 

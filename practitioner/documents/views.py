@@ -15,8 +15,8 @@ from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.forms import Form
-from practitioner.unit_of_work import CommitReason, commit_exception
 from practitioner.dates import clinic_today
+from practitioner.unit_of_work import CommitReason, commit_exception
 
 
 def _kind_or_404(kind: str) -> DocumentKind:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from practitioner import signals
+from practitioner.dates import clinic_zone
 from practitioner.patients.models import Patient
 
 
@@ -39,13 +38,9 @@ class TimelineEntry:
             return (self.when, float("-inf"))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        local = moment.astimezone(_clinic_zone())
+        local = moment.astimezone(clinic_zone())
         day = local.date() if isinstance(self.when, datetime) else self.when
         return (day, moment.timestamp())
-
-
-def _clinic_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "UTC") if has_app_context() else "UTC")
 
 
 def entries_for(session: Session, patient: Patient, clinical: bool) -> list[TimelineEntry]:

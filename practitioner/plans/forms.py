@@ -17,8 +17,8 @@ from practitioner.clinical.depth import (
     TYPICAL_INTERVAL_WEEKS, TYPICAL_SESSIONS, ZONE_LABELS, area_to_zones, ceiling_refusal, mm, suggest_depth,
 )
 from practitioner.clinical.screening import MODALITY_LABELS
-from practitioner.dates import short_date
 from practitioner.clinical.vocabulary import PLAN_RANGE_DEPTH, TECHNIQUE_LABELS
+from practitioner.dates import short_date
 from practitioner.forms import Form, choices
 from practitioner.validators import NoControlCharacters, strip_filter
 

@@ -21,8 +21,8 @@ from practitioner.plans import bp
 from practitioner.plans import services
 from practitioner.plans.forms import PlanForm, suggested_values
 from practitioner.plans.models import TreatmentPlan
-from practitioner.unit_of_work import commit_request
 from practitioner.dates import clinic_today
+from practitioner.unit_of_work import commit_request
 
 
 def _render_form(consultation: Consultation, form: PlanForm | None, refusal: str | None = None):

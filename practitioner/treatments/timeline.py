@@ -8,8 +8,8 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
-from practitioner.dates import clinic_zone
 from practitioner.clinical.screening import MODALITY_LABELS
+from practitioner.dates import clinic_zone
 from practitioner.plans.models import TreatmentPlan
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry

@@ -20,8 +20,8 @@ from practitioner.templating import LABELS
 from practitioner.plans.models import TreatmentPlan
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.extensions import db
-from practitioner.treatments import bp, services
 from practitioner.dates import clinic_today, clock, short_date
+from practitioner.treatments import bp, services
 from practitioner.clinical.vocabulary import ADVERSE_EVENT_LABELS, SESSION_LIST_TITLES, TECHNIQUE_LABELS, ZONE_LABELS
 from practitioner.treatments.forms import (
     AddendumForm,
@@ -31,8 +31,8 @@ from practitioner.treatments.forms import (
     SignForm,
 )
 from practitioner.treatments.models import TreatmentSession
-from practitioner.unit_of_work import commit_request
 from practitioner.versioning import expected_version
+from practitioner.unit_of_work import commit_request
 
 ROW_LISTS = ("zones", "products", "adverse_events")
 log = logging.getLogger(__name__)
