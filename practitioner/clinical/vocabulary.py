@@ -62,7 +62,7 @@ SCAR_LABELS: Final[dict[str, str]] = {
     "icepick": "Icepick", "rolling": "Rolling", "boxcar": "Boxcar", "hypertrophic": "Hypertrophic", "keloid": "Keloid",
 }
 
-# What a session records about how the skin responded and what went wrong (session-record.md).
+# What a session records about how the skin responded and what went wrong (docs/session-record.md).
 ENDPOINT_LABELS: Final[dict[str, str]] = {
     "erythema_mild": "Mild redness", "erythema_uniform": "Even redness", "pinpoint_bleeding": "Pinpoint bleeding",
     "petechiae": "Petechiae", "other": "Other",
@@ -120,5 +120,5 @@ PLAN_RANGE_DEPTH: Final = DepthLimit(Decimal("0.1"), Decimal("3.5"))
 
 Technique = Literal["glide", "stamp", "cross_hatch"]
 TECHNIQUES: Final[tuple[Technique, ...]] = get_args(Technique)
-# How the needles move over a zone (session-record.md, zones treated): a plan may name one per zone.
+# How the needles move over a zone (docs/session-record.md, zones treated): a plan may name one per zone.
 TECHNIQUE_LABELS: Final[dict[str, str]] = {"glide": "Glide", "stamp": "Stamp", "cross_hatch": "Cross-hatch"}

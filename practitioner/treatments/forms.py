@@ -67,7 +67,7 @@ class AdverseEventRow(PlainForm):
 
 
 class SessionForm(Form):
-    """Everything session-record.md asks for; saving keeps a draft, signing needs it complete."""
+    """Everything docs/session-record.md asks for; saving keeps a draft, signing needs it complete."""
 
     version = HiddenField()
     session_date = DateField("Session date", validators=[InputRequired("Enter the session date.")])

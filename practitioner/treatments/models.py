@@ -1,4 +1,4 @@
-"""The treatment session record: every field of session-record.md, signed and locked, with addenda."""
+"""The treatment session record: every field of docs/session-record.md, signed and locked, with addenda."""
 
 from __future__ import annotations
 

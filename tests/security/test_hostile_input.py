@@ -900,7 +900,7 @@ HOSTILE_RECORD = {
     "lot": "LOT-<1>",
     "addendum": "<iframe src=x></iframe> addendum",
 }
-# What each document must show of them, besides the patient's and the clinic's names (documents.md).
+# What each document must show of them, besides the patient's and the clinic's names (the product's document rules).
 DOCUMENT_SHOWS = {
     "aftercare": ("product",),
     "treatment-guide": (),

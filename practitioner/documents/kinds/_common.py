@@ -443,7 +443,7 @@ def issued_values(doc: IssuedDocument) -> dict[str, Any]:
 
 
 def session_values(record: TreatmentSession, aftercare: list[IssuedDocument]) -> dict[str, Any]:
-    """Every field of session-record.md, the signature, and the addenda beneath."""
+    """Every field of docs/session-record.md, the signature, and the addenda beneath."""
     plan = record.plan
     rf = plan.modality == "rf_microneedling"
     book_from = record.session_date + timedelta(weeks=plan.interval_weeks)
