@@ -185,3 +185,23 @@ def test_a_refusal_at_signing_says_what_to_do_first(as_practitioner, practitione
     page = as_practitioner.get(record_url).get_data(as_text=True)
     assert "The aftercare could not be issued automatically. Issue it from this page" in page
     assert "the clinic has no phone number" in page and "Clinic settings" in page
+
+
+def test_each_kind_in_the_catalogue_is_offered_on_the_page_of_the_record_it_is_made_from(app, as_practitioner, practitioner):
+    from flask import url_for
+
+    from practitioner.documents import kinds
+    from tests.documents.test_documents import rf_story
+
+    get_settings(db.session).phone = "0117 496 0123"
+    db.session.commit()
+    story = rf_story(practitioner, with_draft=False)
+    records = {"patients.detail": story.patient, "consultations.detail": story.consultation, "plans.detail": story.plan,
+               "consents.detail": story.consent, "treatments.detail": story.signed}
+    with app.test_request_context():
+        pages = {type(record): (url_for(endpoint, public_id=record.public_id), str(record.public_id)) for endpoint, record in records.items()}
+    for declared in kinds.KINDS.values():
+        page, public_id = pages[declared.source]
+        html = as_practitioner.get(page).get_data(as_text=True)
+        assert f"/documents/{declared.kind.value}/{public_id}.pdf" in html, f"{declared.kind.value} on {page}"
+        assert declared.issue_label in html, f"{declared.kind.value} can be issued from {page}"
