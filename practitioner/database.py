@@ -17,7 +17,6 @@ from sqlalchemy import Date, DateTime, Enum, ForeignKey, MetaData, Select, Strin
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, registry
 
-from practitioner import write_gate
 from practitioner.unit_of_work import commit_audit_of_read
 
 NAMING_CONVENTION = {
@@ -98,13 +97,6 @@ class AuditedMixin:
 
 
 
-@event.listens_for(Engine, "do_connect")
-def _sqlite_connection_class(dialect: Any, connection_record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-    """SQLite connections queue for the write lock in the kernel, not in SQLite's busy handler (write_gate)."""
-    if dialect.name == "sqlite":
-        write_gate.connect_arguments(cargs, cparams)
-
-
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     """WAL, foreign keys and a busy timeout on every SQLite connection."""
@@ -120,9 +112,7 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     if mode != "memory":
         cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
-    database = next((row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"), "")
     cursor.close()
-    write_gate.attach(dbapi_connection, database)
 
 
 # Reads do not queue behind writers. A request that only reads (GET, HEAD: see
@@ -182,13 +172,7 @@ def write_step(session: Session) -> Iterator[None]:
 def _sqlite_on_begin(conn: Any) -> None:
     """Start SQLite transactions DEFERRED in read-only requests, IMMEDIATE everywhere else."""
     if conn.dialect.name == "sqlite":
-        if reads_only():
-            conn.exec_driver_sql("BEGIN")
-            return
-        queue = getattr(conn.connection.dbapi_connection, "queue_for_write", None)
-        if queue is not None:
-            queue()  # wait for the writer before this one to finish, woken the moment it does
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if reads_only() else "BEGIN IMMEDIATE")
 
 
 @event.listens_for(Engine, "before_cursor_execute")
