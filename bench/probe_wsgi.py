@@ -20,6 +20,11 @@ from sqlalchemy.engine import Engine
 
 from wsgi import app as _app
 
+if os.environ.get("PROBE_SWITCH_INTERVAL"):  # diagnosis: how long a thread may keep the GIL when another wants it
+    import sys
+
+    sys.setswitchinterval(float(os.environ["PROBE_SWITCH_INTERVAL"]))
+
 try:  # time spent queueing for the write lock before BEGIN IMMEDIATE, where the build has the queue
     from practitioner import write_gate as _gate_module
 except ImportError:  # pragma: no cover - the base build

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Enum, ForeignKey, MetaData, Select, String, TypeDecorator, Uuid, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, registry
-
 from practitioner.unit_of_work import commit_audit_of_read
 
 NAMING_CONVENTION = {
