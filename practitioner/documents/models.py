@@ -2,57 +2,45 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.database import Base, PublicIdMixin, utcnow
 
 
-class DocumentKind(enum.StrEnum):
-    """The codes of the document kinds, as the archive stores them (issued_documents.kind).
+def __getattr__(name: str) -> Any:
+    """`DocumentKind`: built by the catalogue (practitioner.documents.kinds) from its kind modules, and read from there."""
+    if name == "DocumentKind":
+        from practitioner.documents.kinds import DocumentKind
 
-    Everything else about a kind (label, number prefix, source, template, readiness, who it is
-    for, how it is built) is declared once, in its module under practitioner/documents/kinds/.
+        return DocumentKind
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class KindColumn(TypeDecorator[str]):
+    """issued_documents.kind: the kind's code as text (VARCHAR(30), as migration 0004 made it), read back as a DocumentKind.
+
+    An unknown code is refused on the way in and on the way out (ValueError), as the Enum column it replaces did.
     """
 
-    TREATMENT_GUIDE = "treatment-guide"
-    AFTERCARE = "aftercare"
-    CONSENT_FORM = "consent-form"
-    CONSULTATION_SUMMARY = "consultation-summary"
-    SESSION_RECORD = "session-record"
-    PATIENT_EXPORT = "patient-export"
+    impl = String(30)
+    cache_ok = True
 
-    @property
-    def document_type(self) -> Any:
-        """This kind's DocumentType, from the catalogue (practitioner.documents.kinds)."""
-        # Imported here: the catalogue's modules import the models, the models never need the catalogue to load.
-        from practitioner.documents.kinds import get
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        """The code to store."""
+        from practitioner.documents.kinds import DocumentKind
 
-        return get(self)
+        return None if value is None else DocumentKind(value).value
 
-    @property
-    def label(self) -> str:
-        """As shown to people."""
-        return self.document_type.label
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        """The DocumentKind of a stored code."""
+        from practitioner.documents.kinds import DocumentKind
 
-    @property
-    def for_patient(self) -> bool:
-        """Given to the patient (guide, aftercare, consent, export); the others are for the clinic's file."""
-        return self.document_type.for_patient
-
-    @property
-    def issue_label(self) -> str:
-        """The button that issues it: given to the patient, or saved to the clinic's file."""
-        return self.document_type.issue_label
-
-    @property
-    def issued_phrase(self) -> str:
-        """How the timeline and the Documents list say what happened to an issued copy."""
-        return self.document_type.issued_phrase
+        return None if value is None else DocumentKind(value)
 
 
 class IssuedDocument(PublicIdMixin, Base):
@@ -66,7 +54,7 @@ class IssuedDocument(PublicIdMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
-    kind: Mapped[DocumentKind] = mapped_column(Enum(DocumentKind, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e]))
+    kind: Mapped[str] = mapped_column(KindColumn())  # a DocumentKind once loaded
     source_id: Mapped[str] = mapped_column(String(36))
     version: Mapped[int]
     number: Mapped[str] = mapped_column(String(40), unique=True)

@@ -91,3 +91,52 @@ def test_unknown_records_and_records_not_ready(app, practitioner):
         get(DocumentKind.AFTERCARE).spec(db.session, draft.public_id)
     assert get(DocumentKind.SESSION_RECORD).missing(draft) is None
     assert get(DocumentKind.SESSION_RECORD).spec(db.session, draft.public_id).title == "Session record (draft)"
+
+
+NEW_KIND = '''"""A referral letter: for the patient's GP (a kind added by this test only)."""
+
+from practitioner.documents.kinds._common import slug
+from practitioner.documents.kinds._types import DocumentSpec, DocumentType
+from practitioner.patients.models import Patient
+
+
+def build(session, patient, issued_on=None):
+    """The letter's values."""
+    return DocumentSpec(TYPE.kind, str(patient.public_id), patient.id, TYPE.template, TYPE.label, {"patient": {"name": patient.full_name}},
+                        "en-referral-1", f"referral-{slug(patient.full_name)}")
+
+
+TYPE = DocumentType(code="referral-letter", label="Referral letter", number_prefix="RL", source=Patient, source_name="patient",
+                    template="referral_letter.html", for_patient=False, build=build)
+'''
+
+CHECK = """
+from practitioner.documents import kinds
+from practitioner.documents.models import DocumentKind, KindColumn
+from practitioner.documents.pdf.html import render_html
+from practitioner.paths import REPORT_TEMPLATES_DIR
+letter = kinds.get("referral-letter")
+assert "referral_letter" in kinds.module_names() and len(kinds.KINDS) == 7
+assert DocumentKind.REFERRAL_LETTER.label == "Referral letter" and DocumentKind.REFERRAL_LETTER.issue_label == "Save referral letter to the file"
+assert KindColumn().process_bind_param(DocumentKind.REFERRAL_LETTER, None) == "referral-letter"
+assert KindColumn().process_result_value("referral-letter", None) is DocumentKind.REFERRAL_LETTER
+assert (REPORT_TEMPLATES_DIR / letter.template).is_file()
+print(render_html(letter.template, {"patient": {"name": "Ada"}}, title="Referral letter"))
+"""
+
+
+def test_a_new_kind_is_one_module_and_one_template(tmp_path):
+    """In a copy of the package: one module in kinds/ and one template, and the kind exists everywhere (registry, codes, column)."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(kinds.__file__).parents[3]
+    shutil.copytree(root / "practitioner", tmp_path / "practitioner", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "reports" / "templates", tmp_path / "reports" / "templates")
+    (tmp_path / "practitioner" / "documents" / "kinds" / "referral_letter.py").write_text(NEW_KIND)
+    (tmp_path / "reports" / "templates" / "referral_letter.html").write_text("<p>Referral for {{ patient.name }}</p>\n")
+    run = subprocess.run([sys.executable, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    assert "<p>Referral for Ada</p>" in run.stdout

@@ -42,7 +42,7 @@ from practitioner.consents.content import sha256 as text_sha256
 from practitioner.consents.models import Consent
 from practitioner.consultations.models import SCAR_TYPES, Consultation
 from practitioner.plans.models import TreatmentPlan
-from practitioner.documents.models import DocumentKind, IssuedDocument
+from practitioner.documents.models import IssuedDocument
 from practitioner.dates import clock, to_clinic_time
 from practitioner.clinical.vocabulary import (
     ADVERSE_EVENT_LABELS,
@@ -121,7 +121,7 @@ def clinic_values(settings: ClinicSettings) -> dict[str, Any]:
     }
 
 
-def next_version(session: Session, kind: DocumentKind, source_id: str) -> int:
+def next_version(session: Session, kind: str, source_id: str) -> int:
     """The version a new issue of this document would get."""
     latest = session.scalar(select(func.max(IssuedDocument.version)).where(IssuedDocument.kind == kind, IssuedDocument.source_id == source_id))
     return (latest or 0) + 1
@@ -436,7 +436,7 @@ def consent_values(consent: Consent, *, with_signature: bool) -> dict[str, Any]:
 
 def issued_values(doc: IssuedDocument) -> dict[str, Any]:
     """One issued document as the archive lists it (never its bytes)."""
-    return {"public_id": str(doc.public_id), "kind": _labelled(doc.kind.value, {k.value: k.label for k in DocumentKind}),
+    return {"public_id": str(doc.public_id), "kind": _labelled(doc.kind.value, {doc.kind.value: doc.kind.label}),
             "source_id": doc.source_id, "number": doc.number, "title": doc.title, "version": doc.version,
             "content_version": doc.content_version, "large_print": bool(doc.large_print), "issued_at": _local(doc.issued_at),
             "issued_by": _user(doc.issued_by), "pdf_sha256": doc.pdf_sha256, "json_sha256": doc.json_sha256 or None}
@@ -527,12 +527,6 @@ def session_values(record: TreatmentSession, aftercare: list[IssuedDocument]) ->
         "addenda": [{"author": _user(a.author), "created_at": _local(a.created_at), "reason": a.reason, "text": a.text}
                     for a in record.addenda],
     }
-
-
-def _aftercare_for(session: Session, record: TreatmentSession) -> list[IssuedDocument]:
-    return list(session.scalars(select(IssuedDocument).where(IssuedDocument.kind == DocumentKind.AFTERCARE,
-                                                             IssuedDocument.source_id == str(record.public_id))
-                                .order_by(IssuedDocument.version)))
 
 
 def _patient_head(patient: Patient) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,7 +12,41 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from practitioner.documents.kinds._common import finish
-from practitioner.documents.models import DocumentKind
+
+
+class KindCode(enum.StrEnum):
+    """The base of DocumentKind (built in practitioner.documents.kinds from the kind modules' codes).
+
+    A member is the code stored with every issued copy; everything else it says comes from the
+    kind's DocumentType.
+    """
+
+    @property
+    def document_type(self) -> DocumentType:
+        """This kind's DocumentType, from the catalogue."""
+        from practitioner.documents.kinds import get
+
+        return get(self)
+
+    @property
+    def label(self) -> str:
+        """As shown to people."""
+        return self.document_type.label
+
+    @property
+    def for_patient(self) -> bool:
+        """Given to the patient (guide, aftercare, consent, export); the others are for the clinic's file."""
+        return self.document_type.for_patient
+
+    @property
+    def issue_label(self) -> str:
+        """The button that issues it: given to the patient, or saved to the clinic's file."""
+        return self.document_type.issue_label
+
+    @property
+    def issued_phrase(self) -> str:
+        """How the timeline and the Documents list say what happened to an issued copy."""
+        return self.document_type.issued_phrase
 
 
 class SourceNotFound(LookupError):
@@ -26,7 +61,7 @@ class NotReady(ValueError):
 class DocumentSpec:
     """Everything needed to render and archive one document, as plain values."""
 
-    kind: DocumentKind
+    kind: KindCode  # a DocumentKind
     source_id: str
     patient_id: int
     template: str
@@ -55,7 +90,7 @@ class DocumentType:
     values; `missing(record)` says what the record lacks to make it (None when it is ready).
     """
 
-    kind: DocumentKind  # the code stored with every issued copy (IssuedDocument.kind)
+    code: str  # the kind's code, stored with every issued copy (IssuedDocument.kind): never change it once issued
     label: str  # as shown to people
     number_prefix: str  # the start of every document number: "AC-20261206-1A2B3C-1"
     source: type  # the model it is made from, found by its public_id
@@ -65,6 +100,13 @@ class DocumentType:
     build: Callable[[Session, Any, date | None], DocumentSpec]
     missing: Callable[[Any], str | None] = always_ready
     loads: tuple[Any, ...] = ()  # loader options for the source row (what build reads, and no more)
+
+    @property
+    def kind(self) -> KindCode:
+        """The DocumentKind member of this type's code."""
+        from practitioner.documents.kinds import DocumentKind
+
+        return DocumentKind(self.code)
 
     @property
     def issue_label(self) -> str:

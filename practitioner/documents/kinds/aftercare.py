@@ -11,7 +11,6 @@ from practitioner.clinical.aftercare import SessionFacts, assemble_aftercare
 from practitioner.documents.kinds._common import slug
 from practitioner.paths import CONTENT_DIR
 from practitioner.documents.kinds._types import DocumentSpec, DocumentType
-from practitioner.documents.models import DocumentKind
 from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import TreatmentSession
 
@@ -80,7 +79,7 @@ def build(session: Session, record: TreatmentSession, issued_on: date | None = N
 
 
 TYPE = DocumentType(
-    kind=DocumentKind.AFTERCARE,
+    code="aftercare",
     label="Aftercare instructions",
     number_prefix="AC",
     source=TreatmentSession,

@@ -10,7 +10,6 @@ from practitioner.clinical.vocabulary import CONSENT_CONFIRMATION
 from practitioner.consents.models import Consent
 from practitioner.documents.kinds._common import _local, _patient_head, consent_values, slug
 from practitioner.documents.kinds._types import DocumentSpec, DocumentType
-from practitioner.documents.models import DocumentKind
 
 
 def build(session: Session, consent: Consent, issued_on: date | None = None) -> DocumentSpec:
@@ -28,7 +27,7 @@ def build(session: Session, consent: Consent, issued_on: date | None = None) -> 
 
 
 TYPE = DocumentType(
-    kind=DocumentKind.CONSENT_FORM,
+    code="consent-form",
     label="Consent form",
     number_prefix="CF",
     source=Consent,

@@ -11,7 +11,6 @@ from practitioner.consents.models import Consent
 from practitioner.consultations.models import Consultation
 from practitioner.documents.kinds._common import CLINIC_FILE_VERSION, _patient_head, consultation_values, slug
 from practitioner.documents.kinds._types import DocumentSpec, DocumentType
-from practitioner.documents.models import DocumentKind
 from practitioner.plans.models import TreatmentPlan
 
 
@@ -38,7 +37,7 @@ def build(session: Session, consultation: Consultation, issued_on: date | None =
 
 
 TYPE = DocumentType(
-    kind=DocumentKind.CONSULTATION_SUMMARY,
+    code="consultation-summary",
     label="Consultation summary",
     number_prefix="CS",
     source=Consultation,

@@ -23,7 +23,8 @@ from practitioner.documents.kinds._common import (
     slug,
 )
 from practitioner.documents.kinds._types import DocumentSpec, DocumentType
-from practitioner.documents.models import DocumentKind, IssuedDocument
+from practitioner.documents.kinds import aftercare as aftercare_kind
+from practitioner.documents.models import IssuedDocument
 from practitioner.patients.models import Patient
 from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import TreatmentSession
@@ -58,7 +59,7 @@ def export_values(session: Session, patient: Patient) -> dict[str, Any]:
                                      .order_by(IssuedDocument.issued_at, IssuedDocument.number)))
     aftercare: dict[str, list[IssuedDocument]] = {}
     for doc in documents:
-        if doc.kind == DocumentKind.AFTERCARE:
+        if doc.kind == aftercare_kind.TYPE.code:
             aftercare.setdefault(doc.source_id, []).append(doc)
     return {
         "schema": EXPORT_SCHEMA,
@@ -85,7 +86,7 @@ def build(session: Session, patient: Patient, issued_on: date | None = None) -> 
 
 
 TYPE = DocumentType(
-    kind=DocumentKind.PATIENT_EXPORT,
+    code="patient-export",
     label="Patient record export",
     number_prefix="PX",
     source=Patient,

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from practitioner.documents.kinds._common import CLINIC_FILE_VERSION, _aftercare_for, _patient_head, session_values, slug
+from practitioner.documents.kinds import aftercare
+from practitioner.documents.kinds._common import CLINIC_FILE_VERSION, _patient_head, session_values, slug
 from practitioner.documents.kinds._types import DocumentSpec, DocumentType
-from practitioner.documents.models import DocumentKind
+from practitioner.documents.models import IssuedDocument
 from practitioner.treatments.models import TreatmentSession
+
+
+def _aftercare_for(session: Session, record: TreatmentSession) -> list[IssuedDocument]:
+    return list(session.scalars(select(IssuedDocument).where(IssuedDocument.kind == aftercare.TYPE.code,
+                                                             IssuedDocument.source_id == str(record.public_id))
+                                .order_by(IssuedDocument.version)))
 
 
 def build(session: Session, record: TreatmentSession, issued_on: date | None = None) -> DocumentSpec:
@@ -26,7 +34,7 @@ def build(session: Session, record: TreatmentSession, issued_on: date | None = N
 
 
 TYPE = DocumentType(
-    kind=DocumentKind.SESSION_RECORD,
+    code="session-record",
     label="Session record",
     number_prefix="SR",
     source=TreatmentSession,

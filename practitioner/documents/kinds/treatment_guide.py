@@ -22,7 +22,6 @@ from practitioner.dates import long_date
 from practitioner.documents.kinds._common import LANGUAGE, _labelled, _user, slug
 from practitioner.paths import CONTENT_DIR
 from practitioner.documents.kinds._types import DocumentSpec, DocumentType
-from practitioner.documents.models import DocumentKind
 from practitioner.plans.models import TreatmentPlan
 
 
@@ -95,7 +94,7 @@ def build(session: Session, plan: TreatmentPlan, issued_on: date | None = None) 
 
 
 TYPE = DocumentType(
-    kind=DocumentKind.TREATMENT_GUIDE,
+    code="treatment-guide",
     label="Treatment guide",
     number_prefix="TG",
     source=TreatmentPlan,
