@@ -25,13 +25,11 @@ from practitioner.patients.models import Patient
 
 
 def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on: date) -> DocumentSpec:
-    """The document's spec from the database (a read: the caller ends the transaction before rendering)."""
-    if kind in AFTERCARE_BUILDERS:  # the aftercare prints its days without the year when they fall in the issue year
-        return finish(session, AFTERCARE_BUILDERS[kind](session, source_id, issued_on), issued_on)
-    builder = builders.BUILDERS.get(kind)
-    if builder is None:
-        raise SourceNotFound(f"{kind.label} is not available yet.")
-    return finish(session, builder(session, source_id), issued_on)
+    """The document's spec from the database (a read: the caller ends the transaction before rendering).
+
+    SourceNotFound when no record of the kind's source has this id; NotReady when the record cannot make it yet.
+    """
+    return kinds.get(kind).make(session, source_id, issued_on)
 
 
 def render(spec: DocumentSpec, *, large_print: bool = False) -> bytes:
