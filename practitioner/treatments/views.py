@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import uuid
 from datetime import date, time
 from decimal import Decimal
@@ -35,7 +34,6 @@ from practitioner.versioning import expected_version
 from practitioner.unit_of_work import commit_request
 
 ROW_LISTS = ("zones", "products", "adverse_events")
-log = logging.getLogger(__name__)
 SIGNED_BUT_FOLLOW_ON_FAILED = ("Signed and locked, but a step that follows signing did not finish, so a document may not have "
                                "been issued. Check the Documents box on this page and issue what is missing from there.")
 
