@@ -94,7 +94,7 @@ def _migrate(database: Path | str) -> None:
 
     app = create_app(make_config(database))
     with app.app_context():
-        upgrade(revision="heads")  # TEMPORARY while parallel migrations are chained
+        upgrade()
         db.engine.dispose()
 
 

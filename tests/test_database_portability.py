@@ -167,7 +167,7 @@ def test_the_same_person_registered_twice_at_once_is_caught_as_a_possible_duplic
 
 
 def test_clinic_settings_rows_read_by_two_at_once(app):
-    """The rows are seeded by migration (0009_v): two first readers at once find the one row, neither makes one."""
+    """The rows are seeded by migration (0010): two first readers at once find the one row, neither makes one."""
     for model, get in ((ClinicSettings, admin_services.get_settings), (ClinicalPolicy, admin_services.get_policy_row),
                        (AftercareSettings, admin_services.get_aftercare_row)):
         assert db.session.get(model, 1) is not None

@@ -85,7 +85,7 @@ class SettingsRowMissing(RuntimeError):
 
 
 def _single_row(session: Session, model: Any) -> Any:
-    """A one-row settings table's row (id 1), seeded by migration 0009_v: reading it never writes."""
+    """A one-row settings table's row (id 1), seeded by migration 0010: reading it never writes."""
     row = session.get(model, 1)
     if row is None:
         raise SettingsRowMissing(f"The {model.__tablename__} row is missing. Run 'flask db upgrade' to bring the database "

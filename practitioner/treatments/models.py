@@ -140,7 +140,7 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     adverse_events: Mapped[list[SessionAdverseEvent]] = relationship(cascade="all, delete-orphan", order_by="SessionAdverseEvent.position", lazy="selectin")
     addenda: Mapped[list[Addendum]] = relationship(order_by="Addendum.id", lazy="selectin")
     # Today's re-screen flags and the acknowledged depth warnings: child rows, so they can be queried and are locked
-    # with the session by the same triggers as its zones (they were JSON text before migration 0009_v2).
+    # with the session by the same triggers as its zones (they were JSON text before migration 0011).
     rescreen_flag_rows: Mapped[list[SessionRescreenFlag]] = relationship(
         cascade="all, delete-orphan", order_by="SessionRescreenFlag.position", lazy="selectin")
     acknowledged_warning_rows: Mapped[list[SessionAcknowledgedWarning]] = relationship(

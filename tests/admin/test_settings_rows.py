@@ -1,4 +1,4 @@
-"""The one-row settings tables are seeded by migration 0009_v: reading them never writes."""
+"""The one-row settings tables are seeded by migration 0010: reading them never writes."""
 
 from __future__ import annotations
 
@@ -77,12 +77,12 @@ def test_a_row_a_clinic_already_has_is_kept_by_the_seeding_migration(empty_datab
     app = create_app(make_config(empty_database_url))
     with app.app_context():
         try:
-            upgrade(revision="heads")
-            downgrade(revision="0008")
+            upgrade()
+            downgrade(revision="0009")
             with db.engine.begin() as connection:
                 connection.execute(text("DELETE FROM clinic_settings"))
                 connection.execute(text("UPDATE clinical_policy SET min_age = 21 WHERE id = 1"))
-            upgrade(revision="heads")
+            upgrade()
             assert db.session.get(ClinicalPolicy, 1).min_age == 21, "a clinic's own setting is never overwritten"
             assert db.session.get(ClinicSettings, 1).name == "My clinic", "a missing row is seeded"
         finally:

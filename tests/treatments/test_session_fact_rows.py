@@ -1,4 +1,4 @@
-"""Re-screen flags and acknowledged warnings are child rows (migration 0009_v2), not JSON text.
+"""Re-screen flags and acknowledged warnings are child rows (migration 0011), not JSON text.
 
 Migrated both ways on a database holding a signed (trigger-locked) session: the facts survive word for
 word, the stored SHA-256 still verifies from the rows, and the new rows are locked with the session.
@@ -52,7 +52,7 @@ def test_a_signed_sessions_facts_survive_the_migration_both_ways_and_its_hash_st
     app = create_app(make_config(empty_database_url))
     with app.app_context():
         try:
-            upgrade(revision="heads")
+            upgrade()
             session_id = _signed_with_facts().id
             db.session.remove()
             record = db.session.get(TreatmentSession, session_id)
@@ -63,7 +63,7 @@ def test_a_signed_sessions_facts_survive_the_migration_both_ways_and_its_hash_st
             assert record_hash(record) == stored_hash
             db.session.remove()
 
-            downgrade(revision="0009_v")  # the JSON columns again, rebuilt from the rows
+            downgrade(revision="0010")  # the JSON columns again, rebuilt from the rows
             with db.engine.connect() as connection:
                 old = connection.execute(text("SELECT rescreen_flags, warnings_acknowledged, content_sha256 FROM treatment_sessions "
                                               "WHERE id = :id"), {"id": session_id}).one()
@@ -74,7 +74,7 @@ def test_a_signed_sessions_facts_survive_the_migration_both_ways_and_its_hash_st
             # The session's lock was put back as it was.
             _refused("UPDATE treatment_sessions SET warnings_acknowledged = '[]' WHERE id = :id", id=session_id)
 
-            upgrade(revision="heads")  # and rows once more, parsed from that JSON
+            upgrade()  # and rows once more, parsed from that JSON
             record = db.session.get(TreatmentSession, session_id)
             assert record.rescreen_flags == flags and record.warnings_acknowledged == list(WARNINGS)
             assert canonical_record(record) == canonical
@@ -99,20 +99,20 @@ def test_a_stored_flag_the_rows_cannot_hold_exactly_stops_the_upgrade(empty_data
     app = create_app(make_config(empty_database_url))
     with app.app_context():
         try:
-            upgrade(revision="heads")
+            upgrade()
             session_id = _signed_with_facts().id
             db.session.remove()
-            downgrade(revision="0009_v")
+            downgrade(revision="0010")
             with db.engine.begin() as connection:
                 connection.execute(text("DROP TRIGGER treatment_sessions_locked" + (" ON treatment_sessions" if connection.dialect.name == "postgresql" else "")))
                 connection.execute(text("UPDATE treatment_sessions SET rescreen_flags = :flags WHERE id = :id"),
                                    {"id": session_id, "flags": json.dumps([{"code": "smoker", "decision": "proceed", "reason": "r", "seen_by": "x"}])})
             with pytest.raises(SystemExit):  # flask-migrate logs the migration's error and exits
-                upgrade(revision="heads")
+                upgrade()
             assert f"treatment session {session_id}: re-screen flag 0 is not in the engine's shape" in capfd.readouterr().err
             with db.engine.connect() as connection:  # refused before anything changed
                 assert "seen_by" in connection.execute(text("SELECT rescreen_flags FROM treatment_sessions")).scalar_one()
-                assert connection.execute(text("SELECT version_num FROM alembic_version WHERE version_num LIKE '0009_v%'")).scalar_one() == "0009_v"
+                assert connection.execute(text("SELECT version_num FROM alembic_version WHERE version_num LIKE '0010%'")).scalar_one() == "0010"
         finally:
             db.session.remove()
             db.engine.dispose()

@@ -1,6 +1,6 @@
 """plan_zones: the planned passes and technique of each zone (optional)
 
-Revision ID: 0009_z
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-06 02:20:00
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_z'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """treatment_sessions: re-screen flags and acknowledged warnings become child rows instead of JSON text
 
-Revision ID: 0009_v2
-Revises: 0009_v
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06 02:40:00
 
 rescreen_flags (a JSON list of the screening engine's flags) and warnings_acknowledged (a JSON list of
@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_v2'
-down_revision = '0009_v'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the one-row settings tables get their row here, so reading them never writes
 
-Revision ID: 0009_v
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06 02:20:00
 
 The clinic's settings, screening policy and aftercare settings each hold a single row (id 1). Before this
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_v'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
