@@ -20,8 +20,8 @@ from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.documents.pdf.pool import render_pdf
 from practitioner.documents.pdf.worker import AttachedFile
 from practitioner.errors import NotAllowed
-from practitioner.unit_of_work import CommitReason, commit_exception
 from practitioner.patients.models import Patient
+from practitioner.unit_of_work import CommitReason, commit_exception
 
 
 def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on: date) -> DocumentSpec:
