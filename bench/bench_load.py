@@ -110,10 +110,29 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def make_run_flags(root: Path, workers: str, port: int) -> list[str]:
+    """gunicorn's options as `make run` in `root`'s Makefile passes them (before the app), so a
+    build is served with its own flags; the flags of today's Makefile when it has none."""
+    import re
+    import shlex
+
+    default = ["--workers", workers, "--threads", "4", "--bind", f"{HOST}:{port}", "--access-logfile", "-",
+               "--graceful-timeout", "20", "--timeout", "60"]
+    try:
+        text = (root / "Makefile").read_text()
+    except OSError:
+        return default
+    match = re.search(r"exec \$\(BIN\)/gunicorn((?:[^\n]*\\\n)*[^\n]*?)\s+wsgi:app", text)
+    if not match:
+        return default
+    flags = match.group(1).replace("\\\n", " ").replace("$(WORKERS)", workers).replace("$(PORT)", str(port))
+    return shlex.split(flags)
+
+
 def start_gunicorn(database: Path, port: int, logs: Path, root: Path | None = None, app: str = "wsgi:app",
-                   extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
-                   threads: str = "4") -> tuple[subprocess.Popen, Path, Path]:
-    """gunicorn with `make run`'s flags; stdout (the access log) and stderr go to files.
+                   extra_env: dict[str, str] | None = None,
+                   extra_args: list[str] | None = None) -> tuple[subprocess.Popen, Path, Path]:
+    """gunicorn with `make run`'s flags (read from root's Makefile); stdout (the access log) and stderr go to files.
 
     `root` is the checkout whose app is served (common.ROOT by default): bench_write_path.py
     serves a snapshot of an older commit this way, with this venv and PYTHONPATH on the snapshot.
@@ -132,8 +151,7 @@ def start_gunicorn(database: Path, port: int, logs: Path, root: Path | None = No
     })
     env.update(extra_env or {})
     workers = os.environ.get("WORKERS", "3")
-    command = [str(gunicorn), "--workers", workers, "--threads", threads, "--bind", f"{HOST}:{port}",
-               "--access-logfile", "-", "--graceful-timeout", "20", "--timeout", "60", *(extra_args or []), app]
+    command = [str(gunicorn), *make_run_flags(root, workers, port), *(extra_args or []), app]
     out, err = logs / "gunicorn.stdout.log", logs / "gunicorn.stderr.log"
     process = subprocess.Popen(command, cwd=root, env=env, stdout=out.open("wb"), stderr=err.open("wb"),
                                stdin=subprocess.DEVNULL, start_new_session=True)

@@ -176,10 +176,16 @@ def one_run(label: str, root: Path, plan: dict, scratch: Path, seconds: float, w
                 spies.append(subprocess.Popen([str(py_spy), "record", "--threads", "--format", "raw", "--rate", "50",
                                                "--duration", str(int(seconds)), "--pid", str(worker), "--output", str(target)],
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        cpu0, wall0 = server_cpu(), time.perf_counter()
+        workers = common.child_pids(process.pid)
+
+        def worker_cpu() -> list[float]:
+            # Each worker with the processes below it (a PDF render process, if one started).
+            return [common.process_cpu_seconds(w) + common.cpu_seconds_below(w) for w in workers]
+
+        cpu0, wall0, per_worker0 = server_cpu(), time.perf_counter(), worker_cpu()
         window = common.CpuWindow()
         time.sleep(seconds)
-        cpu1, wall1 = server_cpu(), time.perf_counter()
+        cpu1, wall1, per_worker1 = server_cpu(), time.perf_counter(), worker_cpu()
         machine = window.stop(cpu1 - cpu0)
         for client in clients:
             client.join(120)
@@ -197,11 +203,13 @@ def one_run(label: str, root: Path, plan: dict, scratch: Path, seconds: float, w
     summary = common.summarize([s.seconds for s in samples])
     cores = (cpu1 - cpu0) / wall
     rps = len(samples) / wall
-    result = {"label": label, "rps": rps, "cores": cores, "rps_per_core": rps / cores if cores else float("nan"),
+    per_worker = sorted(((b - a) / wall for a, b in zip(per_worker0, per_worker1)), reverse=True)
+    result = {"workers": per_worker, "label": label, "rps": rps, "cores": cores, "rps_per_core": rps / cores if cores else float("nan"),
               "p50": summary.median, "p95": summary.p95, "requests": len(samples), "errors": len(errors), "locked": locked,
               "tracebacks": tracebacks, "machine": machine["machine_busy_cores"], "others": machine["others_cores"], "clients": machine["own_cores"],
               "load": machine["load_after"]}
     print(f"  {label:4s} {rps:7.1f} req/s  server {cores:4.2f} cores busy  {result['rps_per_core']:6.1f} req/s per busy core  "
+          f"(workers {' + '.join(f'{w:.2f}' for w in per_worker)})  "
           f"p50 {summary.median:6.1f} ms  p95 {summary.p95:6.1f} ms  errors {len(errors)}  locked {locked}  tracebacks {tracebacks}  "
           f"| machine {machine['machine_busy_cores']:.2f}, clients {machine['own_cores']:.2f}, others {machine['others_cores']:.2f}, "
           f"load {machine['load_after']}",
