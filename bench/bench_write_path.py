@@ -9,15 +9,16 @@ see the same machine:
 - new: this checkout (or --new COMMIT, also as a snapshot).
 
 Each build gets its own copy of a seeded database (built by that build's own migrations and
-models, cached in bench/.cache/) and one practitioner per client. gunicorn is started as
-`make run` starts it (3 workers x 4 threads), then 10 clients browse with no think time and no
+models, cached in bench/.cache/) and one practitioner per client. gunicorn is started with the
+flags of that build's `make run` (read from its Makefile), then 10 clients browse with no think time and no
 PDFs: 30 % the patient list, 35 % a search (name, phone or date of birth), 35 % a patient's page
 (which writes an audit row). Rounds alternate base, new, new, base, base, new...; each run has a
 warm-up and a measured window. Per run it reads, from /proc/<pid>/stat, the CPU time of gunicorn's
 master, workers and everything below them over the window, and prints:
 
 - requests/s, p50 / p95;
-- cores busy: the server's CPU seconds / wall seconds (goal: at least 1.8 of 2 for the new build);
+- cores busy: the server's CPU seconds / wall seconds (goal: at least 1.8 of 2 for the new build),
+  and each worker's share (one worker can use one core at most: Python's GIL);
 - requests/s per busy core;
 - how busy the machine was (others' CPU makes a run less comparable; load average printed).
 
@@ -313,7 +314,7 @@ def main() -> int:
         labels = list(builds)
         for round_ in range(args.rounds):
             order += labels if round_ % 2 == 0 else labels[::-1]
-        print(f"\n== {args.clients} clients browsing (list, search, patient page; no PDFs), gunicorn 3 workers x 4 threads; "
+        print(f"\n== {args.clients} clients browsing (list, search, patient page; no PDFs), gunicorn with each build's `make run` flags; "
               f"{args.warmup:.0f} s warm-up + {args.seconds:.0f} s measured per run; order {' '.join(order)}", flush=True)
         results: dict[str, list[dict]] = {label: [] for label in builds}
         for label in order:
