@@ -78,6 +78,23 @@ class AuditEvent(Base):
             return {"note": self.detail}
         return value if isinstance(value, dict) else {"note": value}
 
+    @property
+    def detail_text(self) -> dict[str, str]:
+        """The detail in words for the audit trail page: lists joined, yes/no for flags, never a Python repr."""
+        return {key: _in_words(value) for key, value in self.detail_items.items()}
+
+
+def _in_words(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_in_words(item) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{key} {_in_words(item)}" for key, item in value.items())
+    return str(value)
+
 
 class AuditChainHead(Base):
     """A single row holding the newest hash; locking it serialises appends on every database."""

@@ -130,3 +130,17 @@ def test_from_after_to_is_a_field_error_with_the_values_kept(as_admin):
     assert 'aria-invalid="true"' in html
     # The same day on both sides is a valid one-day range.
     assert as_admin.get("/admin/audit", query_string={"date_from": "2026-11-02", "date_to": "2026-11-02"}).status_code == 200
+
+
+def test_the_trail_shows_details_in_words_never_a_python_repr(app, as_admin, practitioner):
+    """A refusal's missing permissions are a list in the stored detail; the page prints them as words."""
+    reception = app.test_client()
+    assert sign_in(reception, make_user(Role.RECEPTION).email).status_code == 303
+    assert reception.get("/admin/users").status_code == 403
+    audit.append(db.session, "test.detail", actor=practitioner, detail={"flags": ["a_flag", "b_flag"], "ok": True, "none": None})
+    db.session.commit()
+    html = as_admin.get("/admin/audit").get_data(as_text=True)
+    table_text = re.sub(r"<[^>]+>", "", html.split("<table", 1)[1].split("</table>", 1)[0])
+    assert "[" not in table_text and "]" not in table_text
+    assert "<strong>needs</strong>: manage_users" in html
+    assert "<strong>flags</strong>: a_flag, b_flag" in html and "<strong>ok</strong>: yes" in html and "<strong>none</strong>: —" in html
