@@ -182,7 +182,10 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
         session.flush()
         # Today: a session cannot be dated before the consent that covers it, and the demo consent is signed now.
         record = sessions.start_session(session, plan, actor=author, on=today)
-        for name, value in dict(history_reviewed=True, photo_consent=True, device_make="Crown Aesthetics", device_model="SkinPen Precision",
+        # Today's re-screen asked and answered No to each question (nothing is answered by default).
+        for name, value in dict(history_reviewed=True, pregnant_now=False, breastfeeding_now=False, cold_sore_now=False,
+                                anticoagulant_now=False, isotretinoin_now=False, had_sunburn=False, had_neurotoxin=False,
+                                had_filler=False, had_resurfacing=False, photo_consent=True, device_make="Crown Aesthetics", device_model="SkinPen Precision",
                                 device_serial="SP-2291-0457", cartridge_product="SkinPen 14-pin cartridge", needle_count=14,
                                 cartridge_lot="SPC-24-1187", cartridge_expiry=today + timedelta(days=300), sterile_pack_intact=True,
                                 cleanser="Gentle foaming cleanser", antiseptic="Chlorhexidine 0.05%", anaesthetic_used=True,

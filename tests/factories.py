@@ -67,6 +67,9 @@ def complete_session_form(**overrides: Any) -> dict[str, Any]:
     today = date.today()
     data = {
         "session_date": today.isoformat(), "start_time": "10:30", "history_reviewed": "yes", "photo_consent": "no",
+        # Today's re-screen, every question answered (nothing is answered by default).
+        "pregnant_now": "no", "breastfeeding_now": "no", "cold_sore_now": "no", "anticoagulant_now": "no", "isotretinoin_now": "no",
+        "had_sunburn": "no", "had_neurotoxin": "no", "had_filler": "no", "had_resurfacing": "no",
         "device_make": "Crown Aesthetics", "device_model": "SkinPen Precision", "device_serial": "SP-00123",
         "device_max_depth_mm": "1.5", "cartridge_product": "SkinPen cartridge", "needle_count": "14",
         "cartridge_lot": "LOT-A1", "cartridge_expiry": (today + timedelta(days=200)).isoformat(), "sterile_pack_intact": "yes",
@@ -100,7 +103,12 @@ def signed_session(plan: TreatmentPlan, author: User, **overrides: Any):
     zones = overrides.pop("zones", (("cheeks", "1.25"),))
     products = overrides.pop("products", ())
     events = overrides.pop("adverse_events", ())
+    # Today's re-screen answered explicitly, as signing needs: No to each question, Yes where a date is given.
+    values.update(pregnant_now=False, breastfeeding_now=False, cold_sore_now=False, anticoagulant_now=False, isotretinoin_now=False)
     values.update(overrides)
+    for answer, day in (("had_sunburn", "sunburn_on"), ("had_neurotoxin", "neurotoxin_on"), ("had_filler", "filler_on"),
+                        ("had_resurfacing", "resurfacing_on")):
+        values.setdefault(answer, values.get(day) is not None)
     if products:
         values["no_products_applied"] = False
     if events:

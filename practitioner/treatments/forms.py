@@ -27,6 +27,7 @@ from practitioner.clinical.vocabulary import (
     ZONE_LABELS,
 )
 from practitioner.forms import Form, choices, yes_no
+from practitioner.treatments.models import RESCREEN_DATED
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 
 F = [strip_filter]
@@ -76,16 +77,20 @@ class SessionForm(Form):
 
     history_reviewed = yes_no("History, medicines and allergies reviewed today")
     changes_since_consultation = TextAreaField("Changes since the consultation", filters=F, validators=[Optional(), Length(max=2000), *LONG], render_kw={"rows": 2})
-    pregnant_now = BooleanField("Pregnant now")
-    breastfeeding_now = BooleanField("Breastfeeding now")
-    cold_sore_now = BooleanField("Cold sore now")
-    anticoagulant_now = BooleanField("Now on a prescribed anticoagulant")
-    isotretinoin_now = BooleanField("Now taking isotretinoin")
-    sunburn_on = DateField("Sunburn or heavy tan since last visit: when", validators=[Optional()])
+    pregnant_now = yes_no("Pregnant now?")
+    breastfeeding_now = yes_no("Breastfeeding now?")
+    cold_sore_now = yes_no("A cold sore now?")
+    anticoagulant_now = yes_no("Now on a prescribed anticoagulant?")
+    isotretinoin_now = yes_no("Now taking isotretinoin?")
+    had_sunburn = yes_no("Sunburn or heavy tan since the last visit?")
+    sunburn_on = DateField("Date of the sunburn or tan", validators=[Optional()])
+    had_neurotoxin = yes_no("Botulinum toxin since the last visit?")
+    neurotoxin_on = DateField("Date of the toxin", validators=[Optional()])
+    had_filler = yes_no("Filler in the area since the last visit?")
+    filler_on = DateField("Date of the filler", validators=[Optional()])
+    had_resurfacing = yes_no("Peel, laser or resurfacing since the last visit?")
+    resurfacing_on = DateField("Date of the peel, laser or resurfacing", validators=[Optional()])
     new_medicines = TextAreaField("New medicines", filters=F, validators=[Optional(), Length(max=2000), *LONG], render_kw={"rows": 2})
-    neurotoxin_on = DateField("Toxin since last visit: when", validators=[Optional()])
-    filler_on = DateField("Filler in the area since last visit: when", validators=[Optional()])
-    resurfacing_on = DateField("Peel, laser or resurfacing since last visit: when", validators=[Optional()])
 
     photo_consent = yes_no("Photo consent for today")
 
@@ -139,6 +144,12 @@ class SessionForm(Form):
             problems.append((self.no_adverse_events, "You listed adverse events and ticked 'none': remove one or the other."))
         if self.cartridge_expiry.data and self.session_date.data and self.cartridge_expiry.data < self.session_date.data:
             problems.append((self.cartridge_expiry, "This lot expired before the session date: it cannot be used. Use an in-date cartridge."))
+        for answer, day in RESCREEN_DATED.items():
+            had, when = self[answer], self[day]
+            if had.data is True and when.data is None and not when.errors:
+                problems.append((when, "Enter the date (an estimate is fine), or answer No."))
+            elif had.data is not True and when.data is not None:
+                problems.append((had, "You gave a date: answer Yes, or clear the date."))
         if self.endpoint.data == "other" and not self.endpoint_other.data:
             problems.append((self.endpoint_other, "Describe the endpoint."))
         seen: set[str] = set()

@@ -15,6 +15,18 @@ from practitioner.plans.models import PLAN_ZONES, TreatmentPlan
 from practitioner.database import AuditedMixin, Base, PublicIdMixin, code_enum, utcnow
 
 ENDPOINTS = ("erythema_mild", "erythema_uniform", "pinpoint_bleeding", "petechiae", "other")
+# Today's re-screen questions, in the order asked (each explicit Yes or No, none answered by default): the five
+# Yes/No ones, then each dated one ("since the last visit?") with the date a Yes asks for.
+RESCREEN_YES_NO = ("pregnant_now", "breastfeeding_now", "cold_sore_now", "anticoagulant_now", "isotretinoin_now")
+RESCREEN_DATED = {"had_sunburn": "sunburn_on", "had_neurotoxin": "neurotoxin_on", "had_filler": "filler_on",
+                  "had_resurfacing": "resurfacing_on"}
+# Each re-screen question as the record and the refusal to sign name it.
+RESCREEN_QUESTIONS = {
+    "pregnant_now": "Pregnant now", "breastfeeding_now": "Breastfeeding now", "cold_sore_now": "Cold sore now",
+    "anticoagulant_now": "On a prescribed anticoagulant now", "isotretinoin_now": "Taking isotretinoin now",
+    "had_sunburn": "Sunburn or heavy tan since the last visit", "had_neurotoxin": "Botulinum toxin since the last visit",
+    "had_filler": "Filler in the area since the last visit", "had_resurfacing": "Peel, laser or resurfacing since the last visit",
+}
 ADVERSE_EVENTS = ("excessive_bleeding", "bruising", "vasovagal", "severe_pain_stopped", "burn_or_blister", "allergic_reaction", "other")
 
 
@@ -50,18 +62,23 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     session_date: Mapped[date]
     start_time: Mapped[time | None] = mapped_column(nullable=True)
 
-    # Re-screen today
+    # Re-screen today: each question answered Yes or No (None: not answered yet; on sessions signed before
+    # migration 0012 a had_* is None where the old form asked only for a date and none was given).
     history_reviewed: Mapped[bool | None] = mapped_column(nullable=True)
     changes_since_consultation: Mapped[str] = mapped_column(Text, default="")
-    pregnant_now: Mapped[bool] = mapped_column(default=False)
-    breastfeeding_now: Mapped[bool] = mapped_column(default=False)
-    cold_sore_now: Mapped[bool] = mapped_column(default=False)
+    pregnant_now: Mapped[bool | None] = mapped_column(nullable=True)
+    breastfeeding_now: Mapped[bool | None] = mapped_column(nullable=True)
+    cold_sore_now: Mapped[bool | None] = mapped_column(nullable=True)
+    had_sunburn: Mapped[bool | None] = mapped_column(nullable=True)
     sunburn_on: Mapped[date | None] = mapped_column(nullable=True)
     new_medicines: Mapped[str] = mapped_column(Text, default="")
-    anticoagulant_now: Mapped[bool] = mapped_column(default=False)
-    isotretinoin_now: Mapped[bool] = mapped_column(default=False)
+    anticoagulant_now: Mapped[bool | None] = mapped_column(nullable=True)
+    isotretinoin_now: Mapped[bool | None] = mapped_column(nullable=True)
+    had_neurotoxin: Mapped[bool | None] = mapped_column(nullable=True)
     neurotoxin_on: Mapped[date | None] = mapped_column(nullable=True)
+    had_filler: Mapped[bool | None] = mapped_column(nullable=True)
     filler_on: Mapped[date | None] = mapped_column(nullable=True)
+    had_resurfacing: Mapped[bool | None] = mapped_column(nullable=True)
     resurfacing_on: Mapped[date | None] = mapped_column(nullable=True)
     rescreen_decision: Mapped[str | None] = mapped_column(code_enum("rescreen_decision", DECISIONS), nullable=True)
     override_reason: Mapped[str] = mapped_column(Text, default="")
@@ -160,6 +177,23 @@ class TreatmentSession(PublicIdMixin, AuditedMixin, Base):
     def warnings_acknowledged(self) -> list[str]:
         """The depth warnings the practitioner acknowledged, in the order they were shown."""
         return [row.text for row in self.acknowledged_warning_rows]
+
+    @property
+    def rescreen_answers(self) -> list[tuple[str, str, date | None]]:
+        """Today's re-screen as (question, answer, date): answer is 'yes', 'no', 'not_answered', or 'not_asked'
+        (a dated question on a session signed before it was asked as a Yes/No: the old form asked only for a date)."""
+        answers: list[tuple[str, str, date | None]] = []
+        for name in RESCREEN_YES_NO:
+            value = getattr(self, name)
+            answers.append((RESCREEN_QUESTIONS[name], "not_answered" if value is None else ("yes" if value else "no"), None))
+        for name, day in RESCREEN_DATED.items():
+            value, when = getattr(self, name), getattr(self, day)
+            if value is None:
+                answer = "not_asked" if self.is_signed and when is None else "not_answered"
+            else:
+                answer = "yes" if value else "no"
+            answers.append((RESCREEN_QUESTIONS[name], answer, when))
+        return answers
 
     @property
     def deepest_mm(self) -> Decimal | None:

@@ -24,6 +24,9 @@ from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.dates import clinic_today, clinic_zone, day_month_year
 from practitioner.treatments.models import (
+    RESCREEN_DATED,
+    RESCREEN_QUESTIONS,
+    RESCREEN_YES_NO,
     Addendum,
     SessionAcknowledgedWarning,
     SessionAdverseEvent,
@@ -77,6 +80,11 @@ SCALAR_FIELDS = (
     "no_products_applied", "prp_kit_lot", "prp_volume_ml", "prp_spin_protocol", "prp_tube_labelled", "endpoint",
     "endpoint_other", "pain_score", "no_adverse_events", "post_care_products", "next_appointment_on", "clinical_note",
 )
+# The explicit answer before each re-screen date. Saved like the scalar fields; kept out of the signature's canonical
+# content except where it says more than the date does (see canonical_record), so records signed before these
+# questions existed still verify.
+ANSWER_FIELDS = tuple(RESCREEN_DATED)
+EDITABLE_FIELDS = SCALAR_FIELDS + ANSWER_FIELDS
 TEXT_FIELDS = {
     "supervisor", "changes_since_consultation", "new_medicines", "device_make", "device_model", "device_serial",
     "rf_handpiece", "cartridge_product", "cartridge_lot", "cleanser", "antiseptic", "anaesthetic_product",
@@ -207,11 +215,17 @@ def rescreen(record: TreatmentSession, policy: Policy) -> list[dict[str, Any]]:
     on = record.session_date
     intake["modality"] = record.plan.modality
     intake["age"] = record.patient.age_on(on)
-    intake["pregnant"] = intake["pregnant"] or record.pregnant_now
-    intake["breastfeeding"] = intake["breastfeeding"] or record.breastfeeding_now
+    # An unanswered question (None) is not a No: it changes nothing the consultation said. Signing needs every one
+    # answered, so a signed session's re-screen always ran on today's answers.
+    if record.pregnant_now is not None:
+        intake["pregnant"] = bool(intake["pregnant"]) or record.pregnant_now
+    if record.breastfeeding_now is not None:
+        intake["breastfeeding"] = bool(intake["breastfeeding"]) or record.breastfeeding_now
     findings = intake["findings"]
-    findings["active_cold_sore"] = record.cold_sore_now
-    findings["sunburn_days_ago"] = _days_before(record.sunburn_on, on)
+    if record.cold_sore_now is not None:
+        findings["active_cold_sore"] = record.cold_sore_now
+    if record.had_sunburn is not None:
+        findings["sunburn_days_ago"] = _days_before(record.sunburn_on, on)
     meds = intake["medications"]
     consultation = record.plan.consultation
     # Windows count from the session date now, not from the consultation.
@@ -222,7 +236,8 @@ def rescreen(record: TreatmentSession, policy: Policy) -> list[dict[str, Any]]:
         meds["isotretinoin_stopped_days_ago"] = _days_before(consultation.isotretinoin_stopped_on, on)
     if record.isotretinoin_now:
         meds["isotretinoin"], meds["isotretinoin_stopped_days_ago"] = "current", None
-    meds["anticoagulant_prescribed"] = meds["anticoagulant_prescribed"] or record.anticoagulant_now
+    if record.anticoagulant_now is not None:
+        meds["anticoagulant_prescribed"] = bool(meds["anticoagulant_prescribed"]) or record.anticoagulant_now
     recent = intake["recent_procedures"]
     for key, mine, theirs in (("neurotoxin_days_ago", record.neurotoxin_on, consultation.neurotoxin_on),
                               ("filler_in_area_days_ago", record.filler_on, consultation.filler_in_area_on),
@@ -307,7 +322,7 @@ def depth_warnings(record: TreatmentSession, practitioner: User) -> list[str]:
 
 
 def _apply(record: TreatmentSession, values: dict[str, Any]) -> set[str]:
-    changed = assign_changed(record, values, SCALAR_FIELDS, TEXT_FIELDS)
+    changed = assign_changed(record, values, EDITABLE_FIELDS, TEXT_FIELDS)
     zones = [(z["zone"], z["depth_mm"], z["passes"], z["technique"], z.get("rf_energy"), z.get("rf_energy_unit") or "",
               z.get("rf_pulse_ms"), z.get("rf_rows")) for z in values.get("zones", [])]
     current = [(z.zone, z.depth_mm, z.passes, z.technique, z.rf_energy, z.rf_energy_unit, z.rf_pulse_ms, z.rf_rows) for z in record.zones]
@@ -390,6 +405,12 @@ def missing_for_signing(record: TreatmentSession, practitioner: User) -> list[st
     missing = []
     if record.history_reviewed is not True:
         missing.append("confirm that history, medicines and allergies were reviewed today")
+    unanswered = [RESCREEN_QUESTIONS[name].lower() for name in (*RESCREEN_YES_NO, *RESCREEN_DATED) if getattr(record, name) is None]
+    if unanswered:
+        missing.append("answer every re-screen question (Yes or No): " + ", ".join(unanswered))
+    for answer, day in RESCREEN_DATED.items():
+        if getattr(record, answer) is True and getattr(record, day) is None:
+            missing.append(f"the date for “{RESCREEN_QUESTIONS[answer].lower()}”")
     if new_blocking_flags(record) and not record.override_reason:
         codes = ", ".join(f["code"].replace("_", " ") for f in new_blocking_flags(record))
         missing.append(f"today's re-screen raised {codes}: record an override with the reason, or do not treat")
@@ -459,6 +480,10 @@ def canonical_record(record: TreatmentSession) -> dict[str, Any]:
                    "rf_rows": z.rf_rows} for z in record.zones],
         "products": [{"name": p.name, "lot": p.lot, "labelled_for_needled_skin": p.labelled_for_needled_skin} for p in record.products],
         "adverse_events": [{"kind": e.kind, "detail": e.detail, "action_taken": e.action_taken} for e in record.adverse_events],
+        # A Yes is already in its date; a No (or a Yes without a date) is not, so only those are added. A session
+        # signed before the question existed has none of these keys, as when it was signed.
+        **{answer: getattr(record, answer) for answer, day in RESCREEN_DATED.items()
+           if getattr(record, answer) is False or (getattr(record, answer) is True and getattr(record, day) is None)},
         "rescreen_decision": record.rescreen_decision,
         "rescreen_flags": record.rescreen_flags,
         "override_reason": record.override_reason,

@@ -29,7 +29,7 @@ from practitioner.treatments.forms import (
     SessionForm,
     SignForm,
 )
-from practitioner.treatments.models import TreatmentSession
+from practitioner.treatments.models import RESCREEN_DATED, RESCREEN_YES_NO, TreatmentSession
 from practitioner.versioning import expected_version
 from practitioner.unit_of_work import commit_request
 
@@ -74,7 +74,8 @@ def _render_form(form: SessionForm, record: TreatmentSession, status: int = 200,
     ranges = {zone: f"Plan: {_mm(low)} to {_mm(high)} mm" for zone, (low, high) in services.plan_ranges(record).items()}
     return render_template("treatments/form.html", form=form, record=record, labels=LABELS, warnings=warnings,
                            unacknowledged=[w for w in warnings if w not in acknowledged], ranges=ranges,
-                           blocking=services.new_blocking_flags(record), **extra), status
+                           blocking=services.new_blocking_flags(record), rescreen_yes_no=RESCREEN_YES_NO,
+                           rescreen_dated=RESCREEN_DATED, **extra), status
 
 
 def _rows_changed(form: SessionForm) -> str | None:
@@ -171,7 +172,7 @@ def _differences(form: SessionForm, saved: TreatmentSession) -> list[tuple[str, 
     """Every field where the saved session and the typed form differ, in form order: (label, saved, yours)."""
     found = []
     for name, field in form._fields.items():
-        if name in services.SCALAR_FIELDS:
+        if name in services.EDITABLE_FIELDS:
             theirs, yours = _shown(field, getattr(saved, name)), _shown(field, field.data)
         elif name in ROW_LISTS:
             theirs = "; ".join(_row_text(name, {c: getattr(r, c) for c in ROW_COLUMNS[name]}) for r in getattr(saved, name)) or "—"

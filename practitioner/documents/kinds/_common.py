@@ -474,6 +474,8 @@ def session_values(record: TreatmentSession, aftercare: list[IssuedDocument]) ->
             "neurotoxin_on": record.neurotoxin_on,
             "filler_on": record.filler_on,
             "resurfacing_on": record.resurfacing_on,
+            # Each question with its answer ('yes', 'no', 'not_answered', 'not_asked'): an unanswered one prints as such, never as No.
+            "answers": [{"question": question, "answer": answer, "date": when} for question, answer, when in record.rescreen_answers],
             "decision": _labelled(record.rescreen_decision, DECISION_LABELS),
             "flags": [_flag(f["code"], f["decision"], f["reason"], f.get("earliest_date")) for f in record.rescreen_flags],
             "override": None if not record.override_reason else {

@@ -1,4 +1,4 @@
-// Consultation form: a dated question shows its date only after the answer that asks for it, and each
+// Consultation form (and the session form's re-screen): a dated question shows its date only after the answer that asks for it, and each
 // screening section offers an explicit "No to the rest" button. Nothing here ever answers a question
 // on its own: the page works the same without it, every question then answered one by one.
 (function () {
@@ -34,7 +34,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var form = document.querySelector("form.form--consultation");
+    // The session form's re-screen uses the same questions and the same "No to the rest" button.
+    var form = document.querySelector("form.form--consultation, form.form--session");
     if (!form) { return; }
     syncDates(form);
     form.addEventListener("change", function () { syncDates(form); });
