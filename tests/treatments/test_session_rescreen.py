@@ -162,6 +162,14 @@ def _hash_of(canonical: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
 
 
+def _schema() -> list[tuple]:
+    """SQLite's stored definitions of every table, index and trigger (nothing to compare on PostgreSQL)."""
+    if db.engine.dialect.name != "sqlite":
+        return []
+    with db.engine.connect() as connection:
+        return sorted(tuple(row) for row in connection.execute(text("SELECT type, name, tbl_name, sql FROM sqlite_master")))
+
+
 def test_migration_0012_keeps_signed_sessions_and_their_hashes_both_ways(empty_database_url):
     from flask_migrate import downgrade, upgrade
 
@@ -181,6 +189,7 @@ def test_migration_0012_keeps_signed_sessions_and_their_hashes_both_ways(empty_d
             blank_canonical, dated_canonical = canonical_record(blank), canonical_record(dated)
             db.session.remove()
 
+            schema_at_head = _schema()
             downgrade(revision="0011")  # the database as the old form left it
             with db.engine.connect() as connection:
                 old = connection.execute(text("SELECT pregnant_now, sunburn_on FROM treatment_sessions WHERE id = :id"),
@@ -188,6 +197,8 @@ def test_migration_0012_keeps_signed_sessions_and_their_hashes_both_ways(empty_d
             assert (bool(old.pregnant_now), old.sunburn_on is not None) == (False, True)
 
             upgrade()
+            # The rebuild put back every index and lock trigger word for word (SQLite keeps their SQL; PostgreSQL alters in place).
+            assert _schema() == schema_at_head
             dated = db.session.get(TreatmentSession, dated_id)
             assert all(getattr(dated, name) is True for name in RESCREEN_DATED), "a date given was a Yes"
             assert canonical_record(dated) == dated_canonical
