@@ -70,7 +70,9 @@ def _session_sign(practitioner, client) -> VersionedForm:
     from practitioner.admin.services import current_policy
     from practitioner.treatments.services import save_draft
     record = _start(practitioner)
-    values = {"session_date": record.session_date, "history_reviewed": True, "photo_consent": False, "device_make": "Crown",
+    rescreen = {name: False for name in ("pregnant_now", "breastfeeding_now", "cold_sore_now", "anticoagulant_now", "isotretinoin_now",
+                                         "had_sunburn", "had_neurotoxin", "had_filler", "had_resurfacing")}
+    values = {**rescreen, "session_date": record.session_date, "history_reviewed": True, "photo_consent": False, "device_make": "Crown",
               "device_model": "SkinPen", "cartridge_lot": "L1", "cartridge_expiry": record.session_date.replace(year=record.session_date.year + 1),
               "sterile_pack_intact": True, "anaesthetic_used": False, "no_products_applied": True, "endpoint": "erythema_uniform",
               "pain_score": 2, "no_adverse_events": True,
