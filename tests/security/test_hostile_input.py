@@ -727,7 +727,7 @@ def case_consents_new() -> Case:
     """The typed name must match the patient's: each submission gets a patient named with the payload."""
     from practitioner.consents.content import load_consent_content
     from practitioner.consents.models import Consent
-    from tests.consultations.test_consent import data_url, signature_png
+    from tests.consents.test_consent import data_url, signature_png
     from tests.factories import make_consultation
 
     staff = _practitioner()
@@ -920,7 +920,7 @@ def hostile_record(app):
     from practitioner.consents.models import Consent
     from practitioner.treatments.services import add_addendum
     from tests.conftest import post_form
-    from tests.consultations.test_consent import consent_data
+    from tests.consents.test_consent import consent_data
     from tests.factories import make_consultation, make_plan, signed_session
 
     staff = _staff()
