@@ -15,8 +15,8 @@ Following "sign a session" to "the aftercare is archived":
 
 Receivers are module-level functions connected with `weak=False`; blinker's connect is idempotent,
 so however many apps a process creates (the tests make one per test), each is connected once.
-Blinker keeps receivers in no particular order, so `answers` and `send_guarded` take them in order of
-module name: a page comes out the same every time.
+Blinker keeps receivers in no particular order, so `answers` and `send_guarded` take them in the
+features' order, then by module name: a page comes out the same every time.
 """
 
 from __future__ import annotations
@@ -57,8 +57,15 @@ Sent by the admin settings page (the `content_awaiting_review()` template global
 Sender: None. No keyword arguments. Receivers return a list of `ContentNote`: patient-facing content
 marked as not yet backed by the clinic's sourced reference. Documents answers for the aftercare notes.""")
 
+record_sections = _signals.signal("record-sections", doc="""\
+Sent by a lower feature's page for one of its records (a consultation's page, a plan's page), through
+the `record_sections(record)` template global. Sender: the record. No keyword arguments. Receivers
+return the HTML of their own section for that record (rendered from their own partial, as Markup),
+or None when they add nothing to that kind of record. Plans and consents answer on a consultation's
+page; treatments answers on a plan's page. The lower page names no higher feature's template.""")
+
 #: Every plug point, by name (a test checks each has a receiver once the app is built).
-ALL = (session_signed, patient_timeline, record_documents, content_awaiting_review)
+ALL = (session_signed, patient_timeline, record_documents, content_awaiting_review, record_sections)
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +124,12 @@ class ContentNote:
 
 
 def answers(signal: Signal, sender: Any, **kwargs: Any) -> list[Any]:
-    """Send the signal and return the receivers' answers in a fixed order (by receiver module), Nones left out."""
-    replies = sorted(signal.send(sender, **kwargs), key=lambda reply: _name(reply[0]))
+    """Send the signal and return the receivers' answers in a fixed order, Nones left out.
+
+    The order is the features' order (FEATURE_ORDER: a plan's section before a consent's, as a
+    practitioner works through them), then the receiver's module and name.
+    """
+    replies = sorted(signal.send(sender, **kwargs), key=lambda reply: _order(reply[0]))
     return [value for _, value in replies if value is not None]
 
 
@@ -133,7 +144,7 @@ def send_guarded(signal: Signal, sender: Any, *, on_failure: Callable[[], Any] |
     """
     values: list[Any] = []
     failed: list[Callable[..., Any]] = []
-    for receiver in sorted(signal.receivers_for(sender), key=_name):
+    for receiver in sorted(signal.receivers_for(sender), key=_order):
         try:
             value = receiver(sender, **kwargs)
         except Exception as exc:  # noqa: BLE001  (reported below; the sender's own work stands)
@@ -159,6 +170,11 @@ def documents_boxes(record: Any) -> list[DocumentsBox]:
     return answers(record_documents, record)
 
 
+def sections(record: Any) -> list[Any]:
+    """For a page of a lower feature: the sections higher features add to one of its records (template global `record_sections`)."""
+    return answers(record_sections, record)
+
+
 def content_notes() -> list[ContentNote]:
     """For the admin settings page: every content note awaiting medical review (template global `content_awaiting_review`)."""
     return [note for notes in answers(content_awaiting_review, None) for note in notes]
@@ -166,7 +182,17 @@ def content_notes() -> list[ContentNote]:
 
 def template_globals() -> dict[str, Callable[..., Any]]:
     """The senders page templates call, by the names the templates use."""
-    return {"record_documents": documents_boxes, "content_awaiting_review": content_notes}
+    return {"record_documents": documents_boxes, "content_awaiting_review": content_notes, "record_sections": sections}
+
+
+#: The features from lowest to highest (the dependency rule's order).
+FEATURE_ORDER = ("patients", "consultations", "plans", "consents", "treatments", "documents")
+
+
+def _order(receiver: Callable[..., Any]) -> tuple[int, str]:
+    parts = getattr(receiver, "__module__", "").split(".")
+    feature = parts[1] if len(parts) > 1 else ""
+    return (FEATURE_ORDER.index(feature) if feature in FEATURE_ORDER else len(FEATURE_ORDER), _name(receiver))
 
 
 def _name(receiver: Callable[..., Any]) -> str:

@@ -65,6 +65,32 @@ def test_no_lower_page_names_a_document_kind():
     assert named == [], "lower pages render what the record_documents receivers return"
 
 
+FEATURES = ("patients", "consultations", "plans", "consents", "treatments", "documents")
+INCLUDE = re.compile(r"""{%-?\s*(?:include|import|from|extends)\s+["']([a-z_]+)/""")
+
+
+def test_no_feature_template_includes_a_higher_features_template():
+    """A lower page shows what higher features add through `record_sections`, never by naming their partials."""
+    upward = [f"{path.relative_to(ROOT)} -> {match.group(1)}/"
+              for lower in FEATURES for path in sorted((ROOT / "templates" / lower).glob("*.html"))
+              for match in INCLUDE.finditer(path.read_text(encoding="utf-8"))
+              if match.group(1) in FEATURES and FEATURES.index(match.group(1)) > FEATURES.index(lower)]
+    assert upward == []
+
+
+def test_a_consultations_page_shows_its_plans_then_its_consents_and_a_plans_page_its_sessions(as_practitioner, practitioner):
+    from tests.factories import make_consent, make_consultation
+
+    consultation = make_consultation(make_patient(actor=practitioner), practitioner)
+    make_consent(consultation, practitioner)
+    html = as_practitioner.get(f"/consultations/{consultation.public_id}").get_data(as_text=True)
+    assert 'id="plans-title"' in html and 'id="consents-title"' in html
+    assert html.index('id="plans-title"') < html.index('id="consents-title"') < html.index('id="answers-title"')
+    plan = treatable_plan(make_patient(actor=practitioner, given_name="Sam", family_name="Sections"), practitioner)
+    page = as_practitioner.get(f"/plans/{plan.public_id}").get_data(as_text=True)
+    assert "Start session 1" in page
+
+
 # -- signing: the aftercare through session_signed, and a receiver that fails ---------------------------
 
 
