@@ -648,13 +648,6 @@ def test_examples_copy_is_present_and_complete() -> None:
     assert [example["id"] for example in EXAMPLES] == [f"EX-{number}" for number in range(1, 7)]
 
 
-def test_examples_file_matches_shared_copy_when_available() -> None:
-    shared = Path("/work/shared/domain/screening-examples.json")
-    if not shared.exists():
-        pytest.skip("shared domain folder not present")
-    assert json.loads(shared.read_text(encoding="utf-8")) == EXAMPLES
-
-
 # --- Parsing ----------------------------------------------------------------------------------------
 
 PARSE_ERRORS: list[tuple[dict[str, Any], str]] = [
