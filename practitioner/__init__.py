@@ -40,7 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     login_manager.login_view = "auth.sign_in"
     login_manager.session_protection = None  # the server-side session is the protection
 
-    from practitioner import admin, auth, consents, consultations, documents, main, models, patients, plans, treatments  # noqa: F401  (models: full metadata)
+    from practitioner import admin, auth, consents, consultations, documents, main, models, patients, photos, plans, treatments  # noqa: F401  (models: full metadata)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -49,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     app.register_blueprint(plans.bp)
     app.register_blueprint(consents.bp)
     app.register_blueprint(treatments.bp)
+    app.register_blueprint(photos.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(admin.bp)
 

@@ -8,4 +8,5 @@ from practitioner.plans import models as plan_models  # noqa: F401
 from practitioner.consents import models as consent_models  # noqa: F401
 from practitioner.patients import models as patient_models  # noqa: F401
 from practitioner.treatments import models as treatment_models  # noqa: F401
+from practitioner.photos import models as photo_models  # noqa: F401
 from practitioner.documents import models as document_models  # noqa: F401

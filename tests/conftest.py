@@ -94,7 +94,7 @@ def _migrate(database: Path | str) -> None:
 
     app = create_app(make_config(database))
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")  # parallel work this session: chained before it ends
         db.engine.dispose()
 
 

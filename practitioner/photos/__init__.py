@@ -1,0 +1,7 @@
+"""Clinical photography: standard views per visit, consent-scoped, compared side by side (docs/photography.md)."""
+
+from flask import Blueprint
+
+bp = Blueprint("photos", __name__)
+
+from practitioner.photos import views  # noqa: E402,F401  (routes register on import)
