@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(screen_command)
     app.cli.add_command(render_document_command)
+    app.cli.add_command(verify_photos_command)
     from practitioner import maintenance
 
     maintenance.init_app(app)  # backup, restore
@@ -138,3 +139,20 @@ def render_document_command(kind: str, public_id, out: str, large_print: bool) -
     pdf = services.render(spec, large_print=large_print)
     Path(out).write_bytes(pdf)
     click.echo(f"Wrote {out} ({len(pdf):,} bytes, {spec.title}, {spec.number}).")
+
+
+@click.command("verify-photos")
+def verify_photos_command() -> None:
+    """Recompute every photo's image and thumbnail SHA-256; name each changed or missing one and exit 1 if any."""
+    from practitioner.photos.services import verify_images
+
+    checked, problems = 0, 0
+    with Session(db.engine) as session:
+        for checked, problem in verify_images(session):
+            if problem is not None:
+                problems += 1
+                click.echo(f"Photo {problem.photo_public_id} of patient {problem.record_number}: {problem.problem}.", err=True)
+    if problems:
+        click.echo(f"{problems} of {checked} photos FAILED verification.", err=True)
+        sys.exit(1)
+    click.echo(f"Photos intact: {checked} photos checked, every image and thumbnail matches its SHA-256.")

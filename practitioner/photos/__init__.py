@@ -5,3 +5,4 @@ from flask import Blueprint
 bp = Blueprint("photos", __name__)
 
 from practitioner.photos import views  # noqa: E402,F401  (routes register on import)
+from practitioner.photos import views_images  # noqa: E402,F401  (the image and thumbnail routes, the upload limit)

@@ -240,7 +240,6 @@ def process(data: bytes) -> Processed:
                 if min(width, height) < MIN_SIDE:
                     raise InvalidPhoto(f"The image is only {width}×{height} pixels, too small for a clinical photo. "
                                        f"Use one at least {MIN_SIDE} pixels a side.")
-                orientation = image.getexif().get(0x0112, 1)
                 if declared == "PNG":
                     image.verify()  # chunk checksums; a verified image must be opened again to be decoded
             with Image.open(io.BytesIO(data), formats=[declared]) as image:
@@ -248,6 +247,7 @@ def process(data: bytes) -> Processed:
                 if declared == "JPEG":
                     image.draft("RGB", target)  # decode at 1/2, 1/4 or 1/8 scale when that still covers the target
                 image.load()
+                orientation = image.getexif().get(0x0112, 1)
                 picture = _to_srgb(image)
     except InvalidPhoto:
         raise

@@ -58,6 +58,9 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     "treatments.unsigned": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "treatments.lots": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "treatments.lots_csv": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: 404, ADMIN: FORBIDDEN},
+    # A photo's bytes: practitioners only, like the record's clinical parts (admin sees that it was viewed, not the photo).
+    "photos.image": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.thumbnail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
 }
 
 # Which record's id each route's <uuid:public_id> takes (the patient's unless listed).
@@ -80,6 +83,8 @@ ID_KIND = {
     "treatments.add_addendum": "session",
     "documents.reprint": "document",
     "documents.reprint_json": "document",
+    "photos.image": "photo",
+    "photos.thumbnail": "photo",
 }
 
 # POST rights, checked with a valid CSRF token: 403 for a role that may not, anything else otherwise.
@@ -168,7 +173,13 @@ def make_clinical_records(patient, author) -> dict[str, str]:
                             pdf=b"%PDF-1.7 test", pdf_sha256="0" * 64, json_data=b"{}", json_sha256="0" * 64, issued_by_id=author.id)
     db.session.add(issued)
     db.session.commit()
-    return {"consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
+    from tests.photos.images import phone_jpeg
+    from practitioner.photos.services import store_photo
+
+    photo = store_photo(db.session, patient=patient, visit=draft, view="frontal", zone=None, moment="before", consent=consent,
+                        checks={}, data=phone_jpeg(640, 480), actor=author)
+    db.session.commit()
+    return {"photo": str(photo.public_id), "consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
             "session": str(draft.public_id), "document": str(issued.public_id)}
 
 
