@@ -31,6 +31,7 @@ CAPTURE_CHECK_LABELS = {"makeup_removed": "Make-up removed", "jewellery_off": "J
                         "hair_back": "Hair back from the face", "same_background": "Same background as before",
                         "same_lighting": "Same lighting as before"}
 CONSENT_SCOPES = ("clinical", "marketing")
+CONSENT_SCOPE_LABELS = {"clinical": "Clinical photography", "marketing": "Marketing use"}
 
 
 class ReviewVisit(PublicIdMixin, Base):
@@ -45,6 +46,10 @@ class ReviewVisit(PublicIdMixin, Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    patient = relationship("Patient", lazy="selectin")
+    plan = relationship("TreatmentPlan", lazy="selectin")
+    created_by = relationship("User", lazy="selectin")
 
 
 class Photo(PublicIdMixin, Base):
@@ -133,6 +138,8 @@ class PhotoConsentWithdrawal(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     withdrawn_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    recorded_by = relationship("User", lazy="selectin")
 
 
 class PhotoProtocolView(Base):

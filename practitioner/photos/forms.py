@@ -1,0 +1,78 @@
+"""Photo forms: taking a visit's photos (one file input per view still missing), a review visit, a withdrawal of consent."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from practitioner.forms import Form, choices
+from practitioner.photos.models import CAPTURE_CHECK_LABELS, CAPTURE_CHECKS, CONSENT_SCOPE_LABELS
+from practitioner.validators import NoControlCharacters, PastDate, strip_filter
+
+# What the tablet's browser offers: the camera (the back one) or the photo library; a clinic camera's files too.
+ACCEPT = "image/*,.heic,.heif"
+
+
+class CaptureForm(Form):
+    """A visit's capture form; its file inputs are made per set of open slots by `capture_form_class`."""
+
+    slot_fields: tuple[tuple[str, str], ...] = ()  # (field name, slot key), in the page's order
+    moment = HiddenField()
+
+    def files(self) -> list[tuple[str, Any]]:
+        """(slot key, uploaded file) for each input that holds a file."""
+        return [(key, self[name].data) for name, key in self.slot_fields
+                if self[name].data is not None and getattr(self[name].data, "filename", "")]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """At least one photo chosen; the ticks are recorded as they are."""
+        valid = super().validate(extra_validators)
+        if self.slot_fields and not self.files():
+            first = self[self.slot_fields[0][0]]
+            first.errors = [*first.errors, "Take or choose at least one photo."]
+            return False
+        return valid
+
+
+@lru_cache(maxsize=64)
+def capture_form_class(slots: tuple[tuple[str, str], ...]) -> type[CaptureForm]:
+    """A CaptureForm with one file input per (slot key, label), then the capture checks, in page order."""
+    fields: dict[str, Any] = {"slot_fields": tuple((f"photo-{key}", key) for key, _ in slots)}
+    for key, label in slots:
+        fields[f"photo-{key}"] = FileField(label, render_kw={"accept": ACCEPT, "capture": "environment"})
+    for name in CAPTURE_CHECKS:
+        fields[name] = BooleanField(CAPTURE_CHECK_LABELS[name])
+    return type("CaptureFormFor", (CaptureForm,), fields)
+
+
+class ReviewVisitForm(Form):
+    """A review visit: its date, the plan it reviews (optional), a note."""
+
+    visit_date = DateField("Date of the visit", validators=[InputRequired("Enter the date of the visit."),
+                                                            PastDate(message="A review visit is recorded on the day or after it.")])
+    plan = SelectField("Treatment plan it reviews", choices=[], validate_choice=True,
+                       description="Optional. The plan's areas set which views the photos take.")
+    notes = TextAreaField("Note", filters=[strip_filter], validators=[Optional(), Length(max=2000), NoControlCharacters(multiline=True)])
+
+    def set_plans(self, plans: list[tuple[str, str]]) -> None:
+        """The patient's plans, as (public id, label), after 'No plan'."""
+        self.plan.choices = choices([("", "No plan"), *plans])
+
+
+class WithdrawalForm(Form):
+    """The patient withdraws one scope of photo consent; the practitioner records it with the patient's reason."""
+
+    scope = RadioField("Consent withdrawn", choices=choices(CONSENT_SCOPE_LABELS.items()),
+                       validators=[DataRequired("Choose which consent the patient withdraws.")],
+                       invalid_choice_message="Choose clinical photography or marketing use.")
+    reason = TextAreaField("Reason, as the patient gave it", filters=[strip_filter],
+                           validators=[DataRequired("Write the reason the patient gave (or that they gave none)."),
+                                       Length(max=1000), NoControlCharacters(multiline=True)])
+
+
+class ActionForm(Form):
+    """A button's form: the CSRF token and nothing else (mark, unmark, export)."""
