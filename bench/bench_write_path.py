@@ -147,7 +147,10 @@ def one_run(label: str, root: Path, plan: dict, scratch: Path, seconds: float, w
         if nice:
             renice(process.pid, nice)  # its session's group, and each worker already forked
             for child in common.descendants(process.pid):
-                os.setpriority(os.PRIO_PROCESS, child, nice)
+                try:
+                    os.setpriority(os.PRIO_PROCESS, child, nice)
+                except ProcessLookupError:  # a short-lived child (a worker's helper) already gone
+                    pass
         clients = [bench_load.Client("browse", i, email, load_plan, port, 0.0, 1000 + i)
                    for i, email in enumerate(plan["emails"], start=1)]
         for client in clients:
