@@ -7,11 +7,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import Session, contains_eager
 
 from practitioner import audit
 from practitioner.auth.models import FormDraft, Role, User, UserSession
@@ -168,11 +169,21 @@ class LoadedSession:
     changed: bool = False
 
 
+@cache
+def _session_and_user() -> Select[tuple[UserSession]]:
+    # Every request loads its sign-in session and the user in one statement, built once per process on
+    # first use (after every model is mapped): SQLAlchemy then reuses its compiled form and cache key.
+    return (
+        select(UserSession)
+        .join(UserSession.user)
+        .options(contains_eager(UserSession.user))
+        .where(UserSession.session_key == bindparam("session_key"))
+    )
+
+
 def load_session(session: Session, session_key: str, idle_timeout: timedelta) -> LoadedSession:
     """Resolve a session key to its user, ending it if it idled too long or the account is off."""
-    user_session = session.scalars(
-        select(UserSession).where(UserSession.session_key == session_key)
-    ).first()
+    user_session = session.scalars(_session_and_user(), {"session_key": session_key}).first()
     if user_session is None:
         return LoadedSession(None)
     if user_session.ended_at is not None:
