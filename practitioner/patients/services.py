@@ -7,10 +7,12 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
+from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Load, Session, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
 from practitioner import audit
@@ -302,3 +304,47 @@ def search_statement(text: str, include_archived: bool = False) -> tuple[Select[
             understood = PatientQuery(text, "name")
     query = query.order_by(Patient.family_name_search, Patient.given_name_search, Patient.id)
     return query, understood
+
+
+@cache
+def _list_columns_only() -> Load:
+    # What templates/patients/list.html shows of each patient; the option is built once per process.
+    return load_only(Patient.public_id, Patient.given_name, Patient.family_name, Patient.preferred_name, Patient.date_of_birth,
+                     Patient.record_number, Patient.phone, Patient.archived_at, raiseload=True)
+
+
+class PatientPage(SelectPagination):
+    """One page of the patient list (what `db.paginate` returns), its total read by the same statement.
+
+    The total is a scalar subquery beside the page's rows (``SELECT patients..., (SELECT count(*) FROM
+    patients WHERE <the same conditions>) ...``): one statement instead of the page and a count, the
+    same number for every page. Only a page past the end, which has no row to carry it, counts apart.
+    """
+
+    _total: int | None = None
+
+    def _count_statement(self) -> Select[tuple[int]]:
+        return self._query_args["select"].with_only_columns(func.count()).select_from(Patient).order_by(None)
+
+    def _query_items(self) -> list[Patient]:
+        # Only the columns the list prints: a patient row has some thirty, and turning each into a Python
+        # value (dates and times through their types) was most of the page's loading. Any other column
+        # read from these objects raises instead of quietly running a query per row.
+        total = self._count_statement().correlate(None).scalar_subquery().label("total")
+        statement = (self._query_args["select"].add_columns(total).options(_list_columns_only())
+                     .limit(self.per_page).offset(self._query_offset))
+        rows = self._query_args["session"].execute(statement).all()
+        self._total = rows[0].total if rows else None
+        return [row[0] for row in rows]
+
+    def _query_count(self) -> int:
+        if self._total is not None:
+            return self._total
+        if self.page == 1:
+            return 0
+        return self._query_args["session"].scalar(self._count_statement()) or 0
+
+
+def patient_page(session: Session, statement: Select[tuple[Patient]], *, per_page: int, page: int | None = None) -> PatientPage:
+    """A page of `search_statement`'s patients (the page number from the request's ?page= when not given; 1 if unreadable)."""
+    return PatientPage(select=statement, session=session, page=page, per_page=per_page, max_per_page=100, error_out=False)

@@ -48,7 +48,7 @@ def list():  # noqa: A001 - the endpoint is patients.list by convention
     form = SearchForm(request.args)
     form.validate()
     statement, understood = services.search_statement(form.q.data or "", include_archived=bool(form.archived.data))
-    page = db.paginate(statement, per_page=current_app.config["PATIENTS_PER_PAGE"], error_out=False, max_per_page=100)
+    page = services.patient_page(db.session, statement, per_page=current_app.config["PATIENTS_PER_PAGE"])
     return render_template("patients/list.html", form=form, page=page, understood=understood)
 
 
