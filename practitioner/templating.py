@@ -26,14 +26,29 @@ LABELS = {
 }
 
 
+_clinic_name_statement = None
+
+
+def _clinic_name_query():
+    # Built once per process (admin's model is imported late: admin is a feature above this module);
+    # one column, so no settings object is built each request.
+    global _clinic_name_statement
+    if _clinic_name_statement is None:
+        from sqlalchemy import select
+
+        from practitioner.admin.models import ClinicSettings
+
+        _clinic_name_statement = select(ClinicSettings.name).where(ClinicSettings.id == 1)
+    return _clinic_name_statement
+
+
 def clinic_name() -> str:
     """The clinic's name for the page header, read once per request."""
     if "clinic_name" not in g:
-        from practitioner.admin.models import ClinicSettings
         from practitioner.extensions import db
 
-        settings = db.session.get(ClinicSettings, 1)
-        g.clinic_name = settings.name if settings else "Practitioner"
+        name = db.session.scalar(_clinic_name_query())
+        g.clinic_name = name if name is not None else "Practitioner"
     return g.clinic_name
 
 
