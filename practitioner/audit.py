@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import ForeignKey, Index, String, Text, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from practitioner.database import Base, insert_if_absent, utcnow, write_step
 
@@ -142,36 +143,47 @@ def _append(
     detail: dict[str, Any] | None,
     ip_address: str,
 ) -> AuditEvent:
-    # Locking the head serialises appends; populate_existing reads the locked row's values even
-    # when this session still holds the head from an earlier transaction (expire_on_commit is off).
-    locked_head = select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update().execution_options(populate_existing=True)
-    head = session.scalars(locked_head).first()
+    # Core statements built once (no ORM unit of work for a row that is only ever inserted): every page
+    # view appends one, so this is on the busiest write path. Whatever the session has pending is
+    # flushed first, as the ORM's autoflush did, so the row can name a patient registered just now.
+    session.flush()
+    head = session.execute(_LOCKED_HEAD).first()
     if head is None:
         # The very first append: another writer may be making the head at this moment.
         insert_if_absent(session, AuditChainHead, id=1, last_event_id=None, last_hash=GENESIS_HASH)
-        head = session.scalars(locked_head).one()
+        head = session.execute(_LOCKED_HEAD).one()
     # The id is taken from the locked head rather than from the insert, so the hash can be
     # computed before the row is written: the row is never updated afterwards.
-    event = AuditEvent(
-        id=(head.last_event_id or 0) + 1,
-        at=utcnow(),
-        actor_id=getattr(actor, "id", None),
-        actor_label=actor_label if actor_label is not None else (getattr(actor, "email", "") or ""),
-        action=action,
-        patient_id=patient if isinstance(patient, int) else getattr(patient, "id", None),
-        target=target,
-        outcome=outcome,
-        detail=json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str) if detail else "",
-        ip_address=ip_address or "",
-        prev_hash=head.last_hash,
-        hash="",
-    )
-    event.hash = event.compute_hash()
-    session.add(event)
-    head.last_event_id = event.id
-    head.last_hash = event.hash
-    session.flush()
-    return event
+    values = {
+        "id": (head.last_event_id or 0) + 1,
+        "at": utcnow(),
+        "actor_id": getattr(actor, "id", None),
+        "actor_label": actor_label if actor_label is not None else (getattr(actor, "email", "") or ""),
+        "action": action,
+        "patient_id": patient if isinstance(patient, int) else getattr(patient, "id", None),
+        "target": target,
+        "outcome": outcome,
+        "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str) if detail else "",
+        "ip_address": ip_address or "",
+        "prev_hash": head.last_hash,
+    }
+    values["hash"] = hashlib.sha256(canonical_bytes(values)).hexdigest()
+    session.execute(_INSERT_EVENT, values)
+    session.execute(_MOVE_HEAD, {"new_id": values["id"], "new_hash": values["hash"]})
+    # A head this session loaded earlier (verify_chain's) must not keep the old values (expire_on_commit is off).
+    loaded_head = session.identity_map.get(session.identity_key(AuditChainHead, 1))
+    if loaded_head is not None:
+        set_committed_value(loaded_head, "last_event_id", values["id"])
+        set_committed_value(loaded_head, "last_hash", values["hash"])
+    return AuditEvent(**values)
+
+
+_HEAD = AuditChainHead.__table__
+# Locking the head serialises appends (on SQLite the write lock is already held: BEGIN IMMEDIATE).
+_LOCKED_HEAD = select(_HEAD.c.last_event_id, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_EVENT = insert(AuditEvent.__table__)
+_MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1)
+              .values(last_event_id=bindparam("new_id"), last_hash=bindparam("new_hash")))
 
 
 @dataclass(frozen=True)
