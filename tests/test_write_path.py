@@ -1,0 +1,167 @@
+"""The busiest path, kept lean: what every signed-in page, the patient list and an audit append cost in statements.
+
+bench/bench_cpu_per_page.py measures the CPU; these tests hold the shapes that made it cheaper (issue 11).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event, select
+
+from practitioner import audit
+from practitioner.audit import AuditChainHead, verify_chain
+from practitioner.extensions import db
+from tests.conftest import make_patient, make_user
+
+
+def _statements(client, url: str) -> list[str]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, url
+    return seen
+
+
+# -- the signed-in user ------------------------------------------------------------------------------
+
+
+def test_a_page_loads_the_sign_in_session_and_its_user_in_one_statement(as_practitioner):
+    seen = _statements(as_practitioner, "/patients/")
+    touching = [s for s in seen if "user_sessions" in s or re.search(r"\bFROM users\b", s)]
+    assert len(touching) == 1, touching
+    assert "JOIN users" in touching[0]
+
+
+def test_an_ended_sign_in_session_still_signs_nobody_in(app, client, practitioner):
+    from tests.conftest import sign_in
+
+    assert sign_in(client, practitioner.email).status_code == 303
+    assert client.get("/patients/").status_code == 200
+    assert client.post("/sign-out", data={"csrf_token": _token(client)}).status_code == 303
+    assert client.get("/patients/").status_code == 303
+
+
+def _token(client) -> str:
+    html = client.get("/patients/").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+# -- the patient list --------------------------------------------------------------------------------
+
+
+def _patient_statements(seen: list[str]) -> list[str]:
+    return [s for s in seen if re.search(r"\bFROM patients\b", s)]
+
+
+@pytest.mark.parametrize("url", ["/patients/", "/patients/?q=Pager", "/patients/?page=2", "/patients/?q=01/02/1980"])
+def test_the_list_reads_its_page_and_total_in_one_statement(as_practitioner, app, url):
+    app.config["PATIENTS_PER_PAGE"] = 5
+    for i in range(7):
+        make_patient(family_name=f"Pager{i:02d}")
+    reading = _patient_statements(_statements(as_practitioner, url))
+    assert len(reading) == 1, reading
+    assert "count(*)" in reading[0]
+
+
+def test_the_list_loads_only_the_columns_it_prints(as_practitioner):
+    make_patient(allergies="Latex", current_medicines="Warfarin")
+    (reading,) = _patient_statements(_statements(as_practitioner, "/patients/"))
+    printed = reading.split(" FROM ")[0]
+    for column in ("allergies", "current_medicines", "address", "gp_name", "emergency_contact_name"):
+        assert f"patients.{column}" not in printed
+
+
+@pytest.mark.parametrize(("page", "shown", "total"), [(1, 5, 12), (2, 5, 12), (3, 2, 12), (4, 0, 12), (9, 0, 12)])
+def test_the_total_is_right_on_every_page_even_past_the_end(as_practitioner, app, page, shown, total):
+    app.config["PATIENTS_PER_PAGE"] = 5
+    for i in range(total):
+        make_patient(family_name=f"Count{i:02d}")
+    make_patient(family_name="Archived").archived_at = audit.utcnow()
+    db.session.commit()
+    html = as_practitioner.get(f"/patients/?page={page}").get_data(as_text=True)
+    assert f"{total} patients" in html
+    assert html.count(">Count") == shown
+
+
+def test_a_search_with_no_match_says_none(as_practitioner):
+    make_patient(family_name="Somebody")
+    html = as_practitioner.get("/patients/?q=Nobodyatall").get_data(as_text=True)
+    assert "0 matches" in html and "No patients found." in html
+
+
+# -- the page header ---------------------------------------------------------------------------------
+
+
+def test_the_header_reads_only_the_clinics_name(as_practitioner):
+    seen = [s for s in _statements(as_practitioner, "/patients/") if "clinic_settings" in s]
+    assert seen == [s for s in seen if s.startswith("SELECT clinic_settings.name FROM clinic_settings")] and len(seen) == 1
+
+
+# -- the audit append --------------------------------------------------------------------------------
+
+
+def test_an_audit_append_is_three_statements_and_no_orm_flush(app):
+    user = make_user()
+    audit.append(db.session, "test.first", actor=user)  # the head exists from here on
+    db.session.commit()
+    flushes: list[int] = []
+    seen: list[str] = []
+
+    def on_flush(*args):
+        flushes.append(1)
+
+    def on_statement(conn, cursor, statement, *args):
+        seen.append(statement.split()[0])
+
+    sql_session = db.session()
+    event.listen(sql_session, "before_flush", on_flush)
+    event.listen(db.engine, "before_cursor_execute", on_statement)
+    try:
+        appended = audit.append(db.session, "test.second", actor=user, detail={"n": 2})
+    finally:
+        event.remove(sql_session, "before_flush", on_flush)
+        event.remove(db.engine, "before_cursor_execute", on_statement)
+    assert seen[-3:] == ["SELECT", "INSERT", "UPDATE"], seen
+    assert flushes == []
+    db.session.commit()
+    stored = db.session.get(audit.AuditEvent, appended.id)
+    assert stored.hash == appended.hash == stored.compute_hash()
+
+
+def test_the_chain_verifies_between_appends_in_one_session(app):
+    # A head the session holds (verify_chain reads it with session.get) must not go stale when an append
+    # moves it with a Core UPDATE: expire_on_commit is off, so nothing else would refresh it.
+    user = make_user()
+    audit.append(db.session, "test.start", actor=user)
+    db.session.commit()
+    held = db.session.get(AuditChainHead, 1)
+    for n in range(3):
+        audit.append(db.session, "test.step", actor=user, detail={"n": n})
+        db.session.commit()
+        assert verify_chain(db.session).intact
+        newest = db.session.scalars(select(audit.AuditEvent).order_by(audit.AuditEvent.id.desc())).first()
+        assert (held.last_event_id, held.last_hash) == (newest.id, newest.hash)
+
+
+def test_an_append_names_a_patient_added_in_the_same_transaction(app):
+    user = make_user()
+    patient = make_patient(family_name="Pending")
+    db.session.commit()
+    from practitioner.patients.models import Patient
+
+    late = Patient(record_number="P900001", given_name="Late", family_name="Added", given_name_search="late",
+                   family_name_search="added", date_of_birth=patient.date_of_birth, sex=patient.sex)
+    db.session.add(late)  # pending, not flushed: the append must flush it first to know its id
+    audit.append(db.session, "test.pending", actor=user, patient=late)
+    db.session.commit()
+    row = db.session.scalars(select(audit.AuditEvent).where(audit.AuditEvent.action == "test.pending")).one()
+    assert row.patient_id == late.id is not None
