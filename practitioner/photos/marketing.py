@@ -101,7 +101,7 @@ def export(session: Session, *, actor: User, ip_address: str = "") -> MarketingE
     chosen = [photo for photo in photos if standing[photo.patient_id]]
     secrets.SystemRandom().shuffle(chosen)  # the order of the files says nothing about whose they are
     images = dict(session.execute(select(PhotoImage.photo_id, PhotoImage.image)
-                                  .where(PhotoImage.photo_id.in_([p.id for p in chosen]))).tuples().all()) if chosen else {}
+                                  .where(PhotoImage.photo_id.in_([p.id for p in chosen]))).all()) if chosen else {}
     buffer = io.BytesIO()
     manifest = io.StringIO()
     writer = csv.writer(manifest)
