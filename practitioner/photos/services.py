@@ -46,9 +46,13 @@ def _visit_columns(visit: Visit) -> dict[str, int]:
 
 def store_photo(
     session: Session, *, patient: Patient, visit: Visit, view: str, zone: str | None, moment: str, consent: Consent,
-    checks: dict[str, bool], data: bytes, actor: User, ip_address: str = "",
+    checks: dict[str, bool], data: bytes | imaging.Processed, actor: User, ip_address: str = "",
 ) -> Photo:
     """Check and re-encode the uploaded bytes (imaging.process), then add the photo, its image and the audit row; flush.
+
+    `data` may also be what imaging.process already made of the bytes: on SQLite a POST's transaction holds the
+    write lock from its first statement, so a view that processes the photos before it first reads the database
+    keeps the half second of image work out of the lock.
 
     Raises imaging.InvalidPhoto (the message is for the practitioner), PhotoOfSignedSession, or DomainError when the
     visit or consent is another patient's. The consent rules themselves are checked by the caller before this.
@@ -65,7 +69,7 @@ def store_photo(
     unknown = set(checks) - set(CAPTURE_CHECKS)
     if unknown:
         raise DomainError("Only the capture checks on the form can be ticked.")
-    processed = imaging.process(data)
+    processed = data if isinstance(data, imaging.Processed) else imaging.process(data)
     photo = Photo(
         patient_id=patient.id, **_visit_columns(visit), view=view, zone=zone or None, moment=moment, consent_id=consent.id,
         **{name: bool(checks.get(name)) for name in CAPTURE_CHECKS},

@@ -225,3 +225,16 @@ def test_other_routes_keep_the_apps_limit(app, as_practitioner):
     token = csrf_token(as_practitioner, "/patients/new")
     response = as_practitioner.post("/patients/new", data={"csrf_token": token, "notes": "x" * (9 * 1024 * 1024)})
     assert response.status_code == 413
+
+
+def test_store_photo_takes_a_photo_processed_before_the_transaction(app, consultation_with_consent, practitioner):
+    """A view may run imaging.process before its first query (outside SQLite's write lock) and pass the result."""
+    from practitioner.photos import imaging
+
+    patient, consultation, consent = consultation_with_consent
+    processed = imaging.process(images.phone_jpeg(800, 600, orientation=8))
+    photo = services.store_photo(db.session, patient=patient, visit=consultation, view="frontal", zone=None, moment="baseline",
+                                 consent=consent, checks={}, data=processed, actor=practitioner)
+    db.session.commit()
+    assert services.image_bytes(db.session, photo) == processed.image_jpeg and photo.sha256 == processed.sha256
+    assert services.thumbnail_bytes(db.session, photo) == processed.thumb_jpeg and (photo.width, photo.height) == (800, 600)

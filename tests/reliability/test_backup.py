@@ -63,28 +63,88 @@ def _writer(app, user_id: int, index: int, stop: threading.Event, latencies: lis
             db.session.remove()
 
 
+PHOTO_WRITERS = 2
+
+
+def _photo_writer(app, user_id: int, consultation_id: int, consent_id: int, stop: threading.Event, taken: list, errors: list) -> None:
+    """Upload photos (through store_photo, as the capture page does) until told to stop, each committed on its own."""
+    from practitioner.consents.models import Consent
+    from practitioner.consultations.models import Consultation
+    from practitioner.patients.models import Patient
+    from practitioner.photos.services import store_photo
+    from tests.photos.images import phone_jpeg
+
+    data = phone_jpeg(640, 480, orientation=6)
+    with app.app_context():
+        try:
+            actor = db.session.get(User, user_id)
+            while not stop.is_set():
+                consultation = db.session.get(Consultation, consultation_id)
+                store_photo(db.session, patient=db.session.get(Patient, consultation.patient_id), visit=consultation,
+                            view="frontal", zone=None, moment="baseline", consent=db.session.get(Consent, consent_id),
+                            checks={}, data=data, actor=actor)
+                db.session.commit()
+                taken.append(time.monotonic())
+        except Exception as exc:  # reported by the test, never swallowed
+            errors.append(repr(exc))
+        finally:
+            db.session.remove()
+
+
+def _photos_whole(path: Path) -> dict[str, int]:
+    """In a SQLite file: photos, image rows and 'photo.take' audit rows (equal when no photo is half saved)."""
+    return {"photos": scalar(path, "SELECT count(*) FROM photos"),
+            "images": scalar(path, "SELECT count(*) FROM photo_images WHERE length(image) > 0 AND length(thumbnail) > 0"),
+            "audited": scalar(path, "SELECT count(*) FROM audit_events WHERE action = 'photo.take'")}
+
+
+def _photo_subject() -> tuple[int, int]:
+    """A patient with a consultation and a signed consent form that gives clinical photography consent."""
+    import hashlib
+
+    from practitioner.consents.models import Consent
+    from tests.factories import make_consultation
+
+    author = make_user(Role.PRACTITIONER, email="photographer@clinic.example")
+    consultation = make_consultation(make_patient(author), author)
+    consent = Consent(patient_id=consultation.patient_id, consultation_id=consultation.id, modality=consultation.modality,
+                      content_version="drill", content_sha256=hashlib.sha256(b"drill").hexdigest(), content_text="drill",
+                      photo_clinical=True, patient_typed_name="Drill Photo", signature_png=b"\x89PNG", signature_sha256="0" * 64,
+                      witnessed_by_id=author.id)
+    db.session.add(consent)
+    db.session.commit()
+    return consultation.id, consent.id
+
+
 def _scratch_app(path: Path):
     return create_app(make_config(path))
 
 
 def test_backup_during_writes_is_a_consistent_snapshot_and_restores(app, database_path, migrated_template, tmp_path):
     users = [make_user(Role.PRACTITIONER, email=f"writer{i}@clinic.example").id for i in range(WRITERS)]
+    photo_consultation, photo_consent = _photo_subject()
     db.session.remove()
     backup = tmp_path / "backups" / "drill.sqlite3"
     stop = threading.Event()
     latencies: list = []
     errors: list = []
+    photos_taken: list = []
     threads = [threading.Thread(target=_writer, args=(app, uid, i, stop, latencies, errors), daemon=True)
                for i, uid in enumerate(users)]
+    # Photos uploaded all through the drill: each photo, its image and its audit row commit together.
+    threads += [threading.Thread(target=_photo_writer, args=(app, users[i], photo_consultation, photo_consent, stop, photos_taken, errors),
+                                 daemon=True) for i in range(PHOTO_WRITERS)]
     for thread in threads:
         thread.start()
     try:
         time.sleep(DRILL_SECONDS / 3)
         before = scalar(database_path, "SELECT count(*) FROM patients")
+        photos_before = scalar(database_path, "SELECT count(*) FROM photos")
         started = time.monotonic()
         result = app.test_cli_runner().invoke(args=["backup", str(backup)])
         backup_started, backup_seconds = started, time.monotonic() - started
         after = scalar(database_path, "SELECT count(*) FROM patients")
+        photos_after = scalar(database_path, "SELECT count(*) FROM photos")
         time.sleep(max(0.3, DRILL_SECONDS - (time.monotonic() - started) - DRILL_SECONDS / 3))
     finally:
         stop.set()
@@ -107,6 +167,11 @@ def test_backup_during_writes_is_a_consistent_snapshot_and_restores(app, databas
     report = _chain_of_copy(backup, tmp_path / "chain-check.sqlite3")
     assert report.intact and report.rows_checked == manifest["audit"]["rows"]
     assert manifest["tables"]["patients"] == in_backup
+    # Photos uploaded while the backup ran are wholly in it (row, image, thumbnail, audit row) or wholly not.
+    photos = _photos_whole(backup)
+    assert photos["photos"] == photos["images"] == photos["audited"], photos
+    assert photos_before <= photos["photos"] <= photos_after and photos_taken
+    assert manifest["tables"]["photos"] == manifest["tables"]["photo_images"] == photos["photos"]
     assert manifest["alembic_revision"] == scalar(database_path, "SELECT version_num FROM alembic_version")
     assert "Audit chain: intact" in result.output and "SHA-256: " + manifest["sha256"] in result.output
 
@@ -132,7 +197,13 @@ def test_backup_during_writes_is_a_consistent_snapshot_and_restores(app, databas
     assert last_hash == manifest["audit"]["last_hash"]
     with scratch_app.app_context():
         assert verify_chain(db.session).intact
+        from practitioner.photos.services import verify_images
+
+        checked = list(verify_images(db.session))
+        assert len(checked) == photos["photos"] and all(problem is None for _, problem in checked)
         db.session.remove()
+    assert invoke(scratch_app, "verify-photos").exit_code == 0
+    with scratch_app.app_context():
         db.engine.dispose()
     kept = list(scratch.parent.glob("practitioner.sqlite3.before-restore-*"))
     assert len(kept) == 1 and scalar(kept[0], "SELECT count(*) FROM patients") == 0
@@ -146,7 +217,8 @@ def test_backup_during_writes_is_a_consistent_snapshot_and_restores(app, databas
           f"restarts, {manifest['copy']['pages']} pages); backup has {in_backup} patients (before {before}, after "
           f"{after}, final {final}); file {manifest['size_bytes']:,} bytes; writer commit latency p50 "
           f"{ordered[len(ordered) // 2] * 1000:.0f} ms, p95 {ordered[int(len(ordered) * .95)] * 1000:.0f} ms, max "
-          f"{ordered[-1] * 1000:.0f} ms overall; max {max(during, default=0) * 1000:.0f} ms during the backup")
+          f"{ordered[-1] * 1000:.0f} ms overall; max {max(during, default=0) * 1000:.0f} ms during the backup; {len(photos_taken)} photos uploaded by "
+          f"{PHOTO_WRITERS} writers, {photos['photos']} in the backup (before {photos_before}, after {photos_after}), all verified")
 
 
 def test_stepped_copy_restarts_under_writes_and_gives_up_cleanly(app, database_path, tmp_path):
