@@ -165,3 +165,36 @@ def test_an_append_names_a_patient_added_in_the_same_transaction(app):
     db.session.commit()
     row = db.session.scalars(select(audit.AuditEvent).where(audit.AuditEvent.action == "test.pending")).one()
     assert row.patient_id == late.id is not None
+
+
+# -- the patient page's timeline ---------------------------------------------------------------------
+
+
+def test_the_timeline_statements_are_built_once_not_on_every_page(as_practitioner, practitioner):
+    # Building a statement with its loader options, and its cache key, cost more than running it; the
+    # receivers build theirs once per process and bind the patient at execution.
+    from tests.factories import signed_session, treatable_plan
+
+    def timeline_statements(url: str) -> dict[str, int]:
+        found: dict[str, int] = {}
+
+        def record(conn, clauseelement, multiparams, params, execution_options):
+            text = " ".join(str(clauseelement).split())
+            for table in ("consultations", "treatment_plans", "treatment_sessions", "consents"):
+                if text.startswith(f"SELECT {table}.id") and f"WHERE {table}.patient_id = :patient_id" in text:
+                    found[table] = id(clauseelement)
+
+        event.listen(db.engine, "before_execute", record)
+        try:
+            assert as_practitioner.get(url).status_code == 200
+        finally:
+            event.remove(db.engine, "before_execute", record)
+        return found
+
+    pages = []
+    for _ in range(2):
+        patient = make_patient(actor=practitioner)
+        signed_session(treatable_plan(patient, practitioner), practitioner)
+        pages.append(timeline_statements(f"/patients/{patient.public_id}"))
+    assert set(pages[0]) == {"consultations", "treatment_plans", "treatment_sessions", "consents"}
+    assert pages[0] == pages[1]

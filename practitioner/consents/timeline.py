@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
 from practitioner.clinical.screening import MODALITY_LABELS
@@ -17,7 +19,7 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    for consent in session.scalars(select(Consent).where(Consent.patient_id == patient.id).options(lazyload("*"))):
+    for consent in session.scalars(_consents(), {"patient_id": patient.id}):
         entries.append(TimelineEntry(
             when=consent.signed_at, kind="consent", title=f"Consent signed: {MODALITY_LABELS[consent.modality].lower()}",
             url=url_for("consents.detail", public_id=consent.public_id),
@@ -25,3 +27,9 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
             details=(f"Photos: clinical {'yes' if consent.photo_clinical else 'no'}, marketing {'yes' if consent.photo_marketing else 'no'}",),
         ))
     return entries
+
+
+@cache
+def _consents() -> Select[tuple[Consent]]:
+    # Built once per process: every patient page runs it.
+    return select(Consent).where(Consent.patient_id == bindparam("patient_id")).options(lazyload("*"))

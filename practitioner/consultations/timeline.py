@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from practitioner.clinical.screening import DECISION_LABELS, MODALITY_LABELS
@@ -17,7 +19,7 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    consultations = list(session.scalars(_consultations(patient)))
+    consultations = list(session.scalars(_consultations(), {"patient_id": patient.id}))
     # A re-screen shows beside the consultation it supersedes, each saying where the other is.
     dates = {c.id: c.consultation_date for c in consultations}
     rescreened = {c.supersedes_id: c.consultation_date for c in consultations if c.supersedes_id in dates}
@@ -40,7 +42,8 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
 # facts need, in one statement per kind, and leaves the rest unloaded. The models' default eager
 # loads (a plan joins its consultation, which selects its findings; a session selects its patient,
 # plan, users, consent, products...) ran again for every kind of record: 66 statements for one
-# patient's page, 40 ms at p95 on a slow machine (bench/bench_pages.py).
-def _consultations(patient: Patient):
-    return (select(Consultation).where(Consultation.patient_id == patient.id)
+# patient's page, 40 ms at p95 on a slow machine (bench/bench_pages.py). Built once per process.
+@cache
+def _consultations() -> Select[tuple[Consultation]]:
+    return (select(Consultation).where(Consultation.patient_id == bindparam("patient_id"))
             .options(lazyload("*"), selectinload(Consultation.flags), selectinload(Consultation.overrides).lazyload("*")))

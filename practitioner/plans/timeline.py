@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from practitioner.clinical.screening import MODALITY_LABELS
@@ -17,7 +19,7 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    for plan in session.scalars(_plans(patient)):
+    for plan in session.scalars(_plans(), {"patient_id": patient.id}):
         entries.append(TimelineEntry(
             when=plan.created_at, kind="plan",
             title=f"Treatment plan: {plan.sessions_planned} sessions of {MODALITY_LABELS[plan.modality].lower()}, every {plan.interval_weeks} weeks",
@@ -28,9 +30,11 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
 
 
 # Only what the entry prints is loaded: the plan's default eager loads (its consultation and that
-# consultation's findings) would run again for every plan (see consultations/timeline.py).
-def _plans(patient: Patient):
-    query = select(TreatmentPlan).where(TreatmentPlan.patient_id == patient.id).options(lazyload("*"))
+# consultation's findings) would run again for every plan (see consultations/timeline.py). Built once
+# per process, on the first patient page (after every feature has added its links).
+@cache
+def _plans() -> Select[tuple[TreatmentPlan]]:
+    query = select(TreatmentPlan).where(TreatmentPlan.patient_id == bindparam("patient_id")).options(lazyload("*"))
     # `sessions_done` counts the plan's signed sessions, through the link the treatments feature adds.
     sessions = getattr(TreatmentPlan, "treatment_sessions", None)
     return query if sessions is None else query.options(selectinload(sessions).lazyload("*"))

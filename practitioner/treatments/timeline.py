@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from practitioner.clinical.screening import MODALITY_LABELS
@@ -21,12 +22,7 @@ def session_entries(patient: Patient, *, session: Session, clinical: bool, **_: 
     if not clinical:
         return []
     entries = []
-    # Only what the entry prints, in one statement each (see consultations.timeline for why).
-    records = select(TreatmentSession).where(TreatmentSession.patient_id == patient.id).options(
-        lazyload("*"), selectinload(TreatmentSession.zones), selectinload(TreatmentSession.addenda).lazyload(Addendum.author),
-        selectinload(TreatmentSession.plan).options(lazyload(TreatmentPlan.consultation), lazyload(TreatmentPlan.zones)),
-    )
-    for record in session.scalars(records):
+    for record in session.scalars(_sessions(), {"patient_id": patient.id}):
         zones = ", ".join(f"{z.zone.replace('_', ' ')} {z.depth_mm} mm" for z in record.zones)
         entries.append(TimelineEntry(
             when=record.session_date, kind="session", at=_started(record),
@@ -37,6 +33,16 @@ def session_entries(patient: Patient, *, session: Session, clinical: bool, **_: 
             details=tuple(d for d in (zones, f"{len(record.addenda)} addend{'um' if len(record.addenda) == 1 else 'a'}" if record.addenda else "") if d),
         ))
     return entries
+
+
+@cache
+def _sessions() -> Select[tuple[TreatmentSession]]:
+    # Only what the entry prints, in one statement each (see consultations.timeline for why); built once
+    # per process, as every patient page runs it.
+    return select(TreatmentSession).where(TreatmentSession.patient_id == bindparam("patient_id")).options(
+        lazyload("*"), selectinload(TreatmentSession.zones), selectinload(TreatmentSession.addenda).lazyload(Addendum.author),
+        selectinload(TreatmentSession.plan).options(lazyload(TreatmentPlan.consultation), lazyload(TreatmentPlan.zones)),
+    )
 
 
 def _started(record: TreatmentSession) -> datetime | None:
