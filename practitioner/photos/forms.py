@@ -39,11 +39,12 @@ class CaptureForm(Form):
 
 
 @lru_cache(maxsize=64)
-def capture_form_class(slots: tuple[tuple[str, str], ...]) -> type[CaptureForm]:
-    """A CaptureForm with one file input per (slot key, label), then the capture checks, in page order."""
-    fields: dict[str, Any] = {"slot_fields": tuple((f"photo-{key}", key) for key, _ in slots)}
-    for key, label in slots:
-        fields[f"photo-{key}"] = FileField(label, render_kw={"accept": ACCEPT, "capture": "environment"})
+def capture_form_class(slots: tuple[tuple[str, str, bool], ...]) -> type[CaptureForm]:
+    """A CaptureForm with one file input per (slot key, label, required by the protocol), then the capture checks."""
+    fields: dict[str, Any] = {"slot_fields": tuple((f"photo-{key}", key) for key, _, _ in slots)}
+    for key, label, required in slots:
+        fields[f"photo-{key}"] = FileField(label, render_kw={"accept": ACCEPT, "capture": "environment"},
+                                           description=None if required else "Optional: not part of the protocol's set.")
     for name in CAPTURE_CHECKS:
         fields[name] = BooleanField(CAPTURE_CHECK_LABELS[name])
     return type("CaptureFormFor", (CaptureForm,), fields)

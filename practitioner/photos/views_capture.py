@@ -72,7 +72,7 @@ def _capture(visit: Visit):
         return _capture_page(visit, moment, None, refusal), 409 if request.method == "POST" else 200
     current = next(s for s in capture.photo_sets(db.session, visit) if s.moment == moment)
     slots = {slot.key: slot for slot in current.open_slots}
-    form = capture_form_class(tuple((slot.key, slot.label) for slot in current.open_slots))(moment=moment)
+    form = capture_form_class(tuple((slot.key, slot.label, slot.required) for slot in current.open_slots))(moment=moment)
     if request.method == "GET":
         capture.record_view(db.session, visit, actor=current_user, ip_address=client_ip())
     if form.validate_on_submit():
