@@ -177,9 +177,11 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
         plan = create_plan(session, consultation, {
             "modality": "microneedling", "sessions_planned": 4, "interval_weeks": 4, "first_session_on": today,
             "zones": [{"zone": "cheeks", "depth_min_mm": "1.0", "depth_max_mm": "1.5", "note": ""}]}, actor=author)
-        sign_consent(session, consultation, load_consent_content("microneedling"), typed_name=amelia.full_name,
-                     signature_data_url=_signature_data_url(amelia.full_name), photo_clinical=True, photo_marketing=False, actor=author)
+        consent = sign_consent(session, consultation, load_consent_content("microneedling"), typed_name=amelia.full_name,
+                               signature_data_url=_signature_data_url(amelia.full_name), photo_clinical=True, photo_marketing=False,
+                               actor=author)
         session.flush()
+        _demo_photos(session, amelia, consultation, "baseline", consent, author)
         # Today: a session cannot be dated before the consent that covers it, and the demo consent is signed now.
         record = sessions.start_session(session, plan, actor=author, on=today)
         # Today's re-screen asked and answered No to each question (nothing is answered by default).
@@ -198,6 +200,8 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
         record.products = [SessionProduct(position=0, name="SkinPen SkinFuse Lift HA (glide)", lot="SF-7731", labelled_for_needled_skin=True)]
         sessions.rescreen(record, policy)
         session.flush()
+        for moment in ("before", "immediately_after"):  # taken before signing: a signed session's photo set is closed
+            _demo_photos(session, amelia, record, moment, consent, author)
         sessions.sign_session(session, record, actor=author, expected_version=None)
         added += 1
 
@@ -221,6 +225,31 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
         if issue_documents and amelia is not None:
             _issue_demo_aftercare(session, author)
     return added
+
+
+def _demo_photos(session: Session, patient: Patient, visit, moment: str, consent, author) -> None:
+    """The protocol's face views of a demo visit: drawn stand-ins made with Pillow now (no photo is kept in the repository)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from practitioner.photos.models import VIEW_LABELS
+    from practitioner.photos.services import store_photo
+
+    # Where the face sits in the frame for each view (front centred, obliques turned), and a redder skin just after treatment.
+    shift = {"frontal": 0, "oblique_left": -90, "oblique_right": 90}
+    skin = (222, 170, 150) if moment == "immediately_after" else (214, 176, 156)
+    for view, dx in shift.items():
+        image = Image.new("RGB", (960, 1200), (222, 222, 218))
+        draw = ImageDraw.Draw(image)
+        draw.ellipse((300 + dx, 220, 660 + dx, 760), fill=skin)
+        draw.rectangle((400 + dx, 740, 560 + dx, 1000), fill=skin)
+        draw.text((24, 24), f"Demo stand-in: {VIEW_LABELS[view]}, {moment.replace('_', ' ')}", fill=(60, 60, 60))
+        data = io.BytesIO()
+        image.save(data, "JPEG", quality=85)
+        store_photo(session, patient=patient, visit=visit, view=view, zone=None, moment=moment, consent=consent,
+                    checks={"makeup_removed": True, "jewellery_off": True, "hair_back": True, "same_background": True,
+                            "same_lighting": True}, data=data.getvalue(), actor=author)
 
 
 def _issue_demo_aftercare(session: Session, author) -> None:

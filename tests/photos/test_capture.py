@@ -307,3 +307,13 @@ def test_reception_and_admin_see_no_photo_section_on_the_patient_page(app, clien
     assert sign_in(client, reception.email).status_code == 303
     page = client.get(f"/patients/{patient.public_id}").get_data(as_text=True)
     assert "Photo consent" not in page and "review visit" not in page.lower()
+
+
+def test_the_demo_patient_has_a_photo_set_at_each_visit(app):
+    from practitioner.demo import seed_clinical_story, seed_demo
+
+    seed_demo(db.session)
+    seed_clinical_story(db.session, issue_documents=False)
+    db.session.commit()
+    counts = dict(db.session.execute(select(Photo.moment, func.count()).group_by(Photo.moment)).all())
+    assert counts == {"baseline": 3, "before": 3, "immediately_after": 3}
