@@ -20,6 +20,7 @@ otherwise take it for the past January.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
@@ -76,21 +77,35 @@ def long_date(value: date | None, this_year: int | None = None, locale: str = LO
     if value is None or value == "":
         return ""
     pattern = LONG_THIS_YEAR if this_year is not None and value.year == this_year else LONG
-    return format_date(value, pattern, locale=locale)
+    return _date_in_words(value, pattern, locale)
 
 
 def short_date(value: date | None, locale: str = LOCALE) -> str:
     """'2 Jan 2027' ('' for no date)."""
     if value is None or value == "":
         return ""
-    return format_date(value, SHORT, locale=locale)
+    return _date_in_words(value, SHORT, locale)
 
 
 def day_month_year(value: date | None, locale: str = LOCALE) -> str:
     """'3 March 2026': a day in a sentence, where the weekday would be noise ('' for no date)."""
     if value is None or value == "":
         return ""
-    return format_date(value, DAY_MONTH_YEAR, locale=locale)
+    return _date_in_words(value, DAY_MONTH_YEAR, locale)
+
+
+def _date_in_words(value: date, pattern: str, locale: str) -> str:
+    # A day's words depend on nothing but the day, the pattern and the language, and Babel parses the
+    # locale on every call: a list page prints 25 dates of birth. Only plain dates are remembered (a
+    # datetime's day would depend on its zone, and equal datetimes in two zones compare equal).
+    if type(value) is date:
+        return _remembered_date(value, pattern, locale)
+    return format_date(value, pattern, locale=locale)
+
+
+@lru_cache(maxsize=8192)
+def _remembered_date(value: date, pattern: str, locale: str) -> str:
+    return format_date(value, pattern, locale=locale)
 
 
 def local_datetime(value: datetime | None, locale: str = LOCALE) -> str:

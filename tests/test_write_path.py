@@ -198,3 +198,37 @@ def test_the_timeline_statements_are_built_once_not_on_every_page(as_practitione
         pages.append(timeline_statements(f"/patients/{patient.public_id}"))
     assert set(pages[0]) == {"consultations", "treatment_plans", "treatment_sessions", "consents"}
     assert pages[0] == pages[1]
+
+
+# -- dates in words ----------------------------------------------------------------------------------
+
+
+def test_a_days_words_are_worked_out_once(monkeypatch):
+    from datetime import date
+
+    from practitioner import dates
+
+    calls: list[object] = []
+    real = dates.format_date
+
+    def counting(value, *args, **kwargs):
+        calls.append(value)
+        return real(value, *args, **kwargs)
+
+    monkeypatch.setattr(dates, "format_date", counting)
+    dates._remembered_date.cache_clear()
+    day = date(1987, 6, 5)
+    assert [dates.short_date(day) for _ in range(25)] == ["5 Jun 1987"] * 25
+    assert dates.long_date(day) == dates.long_date(date(1987, 6, 5)) == "Friday 5 June 1987"
+    assert len(calls) == 2
+
+
+def test_equal_moments_in_two_zones_keep_their_own_day():
+    from datetime import datetime, timedelta, timezone
+
+    from practitioner.dates import short_date
+
+    late = datetime(2026, 1, 1, 23, 30, tzinfo=timezone.utc)
+    ahead = late.astimezone(timezone(timedelta(hours=2)))
+    assert late == ahead
+    assert (short_date(late), short_date(ahead)) == ("1 Jan 2026", "2 Jan 2026")
