@@ -232,3 +232,25 @@ def test_equal_moments_in_two_zones_keep_their_own_day():
     ahead = late.astimezone(timezone(timedelta(hours=2)))
     assert late == ahead
     assert (short_date(late), short_date(ahead)) == ("1 Jan 2026", "2 Jan 2026")
+
+
+@pytest.mark.parametrize("first, second", [("", ""), ("Smith", "Jones"), ("01/02/1980", "1975-03-04"), ("07700 900123", "07700 900456")])
+def test_a_search_reuses_the_statement_of_its_shape(as_practitioner, first, second):
+    make_patient(family_name="Smith")
+
+    def patients_statement(query: str) -> int:
+        found: list[int] = []
+
+        def record(conn, clauseelement, multiparams, params, execution_options):
+            if " ".join(str(clauseelement).split()).startswith("SELECT patients.id"):
+                found.append(id(clauseelement))
+
+        event.listen(db.engine, "before_execute", record)
+        try:
+            assert as_practitioner.get("/patients/", query_string={"q": query}).status_code == 200
+        finally:
+            event.remove(db.engine, "before_execute", record)
+        (statement,) = found
+        return statement
+
+    assert patients_statement(first) == patients_statement(second)

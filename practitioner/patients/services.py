@@ -7,11 +7,11 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Load, Session, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -258,11 +258,6 @@ def _parse_date(text: str) -> date | None:
     return None
 
 
-def _prefix(column: Any, text: str) -> Any:
-    """A prefix match that uses the column's index on every database (no LIKE collation rules)."""
-    return and_(column >= text, column < text + "\U0010ffff")
-
-
 @dataclass(frozen=True)
 class PatientQuery:
     """What the list was asked for, as understood."""
@@ -271,39 +266,76 @@ class PatientQuery:
     kind: str  # "all", "date", "number", "name"
 
 
-def search_statement(text: str, include_archived: bool = False) -> tuple[Select[tuple[Patient]], PatientQuery]:
-    """Build the list query: by date of birth, phone or record number, or by name prefixes."""
+def search_query(text: str, include_archived: bool = False) -> tuple[Select[tuple[Patient]], dict[str, Any], PatientQuery]:
+    """The list query, by date of birth, phone or record number, or by name prefixes: a statement and its values.
+
+    The statement is one of a few shapes (all, a date, a number with or without the phone columns, one to
+    four name terms), each built once per process with named parameters; the values fill them in. Building
+    a statement and its cache key cost more than running it, on the page most requests ask for.
+    """
     text = (text or "").strip()
+    if not text:
+        return _search_shape("all", include_archived), {}, PatientQuery(text, "all")
+    as_date = _parse_date(text)
+    number_digits = digits(text)
+    if as_date is not None:
+        return _search_shape("date", include_archived), {"born": as_date}, PatientQuery(text, "date")
+    if number_digits and len(number_digits) >= max(3, len(re.sub(r"\s", "", text)) - 3):
+        values = {**_bounds("record", text), **_bounds("record_upper", text.upper())}
+        phone = reverse = False
+        if not re.search(r"[A-Za-z]", text) and len(number_digits) >= 4:
+            phone = True
+            values.update(_bounds("phone", number_digits))
+            national = number_digits.lstrip("0")
+            if len(national) >= 6:
+                # The last digits, or a number typed without the country code that was
+                # stored with it ("07700 900123" vs "+44 7700 900123"): a prefix of the
+                # reversed digits, so an index serves it (a LIKE '%...' scanned every patient:
+                # 25 ms at 20,000 patients and growing with them).
+                reverse = True
+                values.update(_bounds("reversed", national[::-1]))
+        return _search_shape("number", include_archived, phone, reverse), values, PatientQuery(text, "number")
+    terms = [fold(term) for term in re.split(r"[\s,]+", text) if term.strip()][:4]
+    values = {}
+    for n, term in enumerate(terms):
+        values.update(_bounds(f"term{n}", term))
+    return _search_shape("name", include_archived, terms=len(terms)), values, PatientQuery(text, "name")
+
+
+def search_statement(text: str, include_archived: bool = False) -> tuple[Select[tuple[Patient]], PatientQuery]:
+    """Build the list query with its values in it: by date of birth, phone or record number, or by name prefixes."""
+    statement, values, understood = search_query(text, include_archived)
+    return (statement.params(values) if values else statement), understood
+
+
+def _bounds(name: str, text: str) -> dict[str, str]:
+    """The values of a `_prefix_of` condition: from the text to the text followed by the last code point."""
+    return {f"{name}_from": text, f"{name}_to": text + "\U0010ffff"}
+
+
+def _prefix_of(column: Any, name: str) -> Any:
+    """A prefix match that uses the column's index on every database (no LIKE collation rules), its bounds named (`_bounds`)."""
+    return and_(column >= bindparam(f"{name}_from"), column < bindparam(f"{name}_to"))
+
+
+@cache
+def _search_shape(kind: str, include_archived: bool, phone: bool = False, reverse: bool = False, terms: int = 0) -> Select[tuple[Patient]]:
     query = select(Patient)
     if not include_archived:
         query = query.where(Patient.archived_at.is_(None))
-    understood = PatientQuery(text, "all")
-    if text:
-        as_date = _parse_date(text)
-        number_digits = digits(text)
-        if as_date is not None:
-            query = query.where(Patient.date_of_birth == as_date)
-            understood = PatientQuery(text, "date")
-        elif number_digits and len(number_digits) >= max(3, len(re.sub(r"\s", "", text)) - 3):
-            conditions = [_prefix(Patient.record_number, text), _prefix(Patient.record_number, text.upper())]
-            if not re.search(r"[A-Za-z]", text) and len(number_digits) >= 4:
-                conditions.append(_prefix(Patient.phone_digits, number_digits))
-                national = number_digits.lstrip("0")
-                if len(national) >= 6:
-                    # The last digits, or a number typed without the country code that was
-                    # stored with it ("07700 900123" vs "+44 7700 900123"): a prefix of the
-                    # reversed digits, so an index serves it (a LIKE '%...' scanned every patient:
-                    # 25 ms at 20,000 patients and growing with them).
-                    conditions.append(_prefix(Patient.phone_reversed, national[::-1]))
-            query = query.where(or_(*conditions))
-            understood = PatientQuery(text, "number")
-        else:
-            terms = [fold(term) for term in re.split(r"[\s,]+", text) if term.strip()]
-            for term in terms[:4]:
-                query = query.where(or_(_prefix(Patient.family_name_search, term), _prefix(Patient.given_name_search, term)))
-            understood = PatientQuery(text, "name")
-    query = query.order_by(Patient.family_name_search, Patient.given_name_search, Patient.id)
-    return query, understood
+    if kind == "date":
+        query = query.where(Patient.date_of_birth == bindparam("born"))
+    elif kind == "number":
+        conditions = [_prefix_of(Patient.record_number, "record"), _prefix_of(Patient.record_number, "record_upper")]
+        if phone:
+            conditions.append(_prefix_of(Patient.phone_digits, "phone"))
+        if reverse:
+            conditions.append(_prefix_of(Patient.phone_reversed, "reversed"))
+        query = query.where(or_(*conditions))
+    elif kind == "name":
+        for n in range(terms):
+            query = query.where(or_(_prefix_of(Patient.family_name_search, f"term{n}"), _prefix_of(Patient.given_name_search, f"term{n}")))
+    return query.order_by(Patient.family_name_search, Patient.given_name_search, Patient.id)
 
 
 @cache
@@ -323,17 +355,9 @@ class PatientPage(SelectPagination):
 
     _total: int | None = None
 
-    def _count_statement(self) -> Select[tuple[int]]:
-        return self._query_args["select"].with_only_columns(func.count()).select_from(Patient).order_by(None)
-
     def _query_items(self) -> list[Patient]:
-        # Only the columns the list prints: a patient row has some thirty, and turning each into a Python
-        # value (dates and times through their types) was most of the page's loading. Any other column
-        # read from these objects raises instead of quietly running a query per row.
-        total = self._count_statement().correlate(None).scalar_subquery().label("total")
-        statement = (self._query_args["select"].add_columns(total).options(_list_columns_only())
-                     .limit(self.per_page).offset(self._query_offset))
-        rows = self._query_args["session"].execute(statement).all()
+        values = {**self._query_args["values"], "page_size": self.per_page, "page_start": self._query_offset}
+        rows = self._query_args["session"].execute(_page_of(self._query_args["select"]), values).all()
         self._total = rows[0].total if rows else None
         return [row[0] for row in rows]
 
@@ -342,9 +366,26 @@ class PatientPage(SelectPagination):
             return self._total
         if self.page == 1:
             return 0
-        return self._query_args["session"].scalar(self._count_statement()) or 0
+        return self._query_args["session"].scalar(_count_of(self._query_args["select"]), self._query_args["values"]) or 0
 
 
-def patient_page(session: Session, statement: Select[tuple[Patient]], *, per_page: int, page: int | None = None) -> PatientPage:
-    """A page of `search_statement`'s patients (the page number from the request's ?page= when not given; 1 if unreadable)."""
-    return PatientPage(select=statement, session=session, page=page, per_page=per_page, max_per_page=100, error_out=False)
+def _count_of(statement: Select[tuple[Patient]]) -> Select[tuple[int]]:
+    return statement.with_only_columns(func.count()).select_from(Patient).order_by(None)
+
+
+@lru_cache(maxsize=64)
+def _page_of(statement: Select[tuple[Patient]]) -> Select[Any]:
+    # Built once per shape of search (`_search_shape` hands out the same statement objects).
+    # Only the columns the list prints: a patient row has some thirty, and turning each into a Python
+    # value (dates and times through their types) was most of the page's loading. Any other column
+    # read from these objects raises instead of quietly running a query per row.
+    total = _count_of(statement).correlate(None).scalar_subquery().label("total")
+    return (statement.add_columns(total).options(_list_columns_only())
+            .limit(bindparam("page_size")).offset(bindparam("page_start")))
+
+
+def patient_page(session: Session, statement: Select[tuple[Patient]], *, per_page: int, page: int | None = None,
+                 values: dict[str, Any] | None = None) -> PatientPage:
+    """A page of `search_query`'s patients, with its values (the page number from the request's ?page= when not given; 1 if unreadable)."""
+    return PatientPage(select=statement, values=values or {}, session=session, page=page, per_page=per_page, max_per_page=100,
+                       error_out=False)

@@ -47,8 +47,8 @@ def list():  # noqa: A001 - the endpoint is patients.list by convention
     """All patients, or those matching the search, a page at a time."""
     form = SearchForm(request.args)
     form.validate()
-    statement, understood = services.search_statement(form.q.data or "", include_archived=bool(form.archived.data))
-    page = services.patient_page(db.session, statement, per_page=current_app.config["PATIENTS_PER_PAGE"])
+    statement, values, understood = services.search_query(form.q.data or "", include_archived=bool(form.archived.data))
+    page = services.patient_page(db.session, statement, values=values, per_page=current_app.config["PATIENTS_PER_PAGE"])
     return render_template("patients/list.html", form=form, page=page, understood=understood)
 
 
