@@ -104,6 +104,17 @@ class DocumentAction:
 
 
 @dataclass(frozen=True)
+class DocumentJobState:
+    """A document being made in the background from the record: "preparing", "failed" (with Try again) or "done"."""
+
+    state: str
+    message: str
+    status_url: str | None = None  # while preparing: polled by the page (JSON)
+    retry_url: str | None = None  # when failed: POST to try again
+    document_url: str | None = None  # when done: the issued PDF
+
+
+@dataclass(frozen=True)
 class DocumentsBox:
     """A record's Documents box: what was issued from it and what can be made from it."""
 
@@ -111,6 +122,7 @@ class DocumentsBox:
     empty: str  # said when nothing was issued yet
     issued: tuple[IssuedEntry, ...] = ()
     actions: tuple[DocumentAction, ...] = field(default_factory=tuple)
+    jobs: tuple[DocumentJobState, ...] = ()  # documents being made in the background, and how the last one ended
 
 
 @dataclass(frozen=True)

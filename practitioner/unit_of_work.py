@@ -23,6 +23,8 @@ The exceptions, each named, so `grep -rn "commit_" practitioner/` lists every pl
                              the next attempt must survive the refusal.
         SIGN_IN_SESSION      loading the signed-in user touches or expires the sign-in session before any view.
         CLI                  a command-line command (create-user, seed-demo) is its own unit of work.
+        DOCUMENT_JOB         a document issued off the request path (practitioner/documents/jobs.py): queuing it
+                             after the signature is committed, claiming it, and recording how it ended, each on its own.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class CommitReason(enum.StrEnum):
     SIGN_IN_REFUSED = "a refused or throttled sign-in keeps its failure count"
     SIGN_IN_SESSION = "loading the signed-in user touches or expires the sign-in session"
     CLI = "a command-line command is its own unit of work"
+    DOCUMENT_JOB = "a background document job is queued, claimed and finished in its own short transactions"
 
 
 def _session(session: Session | scoped_session | None) -> Session | scoped_session:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from blinker import Namespace
@@ -14,6 +15,8 @@ from sqlalchemy import select
 
 from practitioner import signals
 from practitioner.admin.services import get_settings
+from practitioner.database import utcnow
+from practitioner.documents import jobs
 from practitioner.documents import services as document_services
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.extensions import db
@@ -149,6 +152,9 @@ def test_when_issuing_the_aftercare_fails_after_signing_the_signature_stands_and
     caplog.set_level(logging.INFO)
     response = _sign(as_practitioner, record_url)
     assert response.status_code == 303 and response.headers["Location"].endswith(record_url)
+    # The render is tried again by itself (practitioner.documents.jobs): run the retries when they fall due.
+    for minutes in (1, 2):
+        jobs.run_due(db.session, now=utcnow() + timedelta(minutes=minutes))
 
     stored = _stored(record_url)
     assert stored.is_signed and stored.signed_by_id is not None, "signed and committed"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import enum
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -70,3 +71,48 @@ class IssuedDocument(PublicIdMixin, Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     issued_by = relationship("User", lazy="joined")
+
+
+class JobState(enum.StrEnum):
+    """Where a document job stands: waiting (or waiting to retry), being rendered, archived, or given up."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DocumentJob(PublicIdMixin, Base):
+    """A document to issue off the request path (the aftercare at signing): any web process may claim and render it.
+
+    Claimed by one UPDATE ... WHERE state is still claimable (practitioner.documents.jobs.claim), so two
+    workers never render the same job; a failed attempt waits `run_after` and is tried again up to
+    jobs.MAX_ATTEMPTS times, then the job is FAILED with `error` in words and can be tried again from the page.
+    """
+
+    __tablename__ = "document_jobs"
+    __table_args__ = (
+        Index("ix_document_jobs_state_run_after", "state", "run_after"),
+        Index("ix_document_jobs_kind_source_id", "kind", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(KindColumn())  # a DocumentKind once loaded
+    source_id: Mapped[str] = mapped_column(String(36))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    issued_on: Mapped[date]
+    large_print: Mapped[bool] = mapped_column(default=False)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ip_address: Mapped[str] = mapped_column(String(45), default="")
+    state: Mapped[JobState] = mapped_column(
+        Enum(JobState, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e]), default=JobState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(80), default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    error: Mapped[str] = mapped_column(String(500), default="")
+    issued_document_id: Mapped[int | None] = mapped_column(ForeignKey("issued_documents.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    issued_document = relationship("IssuedDocument", lazy="joined")

@@ -7,6 +7,7 @@ package's __init__.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, url_for
@@ -14,33 +15,56 @@ from sqlalchemy.orm import Session
 
 from practitioner import signals
 from practitioner.auth.models import User
-from practitioner.documents import kinds, services
-from practitioner.documents.models import DocumentKind, IssuedDocument
+from practitioner.database import utcnow
+from practitioner.documents import jobs, kinds, services
+from practitioner.documents.models import DocumentJob, DocumentKind, IssuedDocument, JobState
 from practitioner.errors import DomainError
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
 from practitioner.treatments.models import TreatmentSession
+from practitioner.unit_of_work import CommitReason, commit_exception
 
 # The preview button says "Preview aftercare", as it always has, where the label is longer.
 _PREVIEW_NAMES = {DocumentKind.AFTERCARE: "Aftercare"}
 
 AFTERCARE_NOT_ISSUED = ("The aftercare could not be issued automatically. Issue it from this page: "
                         f"“{DocumentKind.AFTERCARE.issue_label}” under Documents.")
+DONE_SHOWN_FOR = timedelta(minutes=30)  # how long a record's page says a background document is ready
+AFTERCARE_PREPARING = "Preparing the aftercare: it appears under Documents on this page in a moment, ready to print."
 
 
 def issue_aftercare(record: TreatmentSession, *, actor: User, ip_address: str, **_: Any) -> signals.Notice:
-    """session_signed: issue the signed session's aftercare; the notice says where to find it, or how to issue it by hand."""
+    """session_signed: queue the signed session's aftercare (rendered off the request path, practitioner.documents.jobs).
+
+    A refusal a person must act on (no clinic phone, not ready) is said at once; otherwise the notice says it is
+    being prepared, and the Documents box shows it appear (or, after its retries, what failed, with Try again).
+    """
+    declared = kinds.get(DocumentKind.AFTERCARE)
     try:
-        issued = services.issue_now(db.session, DocumentKind.AFTERCARE, record.public_id, actor=actor,
-                                    issued_on=record.session_date, ip_address=ip_address)
+        missing = declared.missing(record)
+        if missing:
+            raise services.NotReady(missing)
+        services.check_can_issue(db.session, DocumentKind.AFTERCARE)
+        job = jobs.enqueue(db.session, DocumentKind.AFTERCARE, record.public_id, patient_id=record.patient_id, actor=actor,
+                           issued_on=record.session_date, ip_address=ip_address)
+        commit_exception(CommitReason.DOCUMENT_JOB)
     except Exception as exc:  # noqa: BLE001  (the signature is committed and stands; the practitioner is told)
         db.session.rollback()
         signals.log_failure("Issuing the aftercare at signing", exc, record_id=f"session {record.public_id}")
         # A refusal written for people (no clinic phone, not ready) says what to do first.
         reason = f" {exc}" if isinstance(exc, (DomainError, services.NotReady)) else ""
         return signals.Notice(AFTERCARE_NOT_ISSUED + reason, "warning")
-    return signals.Notice(f"Aftercare issued as {issued.number}: print it for the patient from the Documents list.")
+    if jobs.mode() == "background":
+        jobs.wake()
+        return signals.Notice(AFTERCARE_PREPARING)
+    state = jobs.run_one(db.session, job.id)
+    job = db.session.get(DocumentJob, job.id, populate_existing=True)
+    if state is JobState.DONE:
+        return signals.Notice(f"Aftercare issued as {job.issued_document.number}: print it for the patient from the Documents list.")
+    if state is JobState.FAILED:
+        return signals.Notice(AFTERCARE_NOT_ISSUED + f" {job.error}", "warning")
+    return signals.Notice(AFTERCARE_PREPARING)
 
 
 def document_entries(patient: Patient, *, session: Session, clinical: bool, **_: Any) -> list[TimelineEntry]:
@@ -75,7 +99,36 @@ def documents_box(record: Any, **_: Any) -> signals.DocumentsBox | None:
             if declared.missing(record) is None else None)
         for declared in made)
     return signals.DocumentsBox(anchor=str(record.public_id), empty=empty,
-                                issued=tuple(_entry(d) for d in issued), actions=actions)
+                                issued=tuple(_entry(d) for d in issued), actions=actions,
+                                jobs=() if isinstance(record, Patient) else _job_states(record, made))
+
+
+def _job_states(record: Any, made: list[Any]) -> tuple[signals.DocumentJobState, ...]:
+    """What the background jobs of this record's documents are doing: preparing, failed (with Try again), or done."""
+    states = []
+    for declared in made:
+        job = jobs.latest_for(db.session, declared.kind, str(record.public_id))
+        if job is None:
+            continue
+        label = declared.label
+        if job.state is JobState.DONE:
+            if job.finished_at is None or job.finished_at < utcnow() - DONE_SHOWN_FOR:
+                continue  # long done: the Documents list says it
+            issued = job.issued_document
+            states.append(signals.DocumentJobState(
+                state="done", message=f"{_PREVIEW_NAMES.get(declared.kind, label)} issued as {issued.number}: "
+                                      f"{'print it for the patient' if declared.for_patient else 'it is in the clinic file'}.",
+                document_url=url_for("documents.reprint", public_id=issued.public_id)))
+        elif job.state is JobState.FAILED:
+            states.append(signals.DocumentJobState(
+                state="failed", message=f"The {_PREVIEW_NAMES.get(declared.kind, label).lower()} could not be issued automatically. "
+                                        f"Issue it from this page: “{declared.issue_label}” under Documents, or try again. {job.error}",
+                retry_url=url_for("documents.retry_job", public_id=job.public_id)))
+        else:
+            states.append(signals.DocumentJobState(
+                state="preparing", message=f"Preparing the {label.lower()}…",
+                status_url=url_for("documents.job_status", public_id=job.public_id)))
+    return tuple(states)
 
 
 def content_awaiting_review(_sender: Any, **_: Any) -> list[signals.ContentNote]:
@@ -88,14 +141,16 @@ def content_awaiting_review(_sender: Any, **_: Any) -> list[signals.ContentNote]
 
 
 def start_rendering_early() -> None:
-    """In a served app, each web process starts its PDF render process with its first request
-    (any page, usually the sign-in), not with its first PDF. Not under tests or commands."""
+    """In a served app, each web process starts its PDF render process and its document job runner with its
+    first request (any page, usually the sign-in), not with its first PDF. Not under tests or commands."""
     if current_app.testing:
         return
 
     from practitioner.documents.pdf.pool import start_render_process_soon
 
     start_render_process_soon()
+    if jobs.mode() == "background":
+        jobs.start_runner(current_app._get_current_object())  # type: ignore[attr-defined]  # the app, not its proxy
 
 
 def connect() -> None:

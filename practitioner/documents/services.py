@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import date, datetime, time, timezone
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,10 +33,19 @@ def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on:
     return kinds.get(kind).make(session, source_id, issued_on)
 
 
-def render(spec: DocumentSpec, *, large_print: bool = False) -> bytes:
-    """The PDF bytes of a spec. Call with no database transaction open: rendering takes a while."""
+def render(spec: DocumentSpec, *, large_print: bool = False, owner: str = "") -> bytes:
+    """The PDF bytes of a spec. Call with no database transaction open: rendering takes a while.
+
+    `owner` (who asked, e.g. "user:12") is where the render process's fair queue puts this render: one person's
+    previews and exports wait behind each other, not in front of someone else's (practitioner.documents.pdf.pool).
+    """
     return render_pdf(spec.template, spec.context, title=spec.title, paper=spec.paper, large_print=large_print, logo_png=spec.logo_png,
-                      attachments=attachments(spec, large_print))
+                      attachments=attachments(spec, large_print), owner=owner)
+
+
+def owner_of(actor: User) -> str:
+    """The fair queue's key for a person's renders."""
+    return f"user:{actor.id}"
 
 
 def filename(spec: DocumentSpec, large_print: bool = False) -> str:
@@ -110,13 +120,20 @@ def check_can_issue(session: Session, kind: DocumentKind) -> None:
 
 
 def issue_now(session: Session, kind: DocumentKind, source_id: uuid.UUID, *, actor: User, issued_on: date,
-              large_print: bool = False, ip_address: str = "") -> IssuedDocument:
-    """Build, render with no transaction open, archive and commit: the whole issue in one call."""
+              large_print: bool = False, ip_address: str = "",
+              with_archive: Callable[[IssuedDocument], None] | None = None) -> IssuedDocument:
+    """Build, render with no transaction open, archive and commit: the whole issue in one call.
+
+    `with_archive(issued)` runs in the archive's transaction (a background job marks itself done there, so a
+    job is never left unfinished with its document archived).
+    """
     spec = build(session, kind, source_id, issued_on)
     check_can_issue(session, kind)
     # End the read before rendering: on SQLite an open transaction holds the write lock.
     commit_exception(CommitReason.RENDER_THEN_ARCHIVE, session)
-    pdf = render(spec, large_print=large_print)
+    pdf = render(spec, large_print=large_print, owner=owner_of(actor))
     issued = archive(session, spec, pdf, actor=actor, large_print=large_print, ip_address=ip_address)
+    if with_archive is not None:
+        with_archive(issued)
     commit_exception(CommitReason.RENDER_THEN_ARCHIVE, session)
     return issued

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
 
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
-from practitioner.documents import bp, services
+from practitioner.documents import bp, jobs, services
 from practitioner.documents.kinds import NotReady, SourceNotFound
-from practitioner.documents.models import DocumentKind, IssuedDocument
+from practitioner.documents.models import DocumentJob, DocumentKind, IssuedDocument, JobState
+from practitioner.documents.pdf.pool import RenderQueueFull
 from practitioner.errors import NotAllowed
 from practitioner.extensions import db
 from practitioner.forms import Form
 from practitioner.dates import clinic_today
-from practitioner.unit_of_work import CommitReason, commit_exception
+from practitioner.unit_of_work import CommitReason, commit_exception, commit_request
 
 
 def _kind_or_404(kind: str) -> DocumentKind:
@@ -32,6 +33,26 @@ def pdf_response(body: bytes, filename: str) -> Response:
         "Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})
 
 
+# The page of each kind of record documents are made from: where a refusal sends the person back to
+# (never the Referer, which may be another site), and where a job's "Try again" returns.
+RECORD_PAGES = {"Patient": "patients.detail", "Consultation": "consultations.detail", "TreatmentPlan": "plans.detail",
+                "Consent": "consents.detail", "TreatmentSession": "treatments.detail"}
+
+
+def record_page(document_kind: DocumentKind, source_id: uuid.UUID | str) -> str:
+    """The URL of the record a document is made from, at its Documents box."""
+    endpoint = RECORD_PAGES.get(document_kind.document_type.source.__name__)
+    if endpoint is None:
+        return url_for("patients.list")
+    return url_for(endpoint, public_id=source_id) + f"#docs-title-{source_id}"
+
+
+def _refused(document_kind: DocumentKind, source_id: uuid.UUID, message: str):
+    db.session.rollback()
+    flash(message, "error")
+    return redirect(record_page(document_kind, source_id), 303)
+
+
 @bp.get("/documents/<kind>/<uuid:source_id>.pdf")
 @require(Permission.VIEW_CLINICAL)
 def preview(kind: str, source_id: uuid.UUID):
@@ -43,11 +64,13 @@ def preview(kind: str, source_id: uuid.UUID):
     except SourceNotFound:
         abort(404)
     except NotReady as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(request.referrer or url_for("patients.list"), 303)
+        return _refused(document_kind, source_id, str(exc))
     commit_exception(CommitReason.RENDER_THEN_ARCHIVE)  # end the read (and its WAL snapshot) before the 200 ms render
-    return pdf_response(services.render(spec, large_print=large), services.filename(spec, large))
+    try:
+        body = services.render(spec, large_print=large, owner=services.owner_of(current_user))
+    except RenderQueueFull as exc:
+        return _refused(document_kind, source_id, str(exc))
+    return pdf_response(body, services.filename(spec, large))
 
 
 @bp.post("/documents/<kind>/<uuid:source_id>/issue")
@@ -62,10 +85,8 @@ def issue(kind: str, source_id: uuid.UUID):
                                     large_print=request.form.get("large_print") == "1", ip_address=client_ip())
     except SourceNotFound:
         abort(404)
-    except (NotReady, NotAllowed) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(request.referrer or url_for("patients.list"), 303)
+    except (NotReady, NotAllowed, RenderQueueFull) as exc:
+        return _refused(document_kind, source_id, str(exc))
     flash(f"{issued.title} issued as {issued.number} (version {issued.version}).", "success")
     return redirect(url_for("documents.reprint", public_id=issued.public_id), 303)
 
@@ -89,3 +110,34 @@ def reprint_json(public_id: uuid.UUID):
     services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())
     return Response(issued.json_data, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{issued.filename.removesuffix(".pdf")}.json"', "Cache-Control": "no-store"})
+
+
+@bp.get("/documents/jobs/<uuid:public_id>.json")
+@require(Permission.VIEW_CLINICAL)
+def job_status(public_id: uuid.UUID):
+    """Where a background document stands (the record's page polls it while it says "Preparing")."""
+    job = db.one_or_404(DocumentJob.by_public_id(public_id))
+    ready = job.state is JobState.DONE
+    return jsonify(state=job.state.value, ready=ready, failed=job.state is JobState.FAILED,
+                   url=url_for("documents.reprint", public_id=job.issued_document.public_id) if ready else None)
+
+
+@bp.post("/documents/jobs/<uuid:public_id>/retry")
+@require(Permission.EDIT_CLINICAL)
+def retry_job(public_id: uuid.UUID):
+    """Try again a background document that gave up after its retries; back to its record's page."""
+    job = db.one_or_404(DocumentJob.by_public_id(public_id))
+    if not Form().validate_on_submit():
+        abort(400)
+    back = record_page(job.kind, job.source_id)
+    try:
+        jobs.retry(db.session, job, actor=current_user)
+    except NotAllowed as exc:
+        return _refused(job.kind, job.source_id, str(exc))
+    commit_request()
+    if jobs.mode() == "background":
+        jobs.wake()
+        flash(f"Trying the {job.kind.label.lower()} again: it appears under Documents in a moment.", "success")
+    elif jobs.run_one(db.session, job.id) is JobState.DONE:
+        flash(f"{job.kind.label} issued.", "success")
+    return redirect(back, 303)

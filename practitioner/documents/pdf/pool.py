@@ -11,13 +11,14 @@ The private CPython attributes this needs are read through practitioner.document
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import dataclasses
 import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -114,6 +115,98 @@ class RenderProcessError(RuntimeError):
     """The render process died twice in a row (killed, out of memory) or overran RENDER_TIMEOUT_SECONDS on one document."""
 
 
+class RenderQueueFull(RuntimeError):
+    """This person already has MAX_WAITING_PER_OWNER documents waiting for this web process's render process."""
+
+
+# -- fairness: whose render goes next ------------------------------------------------------------
+#
+# One render at a time per web process (above), so a queue forms when several are asked at once.
+# First come, first served let one person's burst (twelve export previews) hold everyone else's
+# PDF for the whole burst. Instead each render names its owner (services.owner_of: "user:<id>")
+# and waits in its owner's queue; when a render ends, the next turn goes to the owner served least
+# recently (owners never served first, then by arrival): round robin over the people waiting. So
+# another person's render starts after at most the one in flight, however many one person queued.
+# A person may have MAX_WAITING_PER_OWNER renders waiting here; one more is refused (RenderQueueFull)
+# rather than holding another of the web process's threads.
+MAX_WAITING_PER_OWNER = 3
+
+
+class FairGate:
+    """One turn at a time, handed out round robin over the owners waiting (see above)."""
+
+    def __init__(self, max_waiting_per_owner: int = MAX_WAITING_PER_OWNER) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[str, collections.deque[threading.Event]] = {}
+        self._arrival: dict[str, int] = {}  # when each waiting owner's queue began (ties among the never served)
+        self._served: dict[str, int] = {}  # owner -> the turn number it last had
+        self._turns = 0
+        self._busy = False
+        self._max_waiting = max_waiting_per_owner
+
+    @contextlib.contextmanager
+    def turn(self, owner: str) -> Iterator[None]:
+        """Wait for this owner's turn, hold it for the block, then hand it on."""
+        ticket = threading.Event()
+        with self._lock:
+            if not self._busy:
+                self._busy = True
+                self._grant(owner)
+                ticket.set()
+            else:
+                queue = self._waiting.get(owner) or collections.deque()
+                if len(queue) >= self._max_waiting:
+                    raise RenderQueueFull(
+                        f"You already have {self._max_waiting} documents waiting to be made here. "
+                        "Open them once they are ready, then ask for the next.")
+                if not queue:
+                    self._waiting[owner], self._arrival[owner] = queue, self._turns
+                queue.append(ticket)
+        try:
+            ticket.wait()
+        except BaseException:  # interrupted while waiting: give up the place, or the turn if it came meanwhile
+            with self._lock:
+                queue = self._waiting.get(owner)
+                if queue is not None and ticket in queue:
+                    queue.remove(ticket)
+                    if not queue:
+                        del self._waiting[owner], self._arrival[owner]
+                    raise
+            self._hand_on()
+            raise
+        try:
+            yield
+        finally:
+            self._hand_on()
+
+    def waiting(self) -> dict[str, int]:
+        """How many turns each owner is waiting for (for tests and the bench)."""
+        with self._lock:
+            return {owner: len(queue) for owner, queue in self._waiting.items()}
+
+    def _grant(self, owner: str) -> None:
+        self._turns += 1
+        self._served[owner] = self._turns
+        if len(self._served) > 1000:  # forget owners long gone (none of them is waiting)
+            self._served = {o: t for o, t in self._served.items() if o in self._waiting or t > self._turns - 100}
+
+    def _hand_on(self) -> None:
+        with self._lock:
+            if not self._waiting:
+                self._busy = False
+                return
+            owner = min(self._waiting, key=lambda o: (self._served.get(o, -1), self._arrival[o]))
+            queue = self._waiting[owner]
+            ticket = queue.popleft()
+            if not queue:
+                del self._waiting[owner], self._arrival[owner]
+            self._grant(owner)
+            ticket.set()
+
+
+_gate = FairGate()
+
+
 @dataclasses.dataclass
 class _Pool:
     pid: int  # the process that made it: a forked child must not use its parent's
@@ -155,9 +248,12 @@ def _retire(pool: _Pool, *, start_next: bool) -> None:
 
 
 def render_isolated(html: str, *, title: str, language: str, logo_png: bytes | None,
-                    attachments: tuple[AttachedFile, ...] = ()) -> RenderResult:
-    """`weasyprint_pdf` in this web process's render process (see above), replaced every RENDERS_PER_PROCESS renders."""
-    with _pool_lock:
+                    attachments: tuple[AttachedFile, ...] = (), owner: str = "") -> RenderResult:
+    """`weasyprint_pdf` in this web process's render process (see above), replaced every RENDERS_PER_PROCESS renders.
+
+    Renders wait their turn in `owner`'s queue of the fair gate (see "fairness" above).
+    """
+    with _gate.turn(owner), _pool_lock:
         for attempt in (1, 2):
             pool = _current_pool()
             try:
@@ -233,8 +329,8 @@ def _after_fork_in_child() -> None:
     # another thread of the parent held at the fork. Nor its parent's forkserver: multiprocessing
     # would check on it with waitpid, which fails in a child ("No child processes"), so the child
     # forgets it and starts its own with its first render.
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
+    global _pool, _pool_lock, _gate
+    _pool, _pool_lock, _gate = None, threading.Lock(), FairGate()
     _cpython.forget_inherited_forkserver()
 
 
@@ -254,12 +350,14 @@ def render_pdf(
     logo_png: bytes | None = None,
     strict: bool = True,
     attachments: tuple[AttachedFile, ...] = (),
+    owner: str = "",
 ) -> bytes:
     """Render a report template to a tagged PDF/A-3u with the bundled font and locked-down fetching.
 
     With `strict` (the default) any warning or error WeasyPrint logs, a refused URL included,
     raises DocumentRenderError instead of returning a document with something missing.
-    `attachments` are embedded as PDF/A-3 associated files (the patient export's JSON).
+    `attachments` are embedded as PDF/A-3 associated files (the patient export's JSON). `owner` names whose
+    render it is, for the fair queue (RenderQueueFull when that person already has too many waiting).
     """
     if logo_png is not None and not logo_png.startswith(_PNG_SIGNATURE):
         raise ValueError("The clinic logo must be PNG bytes (as stored by the clinic settings).")
@@ -268,7 +366,7 @@ def render_pdf(
         large_print=large_print, with_logo=logo_png is not None,
     )
     return pdf_from_html(html, title=title, language=language, logo_png=logo_png, label=template_name, strict=strict,
-                         attachments=attachments)
+                         attachments=attachments, owner=owner)
 
 
 def pdf_from_html(
@@ -280,12 +378,13 @@ def pdf_from_html(
     label: str = "document",
     strict: bool = True,
     attachments: tuple[AttachedFile, ...] = (),
+    owner: str = "",
 ) -> bytes:
     """WeasyPrint on report HTML from render_html, in the render process: reports/ as base URL, the report fetcher, PDF/A-3u with tags."""
     if os.environ.get(IN_PROCESS_VARIABLE) == "1":
         result = weasyprint_pdf(html, title=title, language=language, logo_png=logo_png, attachments=attachments)
     else:
-        result = render_isolated(html, title=title, language=language, logo_png=logo_png, attachments=attachments)
+        result = render_isolated(html, title=title, language=language, logo_png=logo_png, attachments=attachments, owner=owner)
         # What WeasyPrint logged over there is logged here too, as when it ran in this process.
         for level, message in result.problems:
             logging.getLogger("weasyprint").log(level, "%s", message)
