@@ -77,6 +77,22 @@ SESSION_LIST_TITLES: Final[dict[str, str]] = {
     "zones": "Zones treated", "products": "Products on needled skin", "adverse_events": "Adverse events",
 }
 
+# Clinical photography (docs/photography.md): the standard views (natural head position; obliques at 45 degrees,
+# sides at 90), when in the course of care a photo was taken, what the practitioner ticks at capture, the two
+# scopes of photo consent, and the kinds of visit photos are taken at. The codes are practitioner/photos/models.py's.
+VIEW_LABELS: Final[dict[str, str]] = {
+    "frontal": "Front", "oblique_left": "Left oblique (45°)", "oblique_right": "Right oblique (45°)",
+    "lateral_left": "Left side (90°)", "lateral_right": "Right side (90°)", "close_up": "Close-up",
+}
+MOMENT_LABELS: Final[dict[str, str]] = {"baseline": "Baseline (consultation)", "before": "Before treatment",
+                                        "immediately_after": "Immediately after treatment", "review": "Review visit"}
+CAPTURE_CHECK_LABELS: Final[dict[str, str]] = {
+    "makeup_removed": "Make-up removed", "jewellery_off": "Jewellery and glasses off", "hair_back": "Hair back from the face",
+    "same_background": "Same background as before", "same_lighting": "Same lighting as before",
+}
+CONSENT_SCOPE_LABELS: Final[dict[str, str]] = {"clinical": "Clinical photography", "marketing": "Marketing use"}
+VISIT_KIND_LABELS: Final[dict[str, str]] = {"consultation": "Consultation", "session": "Session", "review": "Review visit"}
+
 # The practitioner's own declaration on a consent, printed on the signed form as it was ticked.
 CONSENT_CONFIRMATION: Final = "I explained the treatment, its risks and alternatives, and answered the patient's questions"
 

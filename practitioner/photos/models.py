@@ -13,25 +13,22 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from practitioner.clinical.vocabulary import (  # noqa: F401  (the labels, as the photos feature has always named them)
+    CAPTURE_CHECK_LABELS,
+    CONSENT_SCOPE_LABELS,
+    MOMENT_LABELS,
+    VIEW_LABELS,
+)
 from practitioner.database import Base, PublicIdMixin, code_enum, utcnow
 
+# The labels of these codes live in the clinic's vocabulary (practitioner/clinical/vocabulary.py), imported here.
 # Standard views (docs/photography.md): natural head position; obliques at 45 degrees, laterals at 90.
 VIEWS = ("frontal", "oblique_left", "oblique_right", "lateral_left", "lateral_right", "close_up")
-VIEW_LABELS = {
-    "frontal": "Front", "oblique_left": "Left oblique (45°)", "oblique_right": "Right oblique (45°)",
-    "lateral_left": "Left side (90°)", "lateral_right": "Right side (90°)", "close_up": "Close-up",
-}
 # When in the course of care the photo was taken.
 MOMENTS = ("baseline", "before", "immediately_after", "review")
-MOMENT_LABELS = {"baseline": "Baseline (consultation)", "before": "Before treatment",
-                 "immediately_after": "Immediately after treatment", "review": "Review visit"}
 # What the practitioner ticks at capture (consistency matters more than resolution).
 CAPTURE_CHECKS = ("makeup_removed", "jewellery_off", "hair_back", "same_background", "same_lighting")
-CAPTURE_CHECK_LABELS = {"makeup_removed": "Make-up removed", "jewellery_off": "Jewellery and glasses off",
-                        "hair_back": "Hair back from the face", "same_background": "Same background as before",
-                        "same_lighting": "Same lighting as before"}
 CONSENT_SCOPES = ("clinical", "marketing")
-CONSENT_SCOPE_LABELS = {"clinical": "Clinical photography", "marketing": "Marketing use"}
 
 
 class ReviewVisit(PublicIdMixin, Base):

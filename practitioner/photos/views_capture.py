@@ -19,6 +19,7 @@ from sqlalchemy.exc import DatabaseError
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner.clinical.screening import MODALITY_LABELS
+from practitioner.clinical.vocabulary import VISIT_KIND_LABELS
 from practitioner.consultations.models import Consultation
 from practitioner.dates import clinic_today, short_date
 from practitioner.extensions import db
@@ -32,9 +33,6 @@ from practitioner.photos.urls import capture_url, thumbnail_url, visit_url
 from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import TreatmentSession
 from practitioner.unit_of_work import commit_request
-
-KIND_TITLES = {"consultation": "Consultation", "session": "Session", "review": "Review visit"}
-
 
 def _refusal(visit: Visit) -> PhotoRefused | None:
     """Why no photo can be taken at this visit now, or None."""
@@ -54,7 +52,7 @@ def _capture_page(visit: Visit, moment: str, form: Any, refusal: PhotoRefused | 
     marketing_state = consent.consent_state(db.session, visit.patient_id, consent.MARKETING)
     plan = visit.plan if isinstance(visit, (TreatmentSession, ReviewVisit)) else None
     return render_template(
-        "photos/capture.html", visit=visit, kind=capture.visit_kind(visit), kind_title=KIND_TITLES[capture.visit_kind(visit)],
+        "photos/capture.html", visit=visit, kind=capture.visit_kind(visit), kind_title=VISIT_KIND_LABELS[capture.visit_kind(visit)],
         patient=visit.patient, moment=moment, sets=sets, current=next(s for s in sets if s.moment == moment), form=form,
         refusal=refusal, consultation=capture.consultation_of(db.session, visit), plan=plan, capture_url=capture_url,
         visit_url=visit_url(visit), thumbnail_url=thumbnail_url, marked=marketing.open_marks(db.session, [p.id for p in photos]),
