@@ -254,3 +254,20 @@ def test_a_search_reuses_the_statement_of_its_shape(as_practitioner, first, seco
         return statement
 
     assert patients_statement(first) == patients_statement(second)
+
+
+def test_the_timeline_counts_a_sessions_addenda_without_loading_them(as_practitioner, practitioner):
+    from tests.conftest import post_form
+    from tests.factories import signed_session, treatable_plan
+
+    patient = make_patient(actor=practitioner)
+    record = signed_session(treatable_plan(patient, practitioner), practitioner)
+    page = f"/sessions/{record.public_id}"
+    url = f"/patients/{patient.public_id}"
+    assert " addend" not in as_practitioner.get(url).get_data(as_text=True)
+    for n in range(2):
+        assert post_form(as_practitioner, f"{page}/addenda", {"reason": "Late entry", "text": f"Note {n}"}, page=page).status_code == 303
+        assert ("1 addendum" if n == 0 else "2 addenda") in as_practitioner.get(url).get_data(as_text=True)
+    seen = _statements(as_practitioner, url)
+    assert not [s for s in seen if s.startswith("SELECT session_addenda.")]
+    assert not [s for s in seen if s.startswith("SELECT treatment_plans.") and "treatment_plans.id IN" in s]

@@ -6,8 +6,8 @@ from datetime import datetime
 from functools import cache
 
 from flask import url_for
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from practitioner.clinical.screening import MODALITY_LABELS
 from practitioner.dates import clinic_zone
@@ -22,7 +22,7 @@ def session_entries(patient: Patient, *, session: Session, clinical: bool, **_: 
     if not clinical:
         return []
     entries = []
-    for record in session.scalars(_sessions(), {"patient_id": patient.id}):
+    for record, addenda in session.execute(_sessions(), {"patient_id": patient.id}):
         zones = ", ".join(f"{z.zone.replace('_', ' ')} {z.depth_mm} mm" for z in record.zones)
         entries.append(TimelineEntry(
             when=record.session_date, kind="session", at=_started(record),
@@ -30,18 +30,21 @@ def session_entries(patient: Patient, *, session: Session, clinical: bool, **_: 
             url=url_for("treatments.detail", public_id=record.public_id),
             badge="Signed" if record.is_signed else "Draft, not signed",
             badge_class="badge--ok" if record.is_signed else "badge--warning",
-            details=tuple(d for d in (zones, f"{len(record.addenda)} addend{'um' if len(record.addenda) == 1 else 'a'}" if record.addenda else "") if d),
+            details=tuple(d for d in (zones, f"{addenda} addend{'um' if addenda == 1 else 'a'}" if addenda else "") if d),
         ))
     return entries
 
 
 @cache
-def _sessions() -> Select[tuple[TreatmentSession]]:
-    # Only what the entry prints, in one statement each (see consultations.timeline for why); built once
-    # per process, as every patient page runs it.
-    return select(TreatmentSession).where(TreatmentSession.patient_id == bindparam("patient_id")).options(
-        lazyload("*"), selectinload(TreatmentSession.zones), selectinload(TreatmentSession.addenda).lazyload(Addendum.author),
-        selectinload(TreatmentSession.plan).options(lazyload(TreatmentPlan.consultation), lazyload(TreatmentPlan.zones)),
+def _sessions() -> Select[tuple[TreatmentSession, int]]:
+    # Only what the entry prints (see consultations.timeline for why), built once per process, as every
+    # patient page runs it: the session with its plan in one row, the addenda counted beside it (the
+    # entry prints only how many), the zones in one more statement.
+    addenda = (select(func.count(Addendum.id)).where(Addendum.session_id == TreatmentSession.id)
+               .correlate(TreatmentSession).scalar_subquery().label("addenda"))
+    return select(TreatmentSession, addenda).where(TreatmentSession.patient_id == bindparam("patient_id")).options(
+        lazyload("*"), selectinload(TreatmentSession.zones),
+        joinedload(TreatmentSession.plan, innerjoin=True).options(lazyload(TreatmentPlan.consultation), lazyload(TreatmentPlan.zones)),
     )
 
 
