@@ -164,7 +164,7 @@ def record_withdrawal(session: Session, patient: Patient, *, scope: str, reason:
     """Record that the patient withdrew one scope of photo consent; a marketing withdrawal ends every mark at once."""
     state = consent_state(session, patient.id, scope)
     if not state.given:
-        raise NothingToWithdraw(f"{state.label}: there is no standing consent to withdraw. {state.summary}")
+        raise NothingToWithdraw(f"Nothing to withdraw for {state.label.lower()}: {state.summary[:1].lower()}{state.summary[1:]}")
     now = utcnow()
     withdrawal = PhotoConsentWithdrawal(patient_id=patient.id, scope=scope, reason=reason.strip(), withdrawn_at=now,
                                         recorded_by_id=actor.id)

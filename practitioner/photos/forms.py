@@ -67,7 +67,7 @@ class ReviewVisitForm(Form):
 class WithdrawalForm(Form):
     """The patient withdraws one scope of photo consent; the practitioner records it with the patient's reason."""
 
-    scope = RadioField("Consent withdrawn", choices=choices(CONSENT_SCOPE_LABELS.items()),
+    scope = RadioField("Which consent the patient withdraws", choices=choices(CONSENT_SCOPE_LABELS.items()),
                        validators=[DataRequired("Choose which consent the patient withdraws.")],
                        invalid_choice_message="Choose clinical photography or marketing use.")
     reason = TextAreaField("Reason, as the patient gave it", filters=[strip_filter],

@@ -91,7 +91,7 @@ def test_withdrawal_form_records_it_dated_on_the_patient_page(app, as_practition
     ({"scope": "", "reason": "No reason given"}, "Choose which consent the patient withdraws."),
     ({"scope": "clinical", "reason": ""}, "Write the reason the patient gave"),
     ({"scope": "everything", "reason": "x"}, "Choose clinical photography or marketing use."),
-    ({"scope": "marketing", "reason": "Not given, so nothing to withdraw"}, "there is no standing consent to withdraw"),
+    ({"scope": "marketing", "reason": "Not given, so nothing to withdraw"}, "Nothing to withdraw for marketing use: not given on the latest consent form"),
 ])
 def test_withdrawal_form_bad_input_is_422_with_the_values_kept(app, as_practitioner, practitioner, data, field_message):
     patient = make_patient(actor=practitioner)
