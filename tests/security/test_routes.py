@@ -49,6 +49,8 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     "documents.issue": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
     "documents.reprint": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "documents.reprint_json": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "documents.job_status": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "documents.retry_job": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
     "treatments.start": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: 409, ADMIN: FORBIDDEN},
     "treatments.edit": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "treatments.detail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
@@ -83,6 +85,8 @@ ID_KIND = {
     "treatments.add_addendum": "session",
     "documents.reprint": "document",
     "documents.reprint_json": "document",
+    "documents.job_status": "job",
+    "documents.retry_job": "job",
     "photos.image": "photo",
     "photos.thumbnail": "photo",
 }
@@ -106,6 +110,7 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "treatments.add_addendum": {RECEPTION, ADMIN},
     "admin.aftercare": {RECEPTION, PRACTITIONER},
     "documents.issue": {RECEPTION, ADMIN},
+    "documents.retry_job": {RECEPTION, ADMIN},
 }
 
 
@@ -173,6 +178,12 @@ def make_clinical_records(patient, author) -> dict[str, str]:
                             pdf=b"%PDF-1.7 test", pdf_sha256="0" * 64, json_data=b"{}", json_sha256="0" * 64, issued_by_id=author.id)
     db.session.add(issued)
     db.session.commit()
+    from practitioner.documents.models import DocumentJob, JobState
+
+    job = DocumentJob(kind=DocumentKind.AFTERCARE, source_id=str(draft.public_id), patient_id=patient.id, issued_on=date.today(),
+                      requested_by_id=author.id, state=JobState.FAILED, attempts=3, error="The PDF renderer failed 3 times in a row.")
+    db.session.add(job)
+    db.session.commit()
     from tests.photos.images import phone_jpeg
     from practitioner.photos.services import store_photo
 
@@ -180,7 +191,7 @@ def make_clinical_records(patient, author) -> dict[str, str]:
                         checks={}, data=phone_jpeg(640, 480), actor=author)
     db.session.commit()
     return {"photo": str(photo.public_id), "consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
-            "session": str(draft.public_id), "document": str(issued.public_id)}
+            "session": str(draft.public_id), "document": str(issued.public_id), "job": str(job.public_id)}
 
 
 def _client_as(app, world, who):
