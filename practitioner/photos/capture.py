@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Iterable, Union
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from practitioner import audit
@@ -184,6 +184,23 @@ def protocol(session: Session) -> dict[str, tuple[str, ...]]:
     for row in session.scalars(select(PhotoProtocolView)):
         views.setdefault(row.area, []).append(row.view)
     return {area: tuple(v for v in VIEWS if v in found) for area, found in views.items()}
+
+
+def set_protocol(session: Session, views_by_area: dict[str, list[str]], *, actor: User, ip_address: str = "") -> dict[str, list[str]]:
+    """Replace the clinic's photo protocol for the areas given; audited with what changed. Returns {area: views} changed."""
+    current = protocol(session)
+    changed = {area: [v for v in VIEWS if v in views] for area, views in views_by_area.items()
+               if set(views) != set(current.get(area, ()))}
+    for area, views in changed.items():
+        if area not in TREATMENT_AREAS or not views or set(views) - set(VIEWS):
+            raise ValueError(f"a protocol row needs a treatment area and known views, not {area!r}: {views!r}")
+        session.execute(delete(PhotoProtocolView).where(PhotoProtocolView.area == area))
+        session.add_all(PhotoProtocolView(area=area, view=view) for view in views)
+    if changed:
+        session.flush()
+        audit.append(session, "photo_protocol.change", actor=actor, target="photo_protocol",
+                     detail={area: ", ".join(views) for area, views in changed.items()}, ip_address=ip_address)
+    return changed
 
 
 def slots_for(zones: list[str], rules: dict[str, tuple[str, ...]]) -> tuple[Slot, ...]:

@@ -9,8 +9,9 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from practitioner.forms import Form, choices
-from practitioner.photos.models import CAPTURE_CHECK_LABELS, CAPTURE_CHECKS, CONSENT_SCOPE_LABELS
+from practitioner.clinical.screening import TREATMENT_AREA_LABELS, TREATMENT_AREAS
+from practitioner.forms import Form, MultiCheckboxField, choices
+from practitioner.photos.models import CAPTURE_CHECK_LABELS, CAPTURE_CHECKS, CONSENT_SCOPE_LABELS, VIEW_LABELS
 from practitioner.validators import NoControlCharacters, PastDate, strip_filter
 
 # What the tablet's browser offers: the camera (the back one) or the photo library; a clinic camera's files too.
@@ -77,3 +78,20 @@ class WithdrawalForm(Form):
 
 class ActionForm(Form):
     """A button's form: the CSRF token and nothing else (mark, unmark, export)."""
+
+
+class ProtocolForm(Form):
+    """The clinic's photo protocol: the views a complete set holds, per treatment area; fields made by `protocol_form_class`."""
+
+    area_fields: tuple[tuple[str, str], ...] = ()  # (field name, area code), in the areas' order
+
+
+@lru_cache(maxsize=1)
+def protocol_form_class() -> type[ProtocolForm]:
+    """A ProtocolForm with a group of view ticks per treatment area (at least one view each)."""
+    fields: dict[str, Any] = {"area_fields": tuple((f"area_{area}", area) for area in TREATMENT_AREAS)}
+    for area in TREATMENT_AREAS:
+        fields[f"area_{area}"] = MultiCheckboxField(
+            TREATMENT_AREA_LABELS[area], choices=choices(VIEW_LABELS.items()),
+            validators=[DataRequired(f"Tick at least one view for {TREATMENT_AREA_LABELS[area].lower()}.")])
+    return type("ProtocolFormForAreas", (ProtocolForm,), fields)

@@ -27,7 +27,7 @@ from practitioner.patients.models import Patient
 from practitioner.photos import bp, capture, consent, marketing
 from practitioner.photos.capture import PhotoUploadInvalid, Visit
 from practitioner.photos.consent import PhotoRefused
-from practitioner.photos.forms import ReviewVisitForm, WithdrawalForm, capture_form_class
+from practitioner.photos.forms import ReviewVisitForm, WithdrawalForm, capture_form_class, protocol_form_class
 from practitioner.photos.models import CAPTURE_CHECKS, ReviewVisit
 from practitioner.photos.urls import capture_url, thumbnail_url, visit_url
 from practitioner.plans.models import TreatmentPlan
@@ -182,3 +182,22 @@ def _withdrawn_message(scope: str) -> str:
         return "Marketing consent withdrawn: every photo of this patient is out of marketing use from now."
     return ("Clinical photography consent withdrawn: no new photos can be taken. Photos already taken stay in the "
             "record, because they are part of the clinical record.")
+
+
+@bp.route("/admin/photo-protocol", methods=["GET", "POST"])
+@require(Permission.MANAGE_SETTINGS)
+def protocol_settings():
+    """The clinic's photo protocol: which views a complete set holds for each treatment area (an administrator's setting)."""
+    current = capture.protocol(db.session)
+    form = protocol_form_class()()
+    if request.method == "GET":
+        for name, area in form.area_fields:
+            form[name].data = list(current.get(area, ()))
+    if form.validate_on_submit():
+        changed = capture.set_protocol(db.session, {area: form[name].data for name, area in form.area_fields},
+                                       actor=current_user, ip_address=client_ip())
+        commit_request()
+        flash(f"Photo protocol saved: {len(changed)} area{'' if len(changed) == 1 else 's'} changed." if changed
+              else "Photo protocol unchanged.", "success")
+        return redirect(url_for("photos.protocol_settings"), 303)
+    return render_template("photos/protocol.html", form=form), 422 if form.is_submitted() else 200

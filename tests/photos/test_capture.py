@@ -317,3 +317,50 @@ def test_the_demo_patient_has_a_photo_set_at_each_visit(app):
     db.session.commit()
     counts = dict(db.session.execute(select(Photo.moment, func.count()).group_by(Photo.moment)).all())
     assert counts == {"baseline": 3, "before": 3, "immediately_after": 3}
+
+
+# --- the clinic's protocol (an administrator's setting) --------------------------------------------------------------
+
+def _protocol_form(**overrides):
+    from practitioner.clinical.screening import TREATMENT_AREAS
+
+    data = {f"area_{area}": list(views) for area, views in capture.protocol(db.session).items() if area in TREATMENT_AREAS}
+    data.update(overrides)
+    return data
+
+
+def test_admin_changes_the_protocol_and_the_sets_follow(app, client, practitioner, admin):
+    from practitioner.audit import AuditEvent
+    from tests.conftest import sign_in
+
+    assert sign_in(client, admin.email).status_code == 303
+    page = client.get("/admin/photo-protocol").get_data(as_text=True)
+    assert "Photo protocol" in page and 'value="oblique_left"' in page
+    assert "/admin/photo-protocol" in client.get("/admin/settings").get_data(as_text=True)
+    response = post_form(client, "/admin/photo-protocol", _protocol_form(area_cheeks=["frontal", "close_up"]))
+    assert response.status_code == 303
+    assert capture.protocol(db.session)["cheeks"] == ("frontal", "close_up")
+    assert capture.protocol(db.session)["forehead"] == ("frontal", "oblique_left", "oblique_right")  # untouched
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "photo_protocol.change")).one()
+    assert event.detail_items == {"cheeks": "frontal, close_up"}
+    slots = capture.slots_for(["cheeks"], capture.protocol(db.session))
+    assert [s.key for s in slots if s.required] == ["frontal", "close_up-cheeks"]
+
+
+def test_protocol_needs_a_view_per_area_422_with_the_ticks_kept(app, client, admin):
+    from tests.conftest import sign_in
+
+    assert sign_in(client, admin.email).status_code == 303
+    data = _protocol_form(area_cheeks=[], area_neck=["lateral_left"])
+    response = post_form(client, "/admin/photo-protocol", data)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Tick at least one view for cheeks." in body
+    assert re.search(r'<input checked[^>]*id="area_neck-\d"[^>]*value="lateral_left"', body), "the ticks are kept"
+    assert capture.protocol(db.session)["cheeks"] == ("frontal", "oblique_left", "oblique_right")
+    bad = post_form(client, "/admin/photo-protocol", _protocol_form(area_cheeks=["sideways"]))
+    assert bad.status_code == 422 and "['" not in bad.get_data(as_text=True)
+
+
+def test_practitioners_cannot_change_the_protocol(app, as_practitioner):
+    assert as_practitioner.get("/admin/photo-protocol").status_code == 403
