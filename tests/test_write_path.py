@@ -271,3 +271,17 @@ def test_the_timeline_counts_a_sessions_addenda_without_loading_them(as_practiti
     seen = _statements(as_practitioner, url)
     assert not [s for s in seen if s.startswith("SELECT session_addenda.")]
     assert not [s for s in seen if s.startswith("SELECT treatment_plans.") and "treatment_plans.id IN" in s]
+
+
+def test_the_timeline_counts_a_plans_signed_sessions_without_loading_them(as_practitioner, practitioner):
+    from tests.factories import signed_session, treatable_plan
+
+    patient = make_patient(actor=practitioner)
+    plan = treatable_plan(patient, practitioner)
+    url = f"/patients/{patient.public_id}"
+    assert f"0 of {plan.sessions_planned} done" in as_practitioner.get(url).get_data(as_text=True)
+    for n in (1, 2):
+        signed_session(plan, practitioner, sequence=n)
+        assert f"{n} of {plan.sessions_planned} done" in as_practitioner.get(url).get_data(as_text=True)
+    seen = _statements(as_practitioner, url)
+    assert not [s for s in seen if s.startswith("SELECT treatment_sessions.plan_id")]

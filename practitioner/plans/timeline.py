@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 
 from flask import url_for
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy import Select, bindparam, func, literal, select
+from sqlalchemy.orm import Session, lazyload
 
 from practitioner.clinical.screening import MODALITY_LABELS
 from practitioner.patients.models import Patient
@@ -19,12 +19,12 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    for plan in session.scalars(_plans(), {"patient_id": patient.id}):
+    for plan, done in session.execute(_plans(), {"patient_id": patient.id}):
         entries.append(TimelineEntry(
             when=plan.created_at, kind="plan",
             title=f"Treatment plan: {plan.sessions_planned} sessions of {MODALITY_LABELS[plan.modality].lower()}, every {plan.interval_weeks} weeks",
             url=url_for("plans.detail", public_id=plan.public_id),
-            badge=f"{plan.sessions_done} of {plan.sessions_planned} done", details=(f"First session {plan.first_session_on:%-d %b %Y}",),
+            badge=f"{done} of {plan.sessions_planned} done", details=(f"First session {plan.first_session_on:%-d %b %Y}",),
         ))
     return entries
 
@@ -33,8 +33,15 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
 # consultation's findings) would run again for every plan (see consultations/timeline.py). Built once
 # per process, on the first patient page (after every feature has added its links).
 @cache
-def _plans() -> Select[tuple[TreatmentPlan]]:
+def _plans() -> Select[tuple[TreatmentPlan, int]]:
     query = select(TreatmentPlan).where(TreatmentPlan.patient_id == bindparam("patient_id")).options(lazyload("*"))
-    # `sessions_done` counts the plan's signed sessions, through the link the treatments feature adds.
-    sessions = getattr(TreatmentPlan, "treatment_sessions", None)
-    return query if sessions is None else query.options(selectinload(sessions).lazyload("*"))
+    # The entry prints the plan's `sessions_done`: its signed sessions, through the link the treatments
+    # feature adds. Counted beside the plan (the link's own join condition, correlated) rather than
+    # loading every session of every plan to count them in Python.
+    link = getattr(TreatmentPlan, "treatment_sessions", None)
+    if link is None:
+        return query.add_columns(literal(0).label("done"))
+    sessions = link.property.mapper.class_
+    done = (select(func.count()).select_from(sessions).where(link.property.primaryjoin, sessions.signed_at.is_not(None))
+            .correlate(TreatmentPlan).scalar_subquery().label("done"))
+    return query.add_columns(done)
