@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from functools import cache
 
 from flask import Flask, g
+from sqlalchemy import Select, select
 
 from practitioner.auth.access import has
 from practitioner.auth.models import Permission
@@ -26,20 +28,13 @@ LABELS = {
 }
 
 
-_clinic_name_statement = None
-
-
-def _clinic_name_query():
+@cache
+def _clinic_name_query() -> Select[tuple[str]]:
     # Built once per process (admin's model is imported late: admin is a feature above this module);
     # one column, so no settings object is built each request.
-    global _clinic_name_statement
-    if _clinic_name_statement is None:
-        from sqlalchemy import select
+    from practitioner.admin.models import ClinicSettings
 
-        from practitioner.admin.models import ClinicSettings
-
-        _clinic_name_statement = select(ClinicSettings.name).where(ClinicSettings.id == 1)
-    return _clinic_name_statement
+    return select(ClinicSettings.name).where(ClinicSettings.id == 1)
 
 
 def clinic_name() -> str:
