@@ -63,6 +63,23 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     # A photo's bytes: practitioners only, like the record's clinical parts (admin sees that it was viewed, not the photo).
     "photos.image": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "photos.thumbnail": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    # Taking photos, review visits, withdrawals of photo consent, marketing: practitioners only. The world's consent
+    # gives no photo consent, so a capture page answers 200 with the refusal.
+    "photos.capture_consultation": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.capture_session": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.capture_review": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.review_visit": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.new_review_visit": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.withdraw_consent": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.marketing_list": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.mark_marketing": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "photos.unmark_marketing": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "photos.marketing_export": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    # The photo protocol is a clinic setting (which views a set holds), not a photo: administrators only.
+    "photos.protocol_settings": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: FORBIDDEN, ADMIN: OK},
+    # A patient's photo timeline and the comparison: practitioners only.
+    "photos.patient_timeline": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "photos.compare_photos": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
 }
 
 # Which record's id each route's <uuid:public_id> takes (the patient's unless listed).
@@ -89,6 +106,12 @@ ID_KIND = {
     "documents.retry_job": "job",
     "photos.image": "photo",
     "photos.thumbnail": "photo",
+    "photos.capture_consultation": "consultation",
+    "photos.capture_session": "session",
+    "photos.capture_review": "review",
+    "photos.review_visit": "review",
+    "photos.mark_marketing": "photo",
+    "photos.unmark_marketing": "photo",
 }
 
 # POST rights, checked with a valid CSRF token: 403 for a role that may not, anything else otherwise.
@@ -111,6 +134,15 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "admin.aftercare": {RECEPTION, PRACTITIONER},
     "documents.issue": {RECEPTION, ADMIN},
     "documents.retry_job": {RECEPTION, ADMIN},
+    "photos.capture_consultation": {RECEPTION, ADMIN},
+    "photos.capture_session": {RECEPTION, ADMIN},
+    "photos.capture_review": {RECEPTION, ADMIN},
+    "photos.new_review_visit": {RECEPTION, ADMIN},
+    "photos.withdraw_consent": {RECEPTION, ADMIN},
+    "photos.mark_marketing": {RECEPTION, ADMIN},
+    "photos.unmark_marketing": {RECEPTION, ADMIN},
+    "photos.marketing_export": {RECEPTION, ADMIN},
+    "photos.protocol_settings": {RECEPTION, PRACTITIONER},
 }
 
 
@@ -189,8 +221,12 @@ def make_clinical_records(patient, author) -> dict[str, str]:
 
     photo = store_photo(db.session, patient=patient, visit=draft, view="frontal", zone=None, moment="before", consent=consent,
                         checks={}, data=phone_jpeg(640, 480), actor=author)
+    from practitioner.photos.models import ReviewVisit
+
+    review = ReviewVisit(patient_id=patient.id, plan_id=plan.id, visit_date=date.today(), notes="", created_by_id=author.id)
+    db.session.add(review)
     db.session.commit()
-    return {"photo": str(photo.public_id), "consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
+    return {"review": str(review.public_id), "photo": str(photo.public_id), "consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
             "session": str(draft.public_id), "document": str(issued.public_id), "job": str(job.public_id)}
 
 
