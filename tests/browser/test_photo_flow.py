@@ -87,6 +87,7 @@ def test_session_photos_through_the_file_chooser_then_compare(page: Page, live_s
 
     # One view first, with the checklist ticked.
     page.get_by_label("Front", exact=True).set_input_files(_camera_file(tmp_path, "front", (200, 150, 130)))
+    expect(page.get_by_role("img", name="Chosen for Front")).to_be_visible()  # the preview (progressive enhancement)
     for check in ("Make-up removed", "Jewellery and glasses off", "Hair back from the face", "Same background as before",
                   "Same lighting as before"):
         page.get_by_label(check).check()
