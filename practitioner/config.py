@@ -63,6 +63,10 @@ def build_config(instance_path: str, test_config: Mapping[str, Any] | None) -> d
     }
     if test_config:
         config.update(test_config)
+    if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        # A SQLite file has no server to drop the connection: a ping before each checkout (three on a
+        # patient's page) would be a statement for nothing. PostgreSQL keeps the ping.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {**config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     if not config["SECRET_KEY"]:
         raise ConfigError(
             "PRACTITIONER_SECRET_KEY is not set. Set it to a long random value, for example "

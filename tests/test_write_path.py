@@ -285,3 +285,9 @@ def test_the_timeline_counts_a_plans_signed_sessions_without_loading_them(as_pra
         assert f"{n} of {plan.sessions_planned} done" in as_practitioner.get(url).get_data(as_text=True)
     seen = _statements(as_practitioner, url)
     assert not [s for s in seen if s.startswith("SELECT treatment_sessions.plan_id")]
+
+
+def test_sqlite_connections_are_not_pinged_before_each_use(app):
+    from tests.conftest import POSTGRES
+
+    assert db.engine.pool._pre_ping is POSTGRES
