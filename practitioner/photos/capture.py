@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Iterable, Union
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from practitioner import audit
 from practitioner.clinical.screening import TREATMENT_AREAS
@@ -163,14 +163,16 @@ def latest_consultation(session: Session, patient_id: int) -> Consultation | Non
                            .order_by(Consultation.consultation_date.desc(), Consultation.id.desc()).limit(1)).first()
 
 
-def visit_zones(session: Session, visit: Visit) -> list[str]:
-    """The zones the visit's photos are of, in the zones' order."""
+def visit_zones(session: Session, visit: Visit, fallback: list[str] | None = None) -> list[str]:
+    """The zones the visit's photos are of, in the zones' order (`fallback`: the areas of a review visit without a plan)."""
     if isinstance(visit, Consultation):
         zones: Iterable[str] = visit.area_codes
     elif isinstance(visit, TreatmentSession):
         zones = [z.zone for z in visit.zones] or [z.zone for z in visit.plan.zones]
     elif visit.plan is not None:
         zones = [z.zone for z in visit.plan.zones]
+    elif fallback is not None:
+        zones = fallback
     else:
         consultation = latest_consultation(session, visit.patient_id)
         zones = consultation.area_codes if consultation is not None else []
@@ -225,6 +227,35 @@ def photo_sets(session: Session, visit: Visit, rules: dict[str, tuple[str, ...]]
     return [PhotoSet(moment, slots, tuple(p for p in photos if p.moment == moment)) for moment in moments_for(visit)]
 
 
+_VISIT_COLUMNS = {"consultation": Photo.consultation_id, "session": Photo.session_id, "review": Photo.review_visit_id}
+
+
+def sets_of(session: Session, visits: list[Visit]) -> list[list[PhotoSet]]:
+    """The photo sets of several visits, in a fixed number of statements however many visits and photos there are."""
+    if not visits:
+        return []
+    rules = protocol(session)
+    ids: dict[str, list[int]] = {}
+    for visit in visits:
+        ids.setdefault(visit_kind(visit), []).append(visit.id)
+    found: dict[tuple[str, int], list[Photo]] = {}
+    query = (select(Photo).where(or_(*(_VISIT_COLUMNS[kind].in_(values) for kind, values in ids.items())))
+             .options(lazyload("*")).order_by(Photo.captured_at, Photo.id))
+    for photo in session.scalars(query):
+        kind = "consultation" if photo.consultation_id else "session" if photo.session_id else "review"
+        found.setdefault((kind, photo.consultation_id or photo.session_id or photo.review_visit_id), []).append(photo)
+    fallback = None
+    if any(isinstance(v, ReviewVisit) and v.plan_id is None for v in visits):
+        consultation = latest_consultation(session, visits[0].patient_id)
+        fallback = consultation.area_codes if consultation is not None else []
+    result = []
+    for visit in visits:
+        slots = slots_for(visit_zones(session, visit, fallback), rules)
+        photos = found.get((visit_kind(visit), visit.id), [])
+        result.append([PhotoSet(moment, slots, tuple(p for p in photos if p.moment == moment)) for moment in moments_for(visit)])
+    return result
+
+
 def take_photos(session: Session, visit: Visit, *, moment: str, files: list[tuple[Slot, bytes]], checks: dict[str, bool],
                 actor: User, ip_address: str = "") -> list[Photo]:
     """Store the chosen photos of one visit's set, with the capture checks ticked: all of them, or none.
@@ -268,8 +299,10 @@ def create_review_visit(session: Session, patient: Patient, *, visit_date: date,
 
 
 def review_visits_of(session: Session, patient_id: int) -> list[ReviewVisit]:
-    """The patient's review visits, newest first."""
+    """The patient's review visits, newest first, with their plans' zones (and nothing else loaded)."""
     return list(session.scalars(select(ReviewVisit).where(ReviewVisit.patient_id == patient_id)
+                                .options(lazyload(ReviewVisit.patient), lazyload(ReviewVisit.created_by),
+                                         selectinload(ReviewVisit.plan).lazyload(TreatmentPlan.consultation))
                                 .order_by(ReviewVisit.visit_date.desc(), ReviewVisit.id.desc())))
 
 

@@ -20,10 +20,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from practitioner import audit
 from practitioner.consents.models import Consent
+from practitioner.consultations.models import Consultation
 from practitioner.dates import as_utc, short_date
 from practitioner.database import utcnow
 from practitioner.photos.models import CONSENT_SCOPE_LABELS, CONSENT_SCOPES, MarketingMark, Photo, PhotoConsentWithdrawal
@@ -88,20 +89,14 @@ class ConsentState:
 
 
 def latest_consent(session: Session, patient_id: int) -> Consent | None:
-    """The patient's latest signed consent form, whatever it says about photos."""
-    return session.scalars(select(Consent).where(Consent.patient_id == patient_id)
+    """The patient's latest signed consent form, whatever it says about photos (its columns only, nothing joined)."""
+    return session.scalars(select(Consent).where(Consent.patient_id == patient_id).options(lazyload("*"))
                            .order_by(Consent.signed_at.desc(), Consent.id.desc()).limit(1)).first()
 
 
-def consent_state(session: Session, patient_id: int, scope: str, *, consent: Consent | None | Any = ...) -> ConsentState:
-    """Where one scope of the patient's photo consent stands now (read from the database each time)."""
-    if scope not in CONSENT_SCOPES:
-        raise ValueError(f"unknown photo consent scope {scope!r}")
-    form = latest_consent(session, patient_id) if consent is ... else consent
-    withdrawal = session.scalars(select(PhotoConsentWithdrawal)
-                                 .where(PhotoConsentWithdrawal.patient_id == patient_id, PhotoConsentWithdrawal.scope == scope)
-                                 .order_by(PhotoConsentWithdrawal.withdrawn_at.desc(), PhotoConsentWithdrawal.id.desc())
-                                 .limit(1)).first()
+def _state(scope: str, form: Consent | None, history: list[PhotoConsentWithdrawal]) -> ConsentState:
+    """The state of one scope from the latest form and the patient's withdrawals (newest first)."""
+    withdrawal = next((w for w in history if w.scope == scope), None)
     if withdrawal is not None and form is not None and as_utc(withdrawal.withdrawn_at) <= as_utc(form.signed_at):
         withdrawal = None  # a form signed after the withdrawal gives consent again
     if withdrawal is not None and (form is None or not getattr(form, f"photo_{scope}")):
@@ -109,16 +104,42 @@ def consent_state(session: Session, patient_id: int, scope: str, *, consent: Con
     return ConsentState(scope, form, withdrawal)
 
 
-def both_states(session: Session, patient_id: int) -> tuple[ConsentState, ConsentState]:
-    """Clinical photography and marketing use, read with one look-up of the latest form."""
+def consent_state(session: Session, patient_id: int, scope: str) -> ConsentState:
+    """Where one scope of the patient's photo consent stands now (read from the database each time)."""
+    if scope not in CONSENT_SCOPES:
+        raise ValueError(f"unknown photo consent scope {scope!r}")
     form = latest_consent(session, patient_id)
-    return consent_state(session, patient_id, CLINICAL, consent=form), consent_state(session, patient_id, MARKETING, consent=form)
+    latest = session.scalars(select(PhotoConsentWithdrawal)
+                             .where(PhotoConsentWithdrawal.patient_id == patient_id, PhotoConsentWithdrawal.scope == scope)
+                             .order_by(PhotoConsentWithdrawal.withdrawn_at.desc(), PhotoConsentWithdrawal.id.desc())
+                             .limit(1)).all() if form is not None else []
+    return _state(scope, form, list(latest))
 
 
-def withdrawals(session: Session, patient_id: int) -> list[PhotoConsentWithdrawal]:
-    """Every withdrawal of photo consent the patient made, newest first (the patient page lists them, dated)."""
-    return list(session.scalars(select(PhotoConsentWithdrawal).where(PhotoConsentWithdrawal.patient_id == patient_id)
-                                .order_by(PhotoConsentWithdrawal.withdrawn_at.desc(), PhotoConsentWithdrawal.id.desc())))
+@dataclass(frozen=True)
+class ConsentOverview:
+    """Both scopes of a patient's photo consent, every withdrawal (newest first), and their latest consultation's id."""
+
+    clinical: ConsentState
+    marketing: ConsentState
+    withdrawals: list[PhotoConsentWithdrawal]
+    consultation_public_id: Any  # where a new consent form is signed (None: no consultation yet)
+
+
+def overview(session: Session, patient_id: int) -> ConsentOverview:
+    """What the patient's page shows of photo consent, in two statements (three without a consent form)."""
+    latest_consultation = (select(Consultation.public_id).where(Consultation.patient_id == patient_id)
+                           .order_by(Consultation.consultation_date.desc(), Consultation.id.desc()).limit(1))
+    row = session.execute(select(Consent, latest_consultation.scalar_subquery()).where(Consent.patient_id == patient_id).options(lazyload("*"))
+                          .order_by(Consent.signed_at.desc(), Consent.id.desc()).limit(1)).first()
+    if row is None:  # no form: nothing was given, so nothing can have been withdrawn
+        form, history = None, []
+        consultation_id = session.scalar(latest_consultation)
+    else:
+        form, consultation_id = row[0], row[1]
+        history = list(session.scalars(select(PhotoConsentWithdrawal).where(PhotoConsentWithdrawal.patient_id == patient_id)
+                                       .order_by(PhotoConsentWithdrawal.withdrawn_at.desc(), PhotoConsentWithdrawal.id.desc())))
+    return ConsentOverview(_state(CLINICAL, form, history), _state(MARKETING, form, history), history, consultation_id)
 
 
 def _refusal(state: ConsentState) -> PhotoRefused:

@@ -29,10 +29,8 @@ def _clinical() -> bool:
 
 
 def _visit_rows(visits: list[capture.Visit]) -> list[dict[str, object]]:
-    rules = capture.protocol(db.session)
     rows = []
-    for visit in visits:
-        sets = capture.photo_sets(db.session, visit, rules)
+    for visit, sets in zip(visits, capture.sets_of(db.session, visits)):
         rows.append({"visit": visit, "kind": capture.visit_kind(visit), "sets": sets, "closed": capture.is_closed(visit),
                      "urls": {s.moment: capture_url(visit, s.moment if len(sets) > 1 else None) for s in sets}})
     return rows
@@ -59,8 +57,8 @@ def patient_photo_consent(record: object, **_: object) -> Markup | None:
     """On a patient's page: photo consent as it stands, the withdrawals, the review visits."""
     if not isinstance(record, Patient) or not _clinical():
         return None
-    clinical, marketing = consent.both_states(db.session, record.id)
+    found = consent.overview(db.session, record.id)
     reviews = capture.review_visits_of(db.session, record.id)
-    return Markup(render_template("photos/_for_patient.html", patient=record, clinical=clinical, marketing=marketing,  # nosec B704  # the output of an autoescaped template, not typed text
-                                  withdrawals=consent.withdrawals(db.session, record.id), rows=_visit_rows(reviews),
-                                  consultation=capture.latest_consultation(db.session, record.id), scope_labels=CONSENT_SCOPE_LABELS))
+    return Markup(render_template("photos/_for_patient.html", patient=record, clinical=found.clinical, marketing=found.marketing,  # nosec B704  # the output of an autoescaped template, not typed text
+                                  withdrawals=found.withdrawals, rows=_visit_rows(reviews),
+                                  consultation_public_id=found.consultation_public_id, scope_labels=CONSENT_SCOPE_LABELS))

@@ -172,7 +172,8 @@ def withdraw_consent(public_id: uuid.UUID):
             commit_request()
             flash(_withdrawn_message(withdrawal.scope), "success")
             return redirect(url_for("patients.detail", public_id=patient.public_id), 303)
-    states = consent.both_states(db.session, patient.id)
+    found = consent.overview(db.session, patient.id)
+    states = (found.clinical, found.marketing)
     return (render_template("photos/withdraw.html", patient=patient, form=form, states=states),
             422 if form.is_submitted() else 200)
 

@@ -364,3 +364,45 @@ def test_protocol_needs_a_view_per_area_422_with_the_ticks_kept(app, client, adm
 
 def test_practitioners_cannot_change_the_protocol(app, as_practitioner):
     assert as_practitioner.get("/admin/photo-protocol").status_code == 403
+
+
+def _statements(client, url: str) -> int:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_patient_and_plan_pages_statements_do_not_grow_with_review_visits_and_photos(app, as_practitioner, practitioner):
+    from tests.photos.factories import make_photo
+
+    patient = make_patient(actor=practitioner)
+    consultation, form = consultation_with_consent(patient, practitioner)
+    plan = make_plan(consultation)
+    urls = (f"/patients/{patient.public_id}", f"/plans/{plan.public_id}")
+
+    def review(with_plan: bool) -> None:
+        visit = ReviewVisit(patient_id=patient.id, plan_id=plan.id if with_plan else None, visit_date=date.today(), notes="",
+                            created_by_id=practitioner.id)
+        db.session.add(visit)
+        db.session.flush()
+        make_photo(patient.id, form, practitioner, view="frontal", moment="review", review=visit)
+
+    review(True)
+    review(False)
+    for url in urls:
+        _statements(as_practitioner, url)
+    before = [_statements(as_practitioner, url) for url in urls]
+    for _ in range(3):
+        review(True)
+        review(False)
+    assert [_statements(as_practitioner, url) for url in urls] == before

@@ -84,7 +84,7 @@ def test_withdrawal_form_records_it_dated_on_the_patient_page(app, as_practition
     assert "Does not want photos any more" in page
     assert "Photos already taken stay in the record, because they are part of the clinical record." in page
     assert "Withdrawn on " in page
-    assert consent.withdrawals(db.session, patient.id)[0].scope == "clinical"
+    assert consent.overview(db.session, patient.id).withdrawals[0].scope == "clinical"
 
 
 @pytest.mark.parametrize("data, field_message", [
@@ -104,7 +104,7 @@ def test_withdrawal_form_bad_input_is_422_with_the_values_kept(app, as_practitio
     if data["reason"]:
         assert data["reason"] in body
     assert "['" not in body and "{'" not in body, "no program text in a message"
-    assert consent.withdrawals(db.session, patient.id) == []
+    assert consent.overview(db.session, patient.id).withdrawals == []
 
 
 def test_withdrawal_without_csrf_is_refused(app, as_practitioner, practitioner):
@@ -112,7 +112,7 @@ def test_withdrawal_without_csrf_is_refused(app, as_practitioner, practitioner):
     consultation_with_consent(patient, practitioner, clinical=True)
     response = as_practitioner.post(f"/patients/{patient.public_id}/photo-consent/withdraw", data={"scope": "clinical", "reason": "x"})
     assert response.status_code in (400, 422)
-    assert consent.withdrawals(db.session, patient.id) == []
+    assert consent.overview(db.session, patient.id).withdrawals == []
 
 
 def test_session_page_answer_no_refuses_capture(app, as_practitioner, practitioner):
