@@ -57,6 +57,10 @@ class NotReady(ValueError):
     """The record cannot make this document yet (for example, an unsigned session's aftercare)."""
 
 
+class UnprintableText(NotReady):
+    """A value holds a character no bundled font has: the document is not made (practitioner.documents.pdf.glyphs)."""
+
+
 @dataclass
 class DocumentSpec:
     """Everything needed to render and archive one document, as plain values."""
@@ -137,5 +141,14 @@ class DocumentType:
         return self.build(session, record, issued_on)
 
     def make(self, session: Session, public_id: uuid.UUID, issued_on: date) -> DocumentSpec:
-        """The spec, numbered, with the clinic letterhead and the document block: ready to render."""
-        return finish(session, self.spec(session, public_id, issued_on), issued_on, self.number_prefix)
+        """The spec, numbered, with the clinic letterhead and the document block: ready to render.
+
+        UnprintableText when a value holds a character no bundled font has (it would print blank).
+        """
+        from practitioner.documents.pdf import glyphs
+
+        spec = finish(session, self.spec(session, public_id, issued_on), issued_on, self.number_prefix)
+        problem = glyphs.refusal(spec.context, spec.title)
+        if problem:
+            raise UnprintableText(problem)
+        return spec

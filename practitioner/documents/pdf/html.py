@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from practitioner.dates import clock, long_date, short_date  # the one place dates are written (Babel)
+from practitioner.documents.pdf.glyphs import mark_scripts
 from practitioner.documents.pdf.worker import LOGO_URL
 from practitioner.paths import REPORT_TEMPLATES_DIR
 PAPER_CLASSES = {"a4": "page-a4", "letter": "page-letter"}
@@ -144,7 +145,7 @@ def render_html(
     if not _LANGUAGE.match(language):
         raise ValueError(f"Unknown language code {language!r}; use a code such as 'en' or 'pt-BR'.")
     template = report_environment().get_template(template_name)
-    return template.render(
+    html = template.render(
         {
             **context,
             "title": title,
@@ -154,3 +155,4 @@ def render_html(
             "logo_src": LOGO_URL if with_logo else None,
         }
     )
+    return mark_scripts(html, language)  # text in another script carries its lang and dir

@@ -48,6 +48,8 @@ _FILE_TYPES = {
     ".svg": "image/svg+xml",
 }
 _DATA_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
+# fontconfig's configuration for the renders: no host font folder, no host rules (see the file).
+FONTS_CONFIG = REPORTS_DIR / "fonts" / "fonts.conf"
 _DATA_MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -151,12 +153,31 @@ _font_config_lock = threading.Lock()
 _render_lock = threading.Lock()
 
 
+def use_bundled_fonts_only() -> None:
+    """Make fontconfig read reports/fonts/fonts.conf instead of the host's: the bundled fonts, never a host font.
+
+    fontconfig reads FONTCONFIG_FILE each time a configuration is loaded (WeasyPrint loads one
+    when it is imported and one for each FontConfiguration), so this runs when this module is
+    imported (the forkserver imports it before WeasyPrint: pool._PRELOAD) and again before each
+    FontConfiguration is built.
+    """
+    os.environ["FONTCONFIG_FILE"] = str(FONTS_CONFIG)
+
+
+use_bundled_fonts_only()
+
+
 def font_configuration() -> Any:
     """This process's WeasyPrint FontConfiguration, created on first use and then reused."""
     global _font_config
     with _font_config_lock:
         if _font_config is None or _font_config[0] != os.getpid():
             from weasyprint.text.fonts import FontConfiguration
+
+            from practitioner.documents.pdf.languages import tag_languages
+
+            use_bundled_fonts_only()
+            tag_languages()
 
             _font_config = (os.getpid(), FontConfiguration())
         return _font_config[1]
