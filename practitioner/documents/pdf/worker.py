@@ -32,7 +32,8 @@ from practitioner.paths import REPORTS_DIR
 LOGO_URL = "logo:clinic"
 # PDF/A-3u is the archival variant (embedded fonts, sRGB output intent, Unicode text, XMP
 # identification); tags are added on top for accessibility (structure tree, /Lang, /MarkInfo,
-# DisplayDocTitle). PDF/A-3 rather than -2 so a machine-readable copy (JSON) can be attached later.
+# DisplayDocTitle), and `_finish` (practitioner.documents.pdf.tagging) makes the file PDF/UA-1 as well.
+# PDF/A-3 rather than -2 so a machine-readable copy (JSON) can be attached later.
 PDF_VARIANT = "pdf/a-3u"
 
 _FILE_TYPES = {
@@ -228,6 +229,15 @@ def _stable_header_ids(document: Any, pdf: Any) -> None:
             )
 
 
+def _finish(document: Any, pdf: Any) -> None:
+    """WeasyPrint's finisher: the PDF/UA-1 pieces it leaves out (practitioner.documents.pdf.tagging), then stable header ids."""
+    from practitioner.documents.pdf import tagging  # loaded with WeasyPrint, at the first render
+
+    tagging.header_scopes(document, pdf)  # reads WeasyPrint's header ids: before they are renumbered
+    tagging.margin_artifacts(document, pdf)
+    _stable_header_ids(document, pdf)
+
+
 # -- in the render process ---------------------------------------------------------------------
 
 _WARM_UP_HTML = (
@@ -280,6 +290,8 @@ def weasyprint_pdf(html: str, *, title: str, language: str, logo_png: bytes | No
     global _renders_here
     from weasyprint import HTML, Attachment
 
+    from practitioner.documents.pdf.tagging import rdf_metadata
+
     fetcher = make_url_fetcher(REPORTS_DIR, logo_png)
     base_url = fetcher.reports_dir.as_uri() + "/"
     with _render_lock, weasyprint_problems() as problems:
@@ -289,9 +301,10 @@ def weasyprint_pdf(html: str, *, title: str, language: str, logo_png: bytes | No
         )
         document.metadata.title = title
         document.metadata.lang = language
+        document.metadata.generate_rdf_metadata = rdf_metadata  # PDF/A-3u's XMP plus pdfuaid:part 1
         files = [Attachment(string=f.data, name=f.name, description=f.description, created=f.modified, modified=f.modified,
                             relationship=f.relationship) for f in attachments]
-        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True, finisher=_stable_header_ids, attachments=files)
+        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True, finisher=_finish, attachments=files)
         _renders_here += 1
         renders, cpu = _renders_here, time.process_time() - cpu_start
     return RenderResult(
