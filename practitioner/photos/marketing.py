@@ -92,13 +92,17 @@ def marked_photos(session: Session) -> list[Photo]:
                                 .where(MarketingMark.ended_at.is_(None)).order_by(MarketingMark.marked_at.desc(), Photo.id)))
 
 
+def lapsed(session: Session, photos: list[Photo]) -> set[int]:
+    """Which of these marked photos' patients no longer give marketing consent (an export leaves them out)."""
+    standing = {patient_id: consent_state(session, patient_id, MARKETING).given for patient_id in {p.patient_id for p in photos}}
+    return {photo.id for photo in photos if not standing[photo.patient_id]}
+
+
 def export(session: Session, *, actor: User, ip_address: str = "") -> MarketingExport:
     """The ZIP of the marked photos whose patient's marketing consent stands now; audited with what went in."""
     photos = marked_photos(session)
-    standing: dict[int, bool] = {}
-    for patient_id in {photo.patient_id for photo in photos}:
-        standing[patient_id] = consent_state(session, patient_id, MARKETING).given
-    chosen = [photo for photo in photos if standing[photo.patient_id]]
+    left_out = lapsed(session, photos)
+    chosen = [photo for photo in photos if photo.id not in left_out]
     secrets.SystemRandom().shuffle(chosen)  # the order of the files says nothing about whose they are
     images = dict(session.execute(select(PhotoImage.photo_id, PhotoImage.image)
                                   .where(PhotoImage.photo_id.in_([p.id for p in chosen]))).all()) if chosen else {}

@@ -70,6 +70,7 @@ def marketing_list():
     """The photos marked for marketing now, and the export of those whose consent stands."""
     photos = marketing.marked_photos(db.session)
     return render_template("photos/marketing.html", photos=photos, thumbnail_url=thumbnail_url, form=ActionForm(),
+                           lapsed=marketing.lapsed(db.session, photos),
                            capture_url=capture_url, visit_of=lambda p: capture.visit_of(db.session, p), photo_label=capture.photo_label)
 
 
@@ -81,6 +82,7 @@ def marketing_export():
     if not form.validate_on_submit():
         photos = marketing.marked_photos(db.session)
         return render_template("photos/marketing.html", photos=photos, thumbnail_url=thumbnail_url, form=form,
+                               lapsed=marketing.lapsed(db.session, photos),
                                capture_url=capture_url, visit_of=lambda p: capture.visit_of(db.session, p), photo_label=capture.photo_label), 422
     result = marketing.export(db.session, actor=current_user, ip_address=client_ip())
     commit_request()

@@ -406,3 +406,14 @@ def test_patient_and_plan_pages_statements_do_not_grow_with_review_visits_and_ph
         review(True)
         review(False)
     assert [_statements(as_practitioner, url) for url in urls] == before
+
+
+def test_a_signed_sessions_section_says_closed_and_links_a_review_visit(app, as_practitioner, practitioner):
+    patient = make_patient(actor=practitioner)
+    consultation, _ = consultation_with_consent(patient, practitioner)
+    plan = make_plan(consultation)
+    record = signed_session(plan, practitioner, photo_consent=True)
+    page = as_practitioner.get(f"/sessions/{record.public_id}").get_data(as_text=True)
+    assert "its photo set is closed" in page
+    assert f"/patients/{patient.public_id}/review-visits/new?plan={plan.public_id}" in page
+    assert "Take photos" not in page
