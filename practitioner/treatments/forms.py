@@ -17,7 +17,8 @@ from wtforms import (
     TimeField,
 )
 from wtforms import Form as PlainForm
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.fields import Field
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from practitioner.clinical.vocabulary import (
     ADVERSE_EVENT_LABELS,
@@ -27,12 +28,39 @@ from practitioner.clinical.vocabulary import (
     ZONE_LABELS,
 )
 from practitioner.forms import Form, choices, yes_no
+from practitioner.treatments.limits import ADDENDA_PER_SESSION, ADDENDUM_REASON, ADDENDUM_TEXT, SESSION_TEXT, hint, too_long
 from practitioner.treatments.models import RESCREEN_DATED
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 
 F = [strip_filter]
 TEXT = [NoControlCharacters()]
 LONG = [NoControlCharacters(multiline=True)]
+
+
+def one_newline(value: object) -> object:
+    """A browser sends each line break of a textarea as CRLF but counts it as one character against maxlength: so do we."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+class AtMost(Length):
+    """Length(max=...) that says how long the text is and how long it may be, in words with thousands separated."""
+
+    def __init__(self, characters: int) -> None:
+        super().__init__(max=characters)
+
+    def __call__(self, form: object, field: Field) -> None:
+        """Refuse a text over the limit with limits.too_long's message."""
+        length = len(field.data or "")
+        if length > self.max:
+            raise ValidationError(too_long(self.max, length))
+
+
+def _limit(name: str) -> list[Length]:
+    return [AtMost(SESSION_TEXT[name])]
+
+
+def _hint(name: str) -> str:
+    return hint(SESSION_TEXT[name])
 
 
 class ZoneRow(PlainForm):
@@ -76,7 +104,8 @@ class SessionForm(Form):
     supervisor = StringField("Supervisor (if any)", filters=F, validators=[Optional(), Length(max=120), *TEXT])
 
     history_reviewed = yes_no("History, medicines and allergies reviewed today")
-    changes_since_consultation = TextAreaField("Changes since the consultation", filters=F, validators=[Optional(), Length(max=2000), *LONG], render_kw={"rows": 2})
+    changes_since_consultation = TextAreaField("Changes since the consultation", filters=[one_newline, *F], validators=[Optional(), *_limit("changes_since_consultation"), *LONG],
+                                               description=_hint("changes_since_consultation"), render_kw={"rows": 2})
     pregnant_now = yes_no("Pregnant now?")
     breastfeeding_now = yes_no("Breastfeeding now?")
     cold_sore_now = yes_no("A cold sore now?")
@@ -90,7 +119,8 @@ class SessionForm(Form):
     filler_on = DateField("Date of the filler", validators=[Optional()])
     had_resurfacing = yes_no("Peel, laser or resurfacing since the last visit?")
     resurfacing_on = DateField("Date of the peel, laser or resurfacing", validators=[Optional()])
-    new_medicines = TextAreaField("New medicines", filters=F, validators=[Optional(), Length(max=2000), *LONG], render_kw={"rows": 2})
+    new_medicines = TextAreaField("New medicines", filters=[one_newline, *F], validators=[Optional(), *_limit("new_medicines"), *LONG],
+                                  description=_hint("new_medicines"), render_kw={"rows": 2})
 
     photo_consent = yes_no("Photo consent for today")
 
@@ -129,9 +159,11 @@ class SessionForm(Form):
     pain_score = IntegerField("Pain score (0 to 10)", validators=[Optional(), NumberRange(min=0, max=10, message="Enter 0 to 10.")])
     no_adverse_events = BooleanField("No adverse events")
     adverse_events = FieldList(FormField(AdverseEventRow), "Adverse event", min_entries=0, max_entries=10)
-    post_care_products = TextAreaField("Post-care products applied", filters=F, validators=[Optional(), Length(max=1000), *LONG], render_kw={"rows": 2})
+    post_care_products = TextAreaField("Post-care products applied", filters=[one_newline, *F], validators=[Optional(), *_limit("post_care_products"), *LONG],
+                                       description=_hint("post_care_products"), render_kw={"rows": 2})
     next_appointment_on = DateField("Next appointment", validators=[Optional()])
-    clinical_note = TextAreaField("Clinical note", filters=F, validators=[Optional(), Length(max=8000), *LONG], render_kw={"rows": 4})
+    clinical_note = TextAreaField("Clinical note", filters=[one_newline, *F], validators=[Optional(), *_limit("clinical_note"), *LONG],
+                                  description=_hint("clinical_note"), render_kw={"rows": 4})
     acknowledge_warnings = BooleanField("I have read the depth warnings above and the depths are intended")
 
     def validate(self, extra_validators=None) -> bool:
@@ -181,8 +213,12 @@ class OverrideForm(Form):
 class AddendumForm(Form):
     """A correction or late entry after signing."""
 
-    reason = StringField("Reason for the addendum", filters=F, validators=[DataRequired("Say why (correction, late entry, follow-up)."), Length(max=300), *TEXT])
-    text = TextAreaField("Addendum", filters=F, validators=[DataRequired("Write the addendum."), Length(max=8000), *LONG], render_kw={"rows": 4})
+    reason = StringField("Reason for the addendum", filters=F, validators=[
+        DataRequired("Say why (correction, late entry, follow-up)."), AtMost(ADDENDUM_REASON), *TEXT],
+        description=hint(ADDENDUM_REASON))
+    text = TextAreaField("Addendum", filters=[one_newline, strip_filter], validators=[
+        DataRequired("Write the addendum."), AtMost(ADDENDUM_TEXT), *LONG],
+        description=f"{hint(ADDENDUM_TEXT)} A session holds up to {ADDENDA_PER_SESSION} addenda.", render_kw={"rows": 4})
 
 
 class LotSearchForm(Form):

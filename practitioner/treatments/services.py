@@ -23,6 +23,7 @@ from practitioner.consultations.services import intake_for, lock_consultation
 from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
 from practitioner.dates import clinic_today, clinic_zone, day_month_year
+from practitioner.treatments import limits
 from practitioner.treatments.models import (
     RESCREEN_DATED,
     RESCREEN_QUESTIONS,
@@ -68,6 +69,26 @@ class ExpiredLot(DomainError):
 
 class SessionDateRefused(DomainError):
     """The session date is in the future, or before the consultation or the consent that covers it."""
+
+
+class TextTooLong(DomainError):
+    """A text is longer than practitioner/treatments/limits.py allows; `field` names it."""
+
+    def __init__(self, field: str, limit: int, length: int) -> None:
+        super().__init__(limits.too_long(limit, length))
+        self.field = field
+
+
+class TooManyAddenda(NotAllowed):
+    """The session already holds limits.ADDENDA_PER_SESSION addenda."""
+
+
+def check_lengths(values: dict[str, Any], limits: dict[str, int]) -> None:
+    """Refuse (TextTooLong) the first text longer than its limit, whoever calls the service."""
+    for field, limit in limits.items():
+        value = values.get(field)
+        if isinstance(value, str) and len(value) > limit:
+            raise TextTooLong(field, limit, len(value))
 
 
 SCALAR_FIELDS = (
@@ -361,6 +382,7 @@ def save_draft(
     problem = session_date_problem(record, day, today or clinic_today())
     if problem:
         raise SessionDateRefused(problem)
+    check_lengths(values, limits.SESSION_TEXT)
     changed = _apply(record, values)
     rescreen(record, policy)
     warnings = depth_warnings(record, actor)
@@ -532,6 +554,11 @@ def add_addendum(session: Session, record: TreatmentSession, reason: str, text: 
     """A correction or late entry beneath the unchanged, signed original."""
     if not record.is_signed:
         raise NotAllowed("The session is not signed yet: edit it directly.")
+    check_lengths({"reason": reason.strip(), "text": text.strip()}, {"reason": limits.ADDENDUM_REASON, "text": limits.ADDENDUM_TEXT})
+    held = session.scalar(select(func.count()).select_from(Addendum).where(Addendum.session_id == record.id))
+    if held >= limits.ADDENDA_PER_SESSION:
+        raise TooManyAddenda(f"This session already holds {limits.ADDENDA_PER_SESSION} addenda, the most one session may hold "
+                             "(so its record prints in time). Record further follow-up in the patient's next session record.")
     addendum = Addendum(session_id=record.id, author_id=actor.id, reason=reason.strip(), text=text.strip(), created_at=utcnow())
     session.add(addendum)
     session.flush()

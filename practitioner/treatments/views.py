@@ -29,6 +29,7 @@ from practitioner.treatments.forms import (
     SessionForm,
     SignForm,
 )
+from practitioner.treatments.limits import ADDENDA_PER_SESSION
 from practitioner.treatments.models import RESCREEN_DATED, RESCREEN_YES_NO, TreatmentSession
 from practitioner.versioning import expected_version
 from practitioner.unit_of_work import commit_request
@@ -218,9 +219,10 @@ def edit(public_id: uuid.UUID):
         form.version.data = str(saved.version)
         flash(f"{exc} Both versions are shown: yours is in the form, still unsaved. Check it and save again.", "error")
         return _render_form(form, saved, 409, conflict=True, differences=_differences(form, saved))
-    except (services.ExpiredLot, services.SessionDateRefused) as exc:
+    except (services.ExpiredLot, services.SessionDateRefused, services.TextTooLong) as exc:
         db.session.rollback()
-        field = form.cartridge_expiry if isinstance(exc, services.ExpiredLot) else form.session_date
+        field = (form.cartridge_expiry if isinstance(exc, services.ExpiredLot) else
+                 form[exc.field] if isinstance(exc, services.TextTooLong) else form.session_date)
         field.errors = [*field.errors, str(exc)]
         return _render_form(form, db.one_or_404(TreatmentSession.by_public_id(public_id)), 422)
     commit_request()
@@ -235,7 +237,7 @@ def _detail_context(record: TreatmentSession, **forms) -> dict:
     missing = [] if record.is_signed else services.missing_for_signing(record, record.practitioner)
     return {"record": record, "labels": LABELS, "missing": missing, "sign_form": forms.get("sign_form") or SignForm(version=record.version),
             "addendum_form": forms.get("addendum_form") or AddendumForm(), "override_form": forms.get("override_form") or OverrideForm(),
-            "blocking": services.new_blocking_flags(record), "flags": record.rescreen_flags,
+            "blocking": services.new_blocking_flags(record), "flags": record.rescreen_flags, "addenda_limit": ADDENDA_PER_SESSION,
             "warnings": record.warnings_acknowledged}
 
 
@@ -307,6 +309,12 @@ def add_addendum(public_id: uuid.UUID):
         return render_template("treatments/detail.html", **_detail_context(record, addendum_form=form)), 422
     try:
         services.add_addendum(db.session, record, form.reason.data, form.text.data, actor=current_user, ip_address=client_ip())
+    except (services.TextTooLong, services.TooManyAddenda) as exc:
+        db.session.rollback()
+        field = form[exc.field] if isinstance(exc, services.TextTooLong) else form.text
+        field.errors = [*field.errors, str(exc)]
+        record = db.one_or_404(TreatmentSession.by_public_id(public_id))
+        return render_template("treatments/detail.html", **_detail_context(record, addendum_form=form)), 422
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("treatments.detail", public_id=record.public_id), 303)
