@@ -242,7 +242,8 @@ def test_a_search_reuses_the_statement_of_its_shape(as_practitioner, first, seco
         found: list[int] = []
 
         def record(conn, clauseelement, multiparams, params, execution_options):
-            if " ".join(str(clauseelement).split()).startswith("SELECT patients.id"):
+            text = " ".join(str(clauseelement).split())
+            if text.startswith("SELECT patients.") and " AS total " in text:
                 found.append(id(clauseelement))
 
         event.listen(db.engine, "before_execute", record)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import Select, and_, bindparam, func, or_, select
-from sqlalchemy.orm import Load, Session, load_only
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from practitioner import audit
@@ -338,11 +339,26 @@ def _search_shape(kind: str, include_archived: bool, phone: bool = False, revers
     return query.order_by(Patient.family_name_search, Patient.given_name_search, Patient.id)
 
 
-@cache
-def _list_columns_only() -> Load:
-    # What templates/patients/list.html shows of each patient; the option is built once per process.
-    return load_only(Patient.public_id, Patient.given_name, Patient.family_name, Patient.preferred_name, Patient.date_of_birth,
-                     Patient.record_number, Patient.phone, Patient.archived_at, raiseload=True)
+@dataclass(frozen=True, slots=True)
+class PatientListRow:
+    """What the patient list prints of one patient: plain values, not a mapped object (a list page reads 25)."""
+
+    public_id: uuid.UUID
+    given_name: str
+    family_name: str
+    preferred_name: str
+    date_of_birth: date
+    record_number: str
+    phone: str
+    archived_at: datetime | None
+
+    # The model's own wording, so the list names a patient as their record does.
+    sort_name = property(Patient.sort_name.fget)
+    is_archived = property(Patient.is_archived.fget)
+
+
+_LIST_COLUMNS = (Patient.public_id, Patient.given_name, Patient.family_name, Patient.preferred_name, Patient.date_of_birth,
+                 Patient.record_number, Patient.phone, Patient.archived_at)
 
 
 class PatientPage(SelectPagination):
@@ -355,11 +371,11 @@ class PatientPage(SelectPagination):
 
     _total: int | None = None
 
-    def _query_items(self) -> list[Patient]:
+    def _query_items(self) -> list[PatientListRow]:
         values = {**self._query_args["values"], "page_size": self.per_page, "page_start": self._query_offset}
         rows = self._query_args["session"].execute(_page_of(self._query_args["select"]), values).all()
         self._total = rows[0].total if rows else None
-        return [row[0] for row in rows]
+        return [PatientListRow(*row[:-1]) for row in rows]
 
     def _query_count(self) -> int:
         if self._total is not None:
@@ -376,11 +392,10 @@ def _count_of(statement: Select[tuple[Patient]]) -> Select[tuple[int]]:
 @lru_cache(maxsize=64)
 def _page_of(statement: Select[tuple[Patient]]) -> Select[Any]:
     # Built once per shape of search (`_search_shape` hands out the same statement objects).
-    # Only the columns the list prints: a patient row has some thirty, and turning each into a Python
-    # value (dates and times through their types) was most of the page's loading. Any other column
-    # read from these objects raises instead of quietly running a query per row.
+    # Only the columns the list prints, as plain rows: a patient row has some thirty columns, and
+    # turning each into a Python value and each row into a mapped object was most of the page's loading.
     total = _count_of(statement).correlate(None).scalar_subquery().label("total")
-    return (statement.add_columns(total).options(_list_columns_only())
+    return (statement.with_only_columns(*_LIST_COLUMNS, total)
             .limit(bindparam("page_size")).offset(bindparam("page_start")))
 
 
