@@ -292,3 +292,27 @@ def test_sqlite_connections_are_not_pinged_before_each_use(app):
     from tests.conftest import POSTGRES
 
     assert db.engine.pool._pre_ping is POSTGRES
+
+
+def test_the_timeline_says_an_override_is_recorded_without_loading_the_overrides(as_practitioner):
+    from datetime import timedelta
+
+    from tests.consultations.test_consultations import HEALTHY, TODAY, _new, _only_consultation
+    from tests.conftest import post_form
+
+    patient = make_patient()
+    deferred = {**HEALTHY, "had_neurotoxin": "yes", "neurotoxin_on": (TODAY - timedelta(days=3)).isoformat()}
+    _new(as_practitioner, patient, deferred)
+    consultation = _only_consultation()
+    page, url = f"/consultations/{consultation.public_id}", f"/patients/{patient.public_id}"
+    assert "(override recorded)" not in as_practitioner.get(url).get_data(as_text=True)
+    reason = {"reason": "Toxin was to the forehead only; treating cheeks. Cleared by Dr Raman."}
+    assert post_form(as_practitioner, f"{page}/override", reason, page=page).status_code == 303
+    assert "(override recorded)" in as_practitioner.get(url).get_data(as_text=True)
+    seen = _statements(as_practitioner, url)
+    assert not [s for s in seen if s.startswith("SELECT screening_overrides.")]
+    # Another answer changes the result: the old override no longer applies, and the timeline says so.
+    edit = as_practitioner.get(f"{page}/edit").get_data(as_text=True)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', edit).group(1)
+    assert post_form(as_practitioner, f"{page}/edit", {**deferred, "pregnant": "y", "version": version}).status_code == 303
+    assert "(override recorded)" not in as_practitioner.get(url).get_data(as_text=True)

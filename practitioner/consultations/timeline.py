@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import cache
 
 from flask import url_for
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from practitioner.clinical.screening import DECISION_LABELS, MODALITY_LABELS
-from practitioner.consultations.models import Consultation
+from practitioner.consultations.models import Consultation, ScreeningOverride
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
 
@@ -19,12 +19,14 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    consultations = list(session.scalars(_consultations(), {"patient_id": patient.id}))
+    rows = session.execute(_consultations(), {"patient_id": patient.id}).all()
+    consultations = [c for c, _ in rows]
+    overridden = {c.id for c, has_override in rows if has_override}
     # A re-screen shows beside the consultation it supersedes, each saying where the other is.
     dates = {c.id: c.consultation_date for c in consultations}
     rescreened = {c.supersedes_id: c.consultation_date for c in consultations if c.supersedes_id in dates}
     for c in consultations:
-        override = " (override recorded)" if c.active_override and c.decision not in ("proceed", "proceed_with_caution") else ""
+        override = " (override recorded)" if c.id in overridden and c.decision not in ("proceed", "proceed_with_caution") else ""
         links = []
         if c.supersedes_id in dates:
             links.append(f"Re-screen of the consultation of {dates[c.supersedes_id]:%-d %b %Y}")
@@ -43,7 +45,11 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
 # loads (a plan joins its consultation, which selects its findings; a session selects its patient,
 # plan, users, consent, products...) ran again for every kind of record: 66 statements for one
 # patient's page, 40 ms at p95 on a slow machine (bench/bench_pages.py). Built once per process.
+# Whether a consultation has an active override (its `active_override`) is asked beside it, not
+# loaded with every override it ever had.
 @cache
-def _consultations() -> Select[tuple[Consultation]]:
-    return (select(Consultation).where(Consultation.patient_id == bindparam("patient_id"))
-            .options(lazyload("*"), selectinload(Consultation.flags), selectinload(Consultation.overrides).lazyload("*")))
+def _consultations() -> Select[tuple[Consultation, bool]]:
+    overridden = (exists().where(ScreeningOverride.consultation_id == Consultation.id, ScreeningOverride.superseded_at.is_(None))
+                  .correlate(Consultation).label("overridden"))
+    return (select(Consultation, overridden).where(Consultation.patient_id == bindparam("patient_id"))
+            .options(lazyload("*"), selectinload(Consultation.flags)))
