@@ -166,8 +166,12 @@ def _heif_structure(data: bytes) -> tuple[int, list[bytes]]:
 def _refuse_hidden_documents(data: bytes, declared: str) -> None:
     """Refuse a file that is also something else: a document or script after the image's end, or in its metadata."""
     end, metadata = {"JPEG": _jpeg_structure, "PNG": _png_structure, "HEIF": _heif_structure}[declared](data)
-    trailer = data[end:].lower()
-    hidden = any(mark in trailer for mark in _HIDDEN_DOCUMENT_MARKS)
+    # Where a reader finds a hidden document: at the start of what follows the image, or (a zip's end record) in
+    # the file's last 64 KB. Looking only there keeps a phone's own trailer (a motion photo's video) from being
+    # refused for a chance match somewhere in its megabytes.
+    trailer = data[end:]
+    head, tail = trailer[:4096].lower(), trailer[-65_557:]
+    hidden = any(mark in head for mark in _HIDDEN_DOCUMENT_MARKS) or b"PK\x05\x06" in tail
     hidden = hidden or any(mark in segment.lower() for segment in metadata for mark in _HIDDEN_IN_METADATA)
     if hidden:
         raise InvalidPhoto("This file holds a document or web page as well as a picture, so it is refused. "

@@ -192,6 +192,17 @@ def test_polyglots_are_refused(make):
     assert_plain_words(str(refused.value))
 
 
+def test_a_zip_behind_padding_is_found_by_its_end_record():
+    with pytest.raises(InvalidPhoto, match="document or web page"):
+        process(images.phone_jpeg(800, 600) + b"\x00" * 20_000 + images.tiny_zip())
+
+
+def test_a_chance_match_deep_in_a_phones_video_trailer_is_not_a_polyglot():
+    """A motion photo's video after the image: megabytes of data where '<svg' may occur by chance."""
+    video = b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 50_000 + b"<SVG" + b"\x17" * 100_000
+    assert process(images.phone_jpeg(800, 600) + video).width == 800
+
+
 def test_harmless_trailing_bytes_are_dropped_with_the_rest():
     """A camera's own trailer after the image (for example a motion photo's video) is not a document: the photo is
     taken, and the trailer, like every byte of the original, is not kept."""
