@@ -19,8 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from practitioner.clinical.vocabulary import zone_label
@@ -36,11 +37,12 @@ MOMENT_PHRASES = {"baseline": "at the consultation, before treatment began", "be
                   "immediately_after": "immediately after treatment", "review": "at a review visit"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PhotoCard:
     """One photo as pages and documents label it: plain values, no image bytes."""
 
     public_id: uuid.UUID
+    key: str  # the public id as text (pages write it many times)
     view: str
     zone: str | None
     moment: str
@@ -51,6 +53,7 @@ class PhotoCard:
     sessions_planned: int | None
     plan_id: int | None  # the plan of the session or review visit
     session_id: int | None
+    consultation_id: int | None  # the consultation of a baseline photo
     depth_mm: Decimal | None  # the deepest depth used that day in the photo's zones (sessions only)
     depth_zones: tuple[str, ...]  # the zone(s) where that deepest depth was used, as labels
     device: str | None  # make and model, sessions only
@@ -84,7 +87,7 @@ class PhotoCard:
             what = f"Close-up of the {zone_label(self.zone or '').lower()}"
         else:
             what = f"{VIEW_LABELS.get(self.view, self.view)} view"
-        return f"{what}, {day_month_year(self.day)}, {MOMENT_PHRASES.get(self.moment, self.moment)}"
+        return f"{what}, {_day_month_year(self.day)}, {MOMENT_PHRASES.get(self.moment, self.moment)}"
 
     @property
     def depth_text(self) -> str:
@@ -96,14 +99,24 @@ class PhotoCard:
         return f"{mm} mm ({zones})" if zones else f"{mm} mm"
 
     @property
+    def day_text(self) -> str:
+        """The visit's date as lists write it: '3 Mar 2026'."""
+        return _short_date(self.day)
+
+    @property
     def choice_label(self) -> str:
         """How the comparison's lists name it: '3 Mar 2026 · Session 1 of 6 · Before treatment'."""
-        return f"{short_date(self.day)} · {self.visit} · {self.moment_label}"
+        return f"{self.day_text} · {self.visit} · {self.moment_label}"
 
     @property
     def sort_key(self) -> tuple[date, datetime]:
         """Date order: the visit's day, then the moment it was taken."""
         return (self.day, self.captured_at)
+
+
+# A page writes the same few visit dates hundreds of times; Babel takes tens of microseconds a date.
+_short_date = lru_cache(maxsize=2048)(short_date)
+_day_month_year = lru_cache(maxsize=2048)(day_month_year)
 
 
 def series_title(view: str, zone: str | None) -> str:
@@ -119,27 +132,33 @@ def series_order(key: tuple[str, str]) -> tuple[int, str]:
     return (VIEWS.index(view) if view in VIEWS else len(VIEWS), zone)
 
 
-def _photo_rows(patient_id: int):
-    return (
-        select(Photo.public_id, Photo.view, Photo.zone, Photo.moment, Photo.session_id, Photo.width, Photo.height,
-               Photo.thumb_width, Photo.thumb_height, Photo.sha256, Photo.captured_at,
-               Consultation.consultation_date, ReviewVisit.visit_date, ReviewVisit.plan_id.label("review_plan_id"),
-               TreatmentSession.session_date, TreatmentSession.sequence, TreatmentSession.device_make,
-               TreatmentSession.device_model, TreatmentSession.plan_id, TreatmentPlan.sessions_planned,
-               Consent.photo_clinical)
-        .outerjoin(Consultation, Consultation.id == Photo.consultation_id)
-        .outerjoin(TreatmentSession, TreatmentSession.id == Photo.session_id)
-        .outerjoin(TreatmentPlan, TreatmentPlan.id == TreatmentSession.plan_id)
-        .outerjoin(ReviewVisit, ReviewVisit.id == Photo.review_visit_id)
-        .join(Consent, Consent.id == Photo.consent_id)
-        .where(Photo.patient_id == patient_id)
-    )
+# Built once: the patient is a bound parameter (building the select for each page cost more than running it).
+_PHOTO_ROWS = (
+    select(Photo.public_id, Photo.view, Photo.zone, Photo.moment, Photo.session_id, Photo.consultation_id, Photo.width, Photo.height,
+           Photo.thumb_width, Photo.thumb_height, Photo.sha256, Photo.captured_at,
+           Consultation.consultation_date, ReviewVisit.visit_date, ReviewVisit.plan_id.label("review_plan_id"),
+           TreatmentSession.session_date, TreatmentSession.sequence, TreatmentSession.device_make,
+           TreatmentSession.device_model, TreatmentSession.plan_id, TreatmentPlan.sessions_planned,
+           Consent.photo_clinical)
+    .outerjoin(Consultation, Consultation.id == Photo.consultation_id)
+    .outerjoin(TreatmentSession, TreatmentSession.id == Photo.session_id)
+    .outerjoin(TreatmentPlan, TreatmentPlan.id == TreatmentSession.plan_id)
+    .outerjoin(ReviewVisit, ReviewVisit.id == Photo.review_visit_id)
+    .join(Consent, Consent.id == Photo.consent_id)
+    .where(Photo.patient_id == bindparam("patient_id"))
+)
+_ZONE_ROWS = (
+    select(SessionZone.session_id, SessionZone.zone, SessionZone.depth_mm)
+    .join(TreatmentSession, TreatmentSession.id == SessionZone.session_id)
+    .where(TreatmentSession.patient_id == bindparam("patient_id"))
+)
+_PROTOCOL_ROWS = select(PhotoProtocolView.area, PhotoProtocolView.view)
 
 
 def view_areas(session: Session) -> dict[str, frozenset[str]]:
     """For each view, the treatment areas whose protocol lists it (one statement)."""
     areas: dict[str, set[str]] = defaultdict(set)
-    for area, view in session.execute(select(PhotoProtocolView.area, PhotoProtocolView.view)):
+    for area, view in session.execute(_PROTOCOL_ROWS):
         areas[view].add(area)
     return {view: frozenset(found) for view, found in areas.items()}
 
@@ -154,34 +173,32 @@ def _deepest(zones: list[tuple[str, Decimal]], wanted: frozenset[str]) -> tuple[
 
 def patient_photos(session: Session, patient_id: int) -> list[PhotoCard]:
     """Every photo of a patient, labelled, in date order: three statements whatever the number of photos."""
-    rows = session.execute(_photo_rows(patient_id)).all()
+    rows = session.execute(_PHOTO_ROWS, {"patient_id": patient_id}).all()
     zones: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
-    zone_rows = session.execute(
-        select(SessionZone.session_id, SessionZone.zone, SessionZone.depth_mm)
-        .join(TreatmentSession, TreatmentSession.id == SessionZone.session_id)
-        .where(TreatmentSession.patient_id == patient_id))
-    for session_id, zone, depth in zone_rows:
+    for session_id, zone, depth in session.execute(_ZONE_ROWS, {"patient_id": patient_id}):
         zones[session_id].append((zone, depth))
     areas = view_areas(session)
+    # A session's parameters for one view (or close-up zone), worked out once for all the photos that share them.
+    parameters: dict[tuple[int, str, str | None], tuple[Decimal | None, tuple[str, ...]]] = {}
     cards = []
-    for row in rows:
-        if row.session_id is not None:
-            kind, day = "session", row.session_date
-            visit = f"Session {row.sequence} of {row.sessions_planned}"
-            wanted = frozenset({row.zone}) if row.view == "close_up" else areas.get(row.view, frozenset())
-            depth, depth_zones = _deepest(zones.get(row.session_id, []), wanted)
-            device = " ".join(part for part in (row.device_make, row.device_model) if part) or None
-            plan_id = row.plan_id
-        elif row.visit_date is not None:
-            kind, day, visit, depth, depth_zones, device, plan_id = "review", row.visit_date, "Review visit", None, (), None, row.review_plan_id
+    for (public_id, view, zone, moment, session_id, consultation_id, width, height, thumb_width, thumb_height, sha256,
+         captured_at, consultation_date, visit_date, review_plan_id, session_date, sequence, device_make, device_model,
+         plan_id, sessions_planned, photo_clinical) in rows:
+        if session_id is not None:
+            kind, day, visit = "session", session_date, f"Session {sequence} of {sessions_planned}"
+            key = (session_id, view, zone)
+            if key not in parameters:
+                wanted = frozenset({zone}) if view == "close_up" else areas.get(view, frozenset())
+                parameters[key] = _deepest(zones.get(session_id, []), wanted)
+            depth, depth_zones = parameters[key]
+            device = " ".join(part for part in (device_make, device_model) if part) or None
+        elif visit_date is not None:
+            kind, day, visit, depth, depth_zones, device, plan_id = "review", visit_date, "Review visit", None, (), None, review_plan_id
         else:
-            kind, day, visit, depth, depth_zones, device, plan_id = "consultation", row.consultation_date, "Consultation", None, (), None, None
-        cards.append(PhotoCard(
-            public_id=row.public_id, view=row.view, zone=row.zone, moment=row.moment, day=day, visit_kind=kind, visit=visit,
-            sequence=row.sequence, sessions_planned=row.sessions_planned, plan_id=plan_id, session_id=row.session_id,
-            depth_mm=depth, depth_zones=depth_zones, device=device, width=row.width, height=row.height,
-            thumb_width=row.thumb_width, thumb_height=row.thumb_height, sha256=row.sha256, captured_at=row.captured_at,
-            clinical_consent=bool(row.photo_clinical)))
+            kind, day, visit, depth, depth_zones, device, plan_id = "consultation", consultation_date, "Consultation", None, (), None, None
+        cards.append(PhotoCard(public_id, str(public_id), view, zone, moment, day, kind, visit, sequence, sessions_planned, plan_id,
+                               session_id, consultation_id, depth, depth_zones, device, width, height, thumb_width, thumb_height,
+                               sha256, captured_at, bool(photo_clinical)))
     return sorted(cards, key=lambda card: card.sort_key)
 
 
@@ -222,7 +239,7 @@ class Comparison:
     def find(self, public_id: str | None) -> PhotoCard | None:
         """The photo of the chosen series with this public id (a string from the form), or None."""
         for card in self.photos:
-            if str(card.public_id) == public_id:
+            if card.key == public_id:
                 return card
         return None
 

@@ -10,7 +10,7 @@ from practitioner.auth.models import Permission
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
 from practitioner.photos import compare, timeline
-from practitioner.photos.views_compare import compare_url, image_url, record_shown
+from practitioner.photos.views_compare import PhotoLinks, record_shown
 
 
 def patient_photo_timeline(record: object, **_: object) -> Markup | None:
@@ -22,4 +22,4 @@ def patient_photo_timeline(record: object, **_: object) -> Markup | None:
     if cards:
         record_shown(record, "photo.timeline_view", [card for row in rows for card in row.photos])
     return Markup(render_template("photos/_patient_timeline.html", patient=record, rows=rows, total=len(cards),  # nosec B704  # the output of an autoescaped template, not typed text
-                                  image_url=image_url, compare_url=compare_url))
+                                  links=PhotoLinks(record)))

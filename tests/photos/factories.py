@@ -27,8 +27,8 @@ def jpeg(width: int = 160, height: int = 120, shade: int = 0, label: str = "") -
     image = Image.new("RGB", (width, height), (225, 225, 222))
     draw = ImageDraw.Draw(image)
     draw.ellipse((width * 0.25, height * 0.1, width * 0.75, height * 0.92), fill=_COLOURS[shade % len(_COLOURS)])
-    if label:
-        draw.text((6, 6), label, fill=(40, 40, 40))
+    if label:  # each photo's own pixels (identical images would be stored once in a PDF)
+        draw.text((6, 6), label, fill=(40, 40, 40), font_size=max(10, width // 40))
     out = io.BytesIO()
     image.save(out, "JPEG", quality=80)
     return out.getvalue()
@@ -49,9 +49,12 @@ def photo_consent(consultation: Consultation, witness: User, *, clinical: bool =
 def make_photo(patient_id: int, consent: Consent, author: User, *, view: str = "frontal", moment: str = "before",
                consultation: Consultation | None = None, session: TreatmentSession | None = None,
                review: ReviewVisit | None = None, zone: str | None = None, captured_at: datetime | None = None,
-               size: tuple[int, int] = (160, 120), shade: int = 0, commit: bool = True) -> Photo:
-    """One photo of one visit with its image and thumbnail rows (added, flushed; committed unless told not to)."""
-    image = jpeg(*size, shade=shade)
+               size: tuple[int, int] = (160, 120), shade: int = 0, commit: bool = True, image: bytes | None = None) -> Photo:
+    """One photo of one visit with its image and thumbnail rows (added, flushed; committed unless told not to).
+
+    `image`: the stored JPEG's bytes (of `size`), when a test needs a particular one.
+    """
+    image = image or jpeg(*size, shade=shade, label=f"{view} {zone or ''} {moment} {(captured_at or datetime.now()).isoformat()}")
     thumb = jpeg(64, 48, shade=shade)
     when = (captured_at or datetime.now(timezone.utc)).replace(tzinfo=timezone.utc)
     photo = Photo(patient_id=patient_id, consultation_id=consultation.id if consultation else None,
@@ -100,7 +103,7 @@ def make_review(patient_id: int, author: User, *, visit_date: date, plan: Treatm
 
 def course_with_photos(patient: Any, author: User, *, sessions: int = 3, planned: int = 6, start: date = date(2026, 3, 3),
                        views: tuple[str, ...] = ("frontal", "oblique_left", "oblique_right"), review: bool = False,
-                       photo_clinical: bool = True, signed: int | None = None) -> dict[str, Any]:
+                       photo_clinical: bool = True, signed: int | None = None, size: tuple[int, int] = (160, 120)) -> dict[str, Any]:
     """A consultation with baseline photos, a plan of `planned` sessions, `sessions` of them held with before photos
     (each a different depth and, from session 2, a different device), and optionally a review visit.
 
@@ -114,7 +117,7 @@ def course_with_photos(patient: Any, author: User, *, sessions: int = 3, planned
     photos: list[Photo] = []
     base_time = datetime.combine(start, time(10, 0))
     for number, view in enumerate(views):
-        photos.append(make_photo(patient.id, consent, author, view=view, moment="baseline", consultation=consultation,
+        photos.append(make_photo(patient.id, consent, author, view=view, moment="baseline", consultation=consultation, size=size,
                                  captured_at=base_time + timedelta(minutes=number), commit=False))
     records = []
     for k in range(1, sessions + 1):
@@ -123,7 +126,7 @@ def course_with_photos(patient: Any, author: User, *, sessions: int = 3, planned
         record = make_session(plan, author, sequence=k, session_date=day, consent=consent,
                               zones=(("cheeks", f"{1.0 + 0.25 * (k - 1):.2f}"), ("forehead", "0.50"), ("neck", "0.75")), device=device)
         for number, view in enumerate(views):
-            photos.append(make_photo(patient.id, consent, author, view=view, moment="before", session=record, shade=k,
+            photos.append(make_photo(patient.id, consent, author, view=view, moment="before", session=record, shade=k, size=size,
                                      captured_at=datetime.combine(day, time(9, 30)) + timedelta(minutes=number), commit=False))
         records.append(record)
     visit = None
@@ -131,7 +134,7 @@ def course_with_photos(patient: Any, author: User, *, sessions: int = 3, planned
         day = start + timedelta(weeks=4 * sessions + 12)
         visit = make_review(patient.id, author, visit_date=day, plan=plan)
         for number, view in enumerate(views):
-            photos.append(make_photo(patient.id, consent, author, view=view, moment="review", review=visit, shade=5,
+            photos.append(make_photo(patient.id, consent, author, view=view, moment="review", review=visit, shade=5, size=size,
                                      captured_at=datetime.combine(day, time(11, 0)) + timedelta(minutes=number), commit=False))
     for record in records[: sessions if signed is None else signed]:
         sign(record)

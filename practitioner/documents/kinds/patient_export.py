@@ -26,6 +26,7 @@ from practitioner.documents.kinds._types import DocumentSpec, DocumentType
 from practitioner.documents.kinds import aftercare as aftercare_kind
 from practitioner.documents.models import IssuedDocument
 from practitioner.patients.models import Patient
+from practitioner.photos.export import export_image_sources, export_photos
 from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import TreatmentSession
 
@@ -72,13 +73,16 @@ def export_values(session: Session, patient: Patient) -> dict[str, Any]:
         "consents": [consent_values(c, with_signature=False) for c in consents],
         "sessions": [session_values(r, sorted(aftercare.get(str(r.public_id), []), key=lambda d: d.version)) for r in records],
         "issued_documents": [issued_values(d) for d in documents],
+        "photos": export_photos(session, patient.id),
     }
 
 
 def build(session: Session, patient: Patient, issued_on: date | None = None) -> DocumentSpec:
     """A patient's whole record for an access request: a readable PDF and the same data as JSON."""
     data = export_values(session, patient)
-    context = {"record": data, "summary": f"Patient record export for {patient.full_name}"}
+    # The photos' small copies are the one thing the PDF prints that the JSON does not hold (photos.export says why).
+    context = {"record": data, "photo_images": export_image_sources(session, data["photos"]),
+               "summary": f"Patient record export for {patient.full_name}"}
     spec = DocumentSpec(TYPE.kind, str(patient.public_id), patient.id, TYPE.template, "Your patient record",
                         context, f"{LANGUAGE}-export-{EXPORT_SCHEMA_VERSION}", f"patient-record-{slug(patient.full_name)}")
     spec.json_data = export_json(data)
