@@ -34,18 +34,19 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, after_this_request, current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from practitioner import signals
 from practitioner.auth.models import User
 from practitioner.database import set_reads_only, utcnow
-from practitioner.documents import services
+from practitioner.documents import kinds, services
 from practitioner.documents.kinds import NotReady
 from practitioner.documents.models import DocumentJob, IssuedDocument, JobState
 from practitioner.documents.pdf.pool import RENDER_TIMEOUT_SECONDS
 from practitioner.errors import DomainError, NotAllowed
+from practitioner.patients.models import Patient
 from practitioner.unit_of_work import CommitReason, commit_exception
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,20 @@ def enqueue(session: Session, kind: Any, source_id: uuid.UUID, *, patient_id: in
     session.add(job)
     session.flush()
     return job
+
+
+def queue_issue(session: Session, kind: Any, source_id: uuid.UUID, *, actor: User, issued_on: date, large_print: bool = False,
+                ip_address: str = "") -> DocumentJob:
+    """Check the record can make the document now (SourceNotFound, NotReady, NoClinicPhone: said at once), then queue it."""
+    declared = kinds.get(kind)
+    record = declared.load(session, source_id)
+    missing = declared.missing(record)
+    if missing:
+        raise NotReady(missing)
+    services.check_can_issue(session, declared.kind)
+    patient_id = record.id if isinstance(record, Patient) else record.patient_id
+    return enqueue(session, declared.kind, source_id, patient_id=patient_id, actor=actor, issued_on=issued_on,
+                   large_print=large_print, ip_address=ip_address)
 
 
 def latest_for(session: Session, kind: Any, source_id: str) -> DocumentJob | None:
@@ -209,6 +224,18 @@ def wake(app: Flask | None = None) -> None:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # the app, not its proxy
     start_runner(app)
     _runners[(os.getpid(), id(app))][0].set()
+
+
+def wake_after_response() -> None:
+    """In a request: wake this process's runner once the response has gone out, so the render does not compete with
+    the request's last steps for the interpreter (the runner's poll finds the job anyway if the server never says)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the app, not its proxy
+    start_runner(app)
+
+    @after_this_request
+    def _wake_when_sent(response: Response) -> Response:
+        response.call_on_close(lambda: wake(app))
+        return response
 
 
 def stop_runner(app: Flask) -> None:

@@ -40,14 +40,9 @@ def issue_aftercare(record: TreatmentSession, *, actor: User, ip_address: str, *
     A refusal a person must act on (no clinic phone, not ready) is said at once; otherwise the notice says it is
     being prepared, and the Documents box shows it appear (or, after its retries, what failed, with Try again).
     """
-    declared = kinds.get(DocumentKind.AFTERCARE)
     try:
-        missing = declared.missing(record)
-        if missing:
-            raise services.NotReady(missing)
-        services.check_can_issue(db.session, DocumentKind.AFTERCARE)
-        job = jobs.enqueue(db.session, DocumentKind.AFTERCARE, record.public_id, patient_id=record.patient_id, actor=actor,
-                           issued_on=record.session_date, ip_address=ip_address)
+        job = jobs.queue_issue(db.session, DocumentKind.AFTERCARE, record.public_id, actor=actor, issued_on=record.session_date,
+                               ip_address=ip_address)
         commit_exception(CommitReason.DOCUMENT_JOB)
     except Exception as exc:  # noqa: BLE001  (the signature is committed and stands; the practitioner is told)
         db.session.rollback()
@@ -56,7 +51,7 @@ def issue_aftercare(record: TreatmentSession, *, actor: User, ip_address: str, *
         reason = f" {exc}" if isinstance(exc, (DomainError, services.NotReady)) else ""
         return signals.Notice(AFTERCARE_NOT_ISSUED + reason, "warning")
     if jobs.mode() == "background":
-        jobs.wake()
+        jobs.wake_after_response()
         return signals.Notice(AFTERCARE_PREPARING)
     state = jobs.run_one(db.session, job.id)
     job = db.session.get(DocumentJob, job.id, populate_existing=True)
@@ -100,7 +95,7 @@ def documents_box(record: Any, **_: Any) -> signals.DocumentsBox | None:
         for declared in made)
     return signals.DocumentsBox(anchor=str(record.public_id), empty=empty,
                                 issued=tuple(_entry(d) for d in issued), actions=actions,
-                                jobs=() if isinstance(record, Patient) else _job_states(record, made))
+                                jobs=_job_states(record, made))
 
 
 def _job_states(record: Any, made: list[Any]) -> tuple[signals.DocumentJobState, ...]:

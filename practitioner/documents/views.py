@@ -80,6 +80,8 @@ def issue(kind: str, source_id: uuid.UUID):
     document_kind = _kind_or_404(kind)
     if not Form().validate_on_submit():
         abort(400)
+    if document_kind in IN_THE_BACKGROUND:
+        return _issue_in_the_background(document_kind, source_id)
     try:
         issued = services.issue_now(db.session, document_kind, source_id, actor=current_user, issued_on=clinic_today(),
                                     large_print=request.form.get("large_print") == "1", ip_address=client_ip())
@@ -89,6 +91,37 @@ def issue(kind: str, source_id: uuid.UUID):
         return _refused(document_kind, source_id, str(exc))
     flash(f"{issued.title} issued as {issued.number} (version {issued.version}).", "success")
     return redirect(url_for("documents.reprint", public_id=issued.public_id), 303)
+
+
+# Kinds issued off the request path, as the aftercare at signing is: the patient record export prints a patient's
+# whole history, which grows with every session (bench/bench_no_waiting.py), so it never holds the request.
+IN_THE_BACKGROUND = {DocumentKind("patient-export")}
+
+
+def _issue_in_the_background(document_kind: DocumentKind, source_id: uuid.UUID):
+    """Queue the document (refusals said at once), then show it when it is ready, or say it is being prepared."""
+    try:
+        job = jobs.queue_issue(db.session, document_kind, source_id, actor=current_user, issued_on=clinic_today(),
+                               large_print=request.form.get("large_print") == "1", ip_address=client_ip())
+    except SourceNotFound:
+        abort(404)
+    except (NotReady, NotAllowed) as exc:
+        return _refused(document_kind, source_id, str(exc))
+    commit_request()
+    state = None
+    if jobs.mode() == "background":
+        jobs.wake_after_response()
+    else:
+        state = jobs.run_one(db.session, job.id)
+    job = db.session.get(DocumentJob, job.id, populate_existing=True)
+    if state is JobState.DONE:
+        issued = job.issued_document
+        flash(f"{issued.title} issued as {issued.number} (version {issued.version}).", "success")
+        return redirect(url_for("documents.reprint", public_id=issued.public_id), 303)
+    if state is JobState.FAILED:
+        return _refused(document_kind, source_id, job.error)
+    flash(f"Preparing the {document_kind.label.lower()}: it appears under Documents on this page in a moment.", "success")
+    return redirect(record_page(document_kind, source_id), 303)
 
 
 @bp.get("/issued/<uuid:public_id>.pdf")
@@ -136,7 +169,7 @@ def retry_job(public_id: uuid.UUID):
         return _refused(job.kind, job.source_id, str(exc))
     commit_request()
     if jobs.mode() == "background":
-        jobs.wake()
+        jobs.wake_after_response()
         flash(f"Trying the {job.kind.label.lower()} again: it appears under Documents in a moment.", "success")
     elif jobs.run_one(db.session, job.id) is JobState.DONE:
         flash(f"{job.kind.label} issued.", "success")

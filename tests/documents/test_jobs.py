@@ -89,13 +89,13 @@ def test_while_preparing_the_page_says_so_and_refreshes_itself_with_or_without_j
     app.config["DOCUMENT_JOBS"] = "background"
     jobs.stop_runner(app)
     record_url = _signable(as_practitioner, practitioner)
-    # A runner that never gets to it: the job stays pending (the wake-up starts one; stop it at once).
-    original = jobs.wake
+    # No runner gets to it: the job stays pending.
+    original = jobs.wake_after_response
     try:
-        jobs.wake = lambda app=None: None
+        jobs.wake_after_response = lambda: None
         assert _sign(as_practitioner, record_url).status_code == 303
     finally:
-        jobs.wake = original
+        jobs.wake_after_response = original
     page = as_practitioner.get(record_url).get_data(as_text=True)
     job = _job()
     assert job.state is JobState.PENDING
@@ -222,3 +222,24 @@ def test_a_patient_document_not_ready_goes_back_to_the_patient(as_practitioner, 
     response = post_form(as_practitioner, f"/documents/{kind}/{patient.public_id}/issue", {}, page="/patients/",
                          headers={"Referer": "https://evil.example/"})
     assert response.status_code == 303 and response.headers["Location"].startswith(f"/patients/{patient.public_id}")
+
+
+def test_the_patient_export_is_issued_off_the_request_path_and_appears_on_the_patients_page(app, as_practitioner, practitioner,
+                                                                                           monkeypatch):
+    from tests.factories import signed_session
+
+    patient = make_patient(actor=practitioner, given_name="Ola", family_name="Nowak")
+    signed_session(treatable_plan(patient, practitioner), practitioner)
+    app.config["DOCUMENT_JOBS"] = "background"
+    monkeypatch.setattr(jobs, "wake_after_response", lambda: None)  # no runner: see the request return first
+    page = f"/patients/{patient.public_id}"
+    response = post_form(as_practitioner, f"/documents/patient-export/{patient.public_id}/issue", {}, page=page)
+    assert response.status_code == 303 and response.headers["Location"] == f"{page}#docs-title-{patient.public_id}"
+    job = _job()
+    assert job.kind == DocumentKind.PATIENT_EXPORT and job.state is JobState.PENDING
+    shown = as_practitioner.get(page).get_data(as_text=True)
+    assert "Preparing the patient record export" in shown and f"/documents/jobs/{job.public_id}.json" in shown
+    assert jobs.run_due(db.session) == 1
+    db.session.remove()
+    [export] = db.session.scalars(select(IssuedDocument).where(IssuedDocument.kind == DocumentKind.PATIENT_EXPORT)).all()
+    assert export.json_data and "Patient record export issued as" in as_practitioner.get(page).get_data(as_text=True)
