@@ -3,7 +3,7 @@
 - realistic: the RF patient of tests/documents/test_documents.py (scars, overrides, a drawn
   consent signature, a signed session with an addendum), with a clinic logo;
 - hostile: every field filled, at its longest, with right-to-left text (Arabic, Hebrew), combining
-  characters, markup-looking text, a dozen long addenda and a long clinic letterhead;
+  characters, markup-looking text, the most addenda a session may hold and a long clinic letterhead;
 - sparse: a plain microneedling patient with every optional field empty and no logo.
 
 The realistic and hostile patients also have a course with clinical photographs (the progress sheet,
@@ -32,6 +32,7 @@ from practitioner.documents.kinds import KINDS, DocumentSpec, NotReady
 from practitioner.documents.models import DocumentKind
 from practitioner.extensions import db
 from practitioner.plans.services import create_plan
+from practitioner.treatments import limits
 from practitioner.treatments.services import add_addendum
 from tests.conftest import make_patient
 from tests.documents.test_documents import Story, consultation_answers, drawn_signature, rf_story
@@ -105,12 +106,13 @@ def hostile_story(author: User) -> Story:
                             device_serial=_fill(LONG_WORD, 120), device_max_depth_mm=Decimal("3.0"), cartridge_product=text, needle_count=49,
                             cartridge_lot=_fill(LONG_WORD, 80), rf_handpiece=text, rf_tip_insulated=True, rf_tip_gold_plated=True,
                             anaesthetic_used=True, anaesthetic_product=text, anaesthetic_concentration=_fill(f"4% {BIDI}", 60),
-                            cleanser=text, antiseptic=text, post_care_products=_fill(PARAGRAPH, 500),
-                            next_appointment_on=today + timedelta(days=28), clinical_note=_fill(PARAGRAPH, 2000))
+                            cleanser=text, antiseptic=text, next_appointment_on=today + timedelta(days=28),
+                            **{field: _fill(PARAGRAPH + "\n", most) for field, most in limits.SESSION_TEXT.items()})
     for kind, source in ((DocumentKind.AFTERCARE, signed), (DocumentKind.TREATMENT_GUIDE, plan), (DocumentKind.CONSENT_FORM, consent)):
         services.issue_now(db.session, kind, source.public_id, actor=author, issued_on=today, large_print=kind == DocumentKind.CONSENT_FORM)
-    for n in range(12):
-        add_addendum(db.session, signed, _fill(f"Late entry {n + 1} {BIDI} ", 120), _fill(PARAGRAPH, 1500), actor=author)
+    for n in range(limits.ADDENDA_PER_SESSION):  # the most a session may hold, each at its longest
+        add_addendum(db.session, signed, _fill(f"Late entry {n + 1} {BIDI} ", limits.ADDENDUM_REASON), _fill(PARAGRAPH, limits.ADDENDUM_TEXT),
+                     actor=author)
     db.session.commit()
     db.session.expire_all()
     return Story(patient, consultation, plan, consent, signed)
