@@ -5,7 +5,8 @@ PDF is written to a folder and the folder's PDFs are validated with veraPDF in o
 Prints one row per file with the rules that failed in each flavour ("-" when none) and a total.
 
 Run: .venv/bin/python bench/verapdf_all.py --verapdf PATH [--out /tmp/verapdf] [--render-only | --validate-only]
-veraPDF needs Java 17; give its launcher with --verapdf or the VERAPDF environment variable.
+veraPDF needs Java 17; give its launcher with --verapdf or the VERAPDF environment variable (without
+one the PDFs are rendered and nothing is validated, so `make bench` goes on).
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ def main() -> int:
         print(f"{len(files)} PDFs in {out} ({time.perf_counter() - started:.0f} s)")
     if args.render_only:
         return 0
-    if args.verapdf is None:
-        parser.error("say where veraPDF is: --verapdf PATH or VERAPDF=PATH (or pass --render-only)")
+    if args.verapdf is None:  # `make bench` runs every script without arguments
+        print("veraPDF not given (--verapdf PATH or VERAPDF=PATH): rendered only, nothing validated")
+        return 0
     ua = failed_rules(args.verapdf, "ua1", files)
     pdfa = failed_rules(args.verapdf, "3u", files)
     width = max(len(f.name) for f in files)
@@ -108,6 +110,7 @@ def main() -> int:
         failing += bool(u or a)
         print(f"{path.name:<{width}}  {' '.join(u) or '-':<40}  {' '.join(a) or '-'}")
     print(f"{len(files) - failing} of {len(files)} files pass both PDF/UA-1 and PDF/A-3u")
+    print(f"goal: every file passes both: {'NOT MET' if failing else 'MET'}")
     return 1 if failing else 0
 
 
