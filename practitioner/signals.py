@@ -111,7 +111,6 @@ class DocumentJobState:
     message: str
     status_url: str | None = None  # while preparing: polled by the page (JSON)
     retry_url: str | None = None  # when failed: POST to try again
-    document_url: str | None = None  # when done: the issued PDF
 
 
 @dataclass(frozen=True)

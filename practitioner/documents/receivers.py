@@ -109,11 +109,10 @@ def _job_states(record: Any, made: list[Any]) -> tuple[signals.DocumentJobState,
         if job.state is JobState.DONE:
             if job.finished_at is None or job.finished_at < utcnow() - DONE_SHOWN_FOR:
                 continue  # long done: the Documents list says it
-            issued = job.issued_document
             states.append(signals.DocumentJobState(
-                state="done", message=f"{_PREVIEW_NAMES.get(declared.kind, label)} issued as {issued.number}: "
-                                      f"{'print it for the patient' if declared.for_patient else 'it is in the clinic file'}.",
-                document_url=url_for("documents.reprint", public_id=issued.public_id)))
+                state="done", message=f"{_PREVIEW_NAMES.get(declared.kind, label)} issued as {job.issued_document.number}: "
+                                      f"{'print it for the patient' if declared.for_patient else 'it is in the clinic file'} "
+                                      "from the list below."))
         elif job.state is JobState.FAILED:
             states.append(signals.DocumentJobState(
                 state="failed", message=f"The {_PREVIEW_NAMES.get(declared.kind, label).lower()} could not be issued automatically. "

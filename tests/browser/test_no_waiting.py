@@ -62,7 +62,7 @@ def test_after_signing_the_aftercare_appears_on_the_page_by_itself(browser, live
                 page.screenshot(path=str(SHOTS / f"signed-{name}-{'js' if javascript else 'nojs'}.png"), full_page=True)
                 # Nobody clicks anything: the link to print comes by itself.
                 expect(page.locator(".doc-job--done")).to_contain_text("Aftercare issued as", timeout=30_000)
-                expect(page.get_by_role("link", name="Open it to print")).to_be_visible()
+                expect(page.get_by_role("link", name="Aftercare instructions", exact=True)).to_be_visible()
                 page.screenshot(path=str(SHOTS / f"ready-{name}-{'js' if javascript else 'nojs'}.png"), full_page=True)
             finally:
                 context.close()
