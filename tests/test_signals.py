@@ -228,6 +228,12 @@ def test_each_kind_in_the_catalogue_is_offered_on_the_page_of_the_record_it_is_m
     get_settings(db.session).phone = "0117 496 0123"
     db.session.commit()
     story = rf_story(practitioner, with_draft=False)
+    # The progress sheet is made once a view was photographed twice under a clinical photography consent.
+    from tests.photos.factories import make_photo, photo_consent
+
+    photo_consent_form = photo_consent(story.consultation, practitioner)
+    for _ in range(2):
+        make_photo(story.patient.id, photo_consent_form, practitioner, view="frontal", moment="baseline", consultation=story.consultation)
     records = {"patients.detail": story.patient, "consultations.detail": story.consultation, "plans.detail": story.plan,
                "consents.detail": story.consent, "treatments.detail": story.signed}
     with app.test_request_context():
