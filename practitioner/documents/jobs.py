@@ -83,10 +83,13 @@ def enqueue(session: Session, kind: Any, source_id: uuid.UUID, *, patient_id: in
 
 
 def queue_issue(session: Session, kind: Any, source_id: uuid.UUID, *, actor: User, issued_on: date, large_print: bool = False,
-                ip_address: str = "") -> DocumentJob:
-    """Check the record can make the document now (SourceNotFound, NotReady, NoClinicPhone: said at once), then queue it."""
+                ip_address: str = "", record: Any = None) -> DocumentJob:
+    """Check the record can make the document now (SourceNotFound, NotReady, NoClinicPhone: said at once), then queue it.
+
+    `record`: the source record when the caller holds it already (the signed session), so it is not loaded again.
+    """
     declared = kinds.get(kind)
-    record = declared.load(session, source_id)
+    record = record if record is not None else declared.load(session, source_id)
     missing = declared.missing(record)
     if missing:
         raise NotReady(missing)

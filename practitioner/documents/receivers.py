@@ -42,7 +42,7 @@ def issue_aftercare(record: TreatmentSession, *, actor: User, ip_address: str, *
     """
     try:
         job = jobs.queue_issue(db.session, DocumentKind.AFTERCARE, record.public_id, actor=actor, issued_on=record.session_date,
-                               ip_address=ip_address)
+                               ip_address=ip_address, record=record)
         commit_exception(CommitReason.DOCUMENT_JOB)
     except Exception as exc:  # noqa: BLE001  (the signature is committed and stands; the practitioner is told)
         db.session.rollback()
