@@ -55,6 +55,11 @@ def build_config(instance_path: str, test_config: Mapping[str, Any] | None) -> d
         "IDLE_TIMEOUT": timedelta(minutes=_env_int("PRACTITIONER_IDLE_MINUTES", 30)),
         "SIGN_IN_MAX_FAILURES": _env_int("PRACTITIONER_SIGN_IN_MAX_FAILURES", 5),
         "SIGN_IN_WINDOW": timedelta(minutes=_env_int("PRACTITIONER_SIGN_IN_WINDOW_MINUTES", 15)),
+        # docs/security.md, Sign-in: one address over many accounts, and the pause an account's failures add.
+        "SIGN_IN_ADDRESS_MAX_FAILURES": _env_int("PRACTITIONER_SIGN_IN_ADDRESS_MAX_FAILURES", 20),
+        "SIGN_IN_DELAY_CAP_SECONDS": _env_int("PRACTITIONER_SIGN_IN_DELAY_CAP_SECONDS", 5),
+        # A sign-in lasts at most a working day, however active.
+        "SESSION_MAX_AGE": timedelta(hours=_env_int("PRACTITIONER_SESSION_HOURS", 12)),
         "PATIENTS_PER_PAGE": 25,
         "LOGO_MAX_BYTES": 2 * 1024 * 1024,
         "TRUST_PROXY": _env_bool("PRACTITIONER_TRUST_PROXY", False),

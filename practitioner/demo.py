@@ -15,7 +15,7 @@ from practitioner.database import utcnow
 from practitioner.patients.models import Patient
 from practitioner.patients.services import register_patient
 
-DEMO_PASSWORD = "demo-clinic-2026"
+DEMO_PASSWORD = "velvet harbour quartz meadow"
 
 DEMO_USERS = (
     ("admin@demo.clinic", "Morgan Ellis", Role.ADMIN, None, None),

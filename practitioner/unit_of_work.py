@@ -44,6 +44,7 @@ class CommitReason(enum.StrEnum):
     SIGN_IN_REFUSED = "a refused or throttled sign-in keeps its failure count"
     SIGN_IN_SESSION = "loading the signed-in user touches or expires the sign-in session"
     CLI = "a command-line command is its own unit of work"
+    PASSWORD_CONFIRM_REFUSED = "a wrong password typed to confirm an admin's change is audited though the change is refused"
     DOCUMENT_JOB = "a background document job is queued, claimed and finished in its own short transactions"
 
 

@@ -39,7 +39,7 @@ def test_seed_demo_is_idempotent_and_prints_the_sign_in(app):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
-    assert "practitioner@demo.clinic" in first.output and "demo-clinic-2026" in first.output and "3 clinical records" in first.output
+    assert "practitioner@demo.clinic" in first.output and "velvet harbour quartz meadow" in first.output and "3 clinical records" in first.output
     counts = (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Patient.id))))
     assert counts == (4, 12)
     from practitioner.consultations.models import Consultation

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Leng
 
 from practitioner.admin.models import PaperSize
 from practitioner.auth.models import Role
-from practitioner.auth.services import MIN_PASSWORD_LENGTH
+from practitioner.auth.passwords import ADVICE, MIN_PASSWORD_LENGTH
 from practitioner.forms import Form, choices
 from practitioner.clinical.vocabulary import DEVICE_SETTING_DEPTH, FITZPATRICK_ROMAN, FITZPATRICK_TYPES
 from practitioner.clinical.aftercare import SUNSCREEN_DAY0_LABELS
@@ -31,7 +31,10 @@ class UserForm(Form):
                                 description="Some jurisdictions limit depth by licence. Deeper entries will need acknowledging.")
     active = BooleanField("Account active", default=True)
     new_password = PasswordField("New password (leave blank to keep)", validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1000, message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
-                                 render_kw={"autocomplete": "new-password"})
+                                 render_kw={"autocomplete": "new-password"}, description=ADVICE)
+    your_password = PasswordField("Your own password, to confirm", validators=[Optional(), Length(max=1000)],
+                                  description="Needed to change a role, set a password or add an administrator.",
+                                  render_kw={"autocomplete": "current-password"})
 
 
 class NewUserForm(UserForm):
@@ -39,7 +42,7 @@ class NewUserForm(UserForm):
 
     email = EmailField("Email", filters=F, validators=[DataRequired("Enter an email address."), EmailAddress()])
     new_password = PasswordField("Password", validators=[DataRequired("Set a first password."), Length(min=MIN_PASSWORD_LENGTH, max=1000, message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
-                                 render_kw={"autocomplete": "new-password"})
+                                 render_kw={"autocomplete": "new-password"}, description=ADVICE)
     confirm_password = PasswordField("Repeat the password", validators=[EqualTo("new_password", "The two passwords differ.")],
                                      render_kw={"autocomplete": "new-password"})
 

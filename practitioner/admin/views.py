@@ -22,7 +22,7 @@ from practitioner.extensions import db
 from practitioner.forms import choices
 from practitioner.patients.models import Patient
 from practitioner.dates import clinic_zone
-from practitioner.unit_of_work import commit_request
+from practitioner.unit_of_work import CommitReason, commit_exception, commit_request
 
 DEFAULT_POLICY = Policy().as_dict()
 # As the policy page shows the defaults: a skin type in Roman numerals, like everywhere else.
@@ -42,7 +42,7 @@ def users():
 def new_user():
     """Add a user."""
     form = NewUserForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _confirmed(form, form.role.data == Role.ADMIN.value, "create an administrator"):
         try:
             user = auth_services.create_user(
                 db.session, email=form.email.data, name=form.name.data, role=Role(form.role.data),
@@ -68,13 +68,16 @@ def edit_user(public_id: uuid.UUID):
     """Change a user's role, details or status; users are never deleted."""
     user = db.one_or_404(User.by_public_id(public_id))
     form = UserForm(obj=user, data=None if request.method == "POST" else {"active": user.is_active_account, "role": user.role.value})
-    if form.validate_on_submit():
+    sensitive = request.method == "POST" and (form.role.data != user.role.value or bool(form.new_password.data))
+    if form.validate_on_submit() and _confirmed(form, sensitive, "change a role or set a password"):
         try:
             changes = auth_services.update_user(
                 db.session, user, name=form.name.data, role=Role(form.role.data), active=bool(form.active.data),
                 registration=form.registration.data, max_depth_mm=form.max_depth_mm.data,
                 new_password=form.new_password.data or None, actor=current_user, ip_address=client_ip(),
             )
+        except auth_services.WeakPassword as exc:
+            form.new_password.errors.append(str(exc))
         except DomainError as exc:
             form.role.errors.append(str(exc))
         else:
@@ -82,6 +85,17 @@ def edit_user(public_id: uuid.UUID):
             flash(f"Saved {user.name}." if changes else "No changes to save.", "success")
             return redirect(url_for("admin.users"), 303)
     return render_template("admin/user_form.html", form=form, user=user), 422 if form.is_submitted() else 200
+
+
+def _confirmed(form: UserForm, needed: bool, purpose: str) -> bool:
+    """An admin's change to a role or password (or a new admin) needs their own password; a wrong one is said on the field and audited."""
+    if not needed:
+        return True
+    if auth_services.confirm_own_password(db.session, current_user, form.your_password.data or "", purpose=purpose, ip_address=client_ip()):
+        return True
+    commit_exception(CommitReason.PASSWORD_CONFIRM_REFUSED)
+    form.your_password.errors = [*form.your_password.errors, "Type your own password (the one you signed in with) to confirm this change."]
+    return False
 
 
 @bp.route("/settings", methods=["GET", "POST"])

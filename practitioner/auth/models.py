@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Enum, ForeignKey, Numeric, String, Text
+from sqlalchemy import Enum, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.database import Base, PublicIdMixin, utcnow
@@ -136,3 +136,22 @@ class FormDraft(Base):
     path: Mapped[str] = mapped_column(String(500))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInFailureCount(Base):
+    """Recent failed sign-ins, counted per account, per address and per account-and-address pair.
+
+    One row per key, reset when its last failure leaves the window and pruned after it, so a flood of
+    failures grows neither this table nor the audit trail (which keeps one row per burst).
+    """
+
+    __tablename__ = "sign_in_failure_counts"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_sign_in_failure_counts_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(320))
+    failures: Mapped[int] = mapped_column(default=0)
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    denied_audited: Mapped[bool] = mapped_column(default=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,11 +12,12 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, and_, bindparam, delete, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from practitioner import audit
-from practitioner.auth.models import FormDraft, Role, User, UserSession
+from practitioner.auth.models import FormDraft, Role, SignInFailureCount, User, UserSession
+from practitioner.auth.passwords import password_problem
 from practitioner.database import utcnow, write_step
 from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.validators import email_address_problem
@@ -27,19 +29,23 @@ _hasher = PasswordHasher()
 # password take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
-MIN_PASSWORD_LENGTH = 12
 
 
 class SignInThrottled(DomainError):
     """Too many recent failures for this account."""
 
-    def __init__(self, retry_at: datetime) -> None:
+    def __init__(self, retry_at: datetime, scope: str = "pair") -> None:
         super().__init__("Too many failed sign-ins for this account.")
         self.retry_at = retry_at
+        self.scope = scope
 
 
 class SignInFailed(DomainError):
     """Wrong email or password, or the account is deactivated."""
+
+
+class WeakPassword(DomainError):
+    """The password breaks the password rule (practitioner/auth/passwords.py); the message says what to do."""
 
 
 class InvalidEmail(DomainError):
@@ -70,42 +76,99 @@ def find_user_by_email(session: Session, email: str) -> User | None:
 
 
 @dataclass(frozen=True)
+class SignInLimits:
+    """How failed sign-ins are limited (the config's SIGN_IN_* settings).
+
+    `max_failures` wrong passwords for one account from one address in `window` refuse that address for that
+    account; `address_max_failures` over any accounts refuse the address; an account's failures from anywhere
+    only slow its sign-in (`delay_base` seconds, doubling per failure past `max_failures`, at most `delay_cap`),
+    so whoever guesses from elsewhere cannot lock the owner out.
+    """
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    address_max_failures: int = 20
+    delay_base: float = 0.5
+    delay_cap: float = 5.0
+
+
+@dataclass(frozen=True)
 class ThrottleState:
-    """How many recent failures an account has and when it may try again."""
+    """Whether an attempt is refused (and until when, and why) or only slowed down (seconds to wait)."""
 
     failures: int
     retry_at: datetime | None
+    delay: float = 0.0
+    scope: str = "pair"
 
 
-def throttle_state(session: Session, email: str, max_failures: int, window: timedelta) -> ThrottleState:
-    """Failures for this email in the window since its last successful sign-in."""
-    now = utcnow()
+def _pair_key(label: str, ip_address: str) -> str:
+    return f"{ip_address[:45]} {label}"[:320]
+
+
+def _counts(session: Session, keys: dict[str, str], since: datetime) -> dict[str, SignInFailureCount]:
+    rows = session.scalars(select(SignInFailureCount).where(
+        or_(*(and_(SignInFailureCount.scope == scope, SignInFailureCount.key == key) for scope, key in keys.items())),
+        SignInFailureCount.last_at > since,
+    )).all()
+    return {row.scope: row for row in rows}
+
+
+def throttle_state(session: Session, email: str, ip_address: str, limits: SignInLimits) -> ThrottleState:
+    """The recent failures for this account, this address and the two together, and what they mean for this attempt."""
     label = normalise_email(email)
-    since = now - window
-    last_success = session.scalar(
-        select(func.max(audit.AuditEvent.at)).where(
-            audit.AuditEvent.action == "auth.sign_in",
-            audit.AuditEvent.actor_label == label,
-            audit.AuditEvent.outcome == audit.OUTCOME_SUCCESS,
-            audit.AuditEvent.at >= since,
-        )
-    )
-    if last_success is not None:
-        since = max(since, last_success)
-    failures = session.scalars(
-        select(audit.AuditEvent.at)
-        .where(
-            audit.AuditEvent.action == "auth.sign_in",
-            audit.AuditEvent.actor_label == label,
-            audit.AuditEvent.outcome == audit.OUTCOME_FAILURE,
-            audit.AuditEvent.at > since,
-        )
-        .order_by(audit.AuditEvent.at)
-    ).all()
-    if len(failures) < max_failures:
-        return ThrottleState(len(failures), None)
-    # Allowed again once the oldest failure that keeps the count at the limit leaves the window.
-    return ThrottleState(len(failures), failures[-max_failures] + window)
+    now = utcnow()
+    counts = _counts(session, {"pair": _pair_key(label, ip_address), "address": ip_address[:45], "account": label},
+                     now - limits.window)
+    pair, address, account = counts.get("pair"), counts.get("address"), counts.get("account")
+    if pair is not None and pair.failures >= limits.max_failures:
+        return ThrottleState(pair.failures, pair.last_at + limits.window, scope="pair")
+    if address is not None and address.failures >= limits.address_max_failures:
+        return ThrottleState(address.failures, address.last_at + limits.window, scope="address")
+    failures = account.failures if account is not None else 0
+    delay = 0.0
+    if failures >= limits.max_failures:
+        delay = min(limits.delay_cap, limits.delay_base * 2 ** (failures - limits.max_failures))
+    return ThrottleState(failures, None, delay=delay, scope="account")
+
+
+def _count_failure(session: Session, scope: str, key: str, now: datetime, window: timedelta) -> SignInFailureCount:
+    """Add one failure to a counter (a new burst once its last failure has left the window)."""
+    row = session.scalars(select(SignInFailureCount).where(SignInFailureCount.scope == scope, SignInFailureCount.key == key)).first()
+    if row is None:
+        row = SignInFailureCount(scope=scope, key=key, failures=0, first_at=now, last_at=now, denied_audited=False)
+        session.add(row)
+    elif row.last_at <= now - window:
+        row.failures, row.first_at, row.denied_audited = 0, now, False
+    row.failures += 1
+    row.last_at = now
+    return row
+
+
+def _record_failure(session: Session, label: str, ip_address: str, window: timedelta) -> bool:
+    """Count a failed sign-in under its three keys; True when it starts a burst for this account from this address."""
+    now = utcnow()
+    # Counters whose last failure left the window count nothing: pruned, so the table stays bounded.
+    session.execute(delete(SignInFailureCount).where(SignInFailureCount.last_at <= now - window))
+    pair = _count_failure(session, "pair", _pair_key(label, ip_address), now, window)
+    _count_failure(session, "address", ip_address[:45], now, window)
+    _count_failure(session, "account", label, now, window)
+    session.flush()
+    return pair.failures == 1
+
+
+def _denied_once(session: Session, state: ThrottleState, label: str, ip_address: str) -> bool:
+    """True the first time a burst is refused (its one 'throttled' audit row); later refusals are only counted."""
+    key = _pair_key(label, ip_address) if state.scope == "pair" else ip_address[:45]
+    row = session.scalars(select(SignInFailureCount).where(SignInFailureCount.scope == state.scope, SignInFailureCount.key == key)).first()
+    if row is None or row.denied_audited:
+        return False
+    row.denied_audited = True
+    return True
+
+
+# The pause before an account's sign-in while it has many recent failures; tests replace it.
+pause = time.sleep
 
 
 def sign_in(
@@ -115,22 +178,25 @@ def sign_in(
     *,
     ip_address: str,
     user_agent: str,
-    max_failures: int,
-    window: timedelta,
+    limits: SignInLimits,
 ) -> User:
-    """Check the credentials, open a new sign-in session and audit the attempt."""
+    """Check the credentials, open a new sign-in session and audit the attempt (one audit row per burst of failures)."""
     label = normalise_email(email)
-    state = throttle_state(session, label, max_failures, window)
+    state = throttle_state(session, label, ip_address, limits)
     if state.retry_at is not None:
-        audit.append(session, "auth.sign_in", actor_label=label, outcome=audit.OUTCOME_DENIED,
-                     detail={"reason": "throttled"}, ip_address=ip_address)
-        raise SignInThrottled(state.retry_at)
+        if _denied_once(session, state, label, ip_address):
+            audit.append(session, "auth.sign_in", actor_label=label, outcome=audit.OUTCOME_DENIED,
+                         detail={"reason": "throttled", "limit": state.scope, "failures": state.failures}, ip_address=ip_address)
+        raise SignInThrottled(state.retry_at, state.scope)
+    if state.delay:
+        pause(state.delay)
     user = find_user_by_email(session, label)
     matched = password_matches(user, password)
     if user is None or not matched or not user.is_active_account:
         reason = "deactivated" if matched else "bad credentials"
-        audit.append(session, "auth.sign_in", actor=user, actor_label=label, outcome=audit.OUTCOME_FAILURE,
-                     detail={"reason": reason}, ip_address=ip_address)
+        if _record_failure(session, label, ip_address, limits.window):
+            audit.append(session, "auth.sign_in", actor=user, actor_label=label, outcome=audit.OUTCOME_FAILURE,
+                         detail={"reason": reason}, ip_address=ip_address)
         raise SignInFailed("The email or password is not right.")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -146,9 +212,23 @@ def sign_in(
     session.add(user_session)
     user.last_sign_in_at = now
     user.current_session = user_session
-    audit.append(session, "auth.sign_in", actor=user, actor_label=label, ip_address=ip_address)
+    # The owner is in: this account's counters start again (the address's does not: it may be guessing others).
+    session.execute(delete(SignInFailureCount).where(or_(
+        and_(SignInFailureCount.scope == "account", SignInFailureCount.key == label),
+        and_(SignInFailureCount.scope == "pair", SignInFailureCount.key == _pair_key(label, ip_address)))))
+    detail = {"failures_before": state.failures} if state.failures else None
+    audit.append(session, "auth.sign_in", actor=user, actor_label=label, detail=detail, ip_address=ip_address)
     session.flush()
     return user
+
+
+def confirm_own_password(session: Session, actor: User, password: str, *, purpose: str, ip_address: str = "") -> bool:
+    """Whether the signed-in admin typed their own password right to confirm a sensitive change; a wrong one is audited."""
+    if password_matches(actor, password or ""):
+        return True
+    audit.append(session, "user.confirm_password", actor=actor, outcome=audit.OUTCOME_FAILURE,
+                 detail={"purpose": purpose}, ip_address=ip_address)
+    return False
 
 
 def end_session(session: Session, user_session: UserSession, reason: str, *, ip_address: str = "") -> None:
@@ -181,8 +261,8 @@ def _session_and_user() -> Select[tuple[UserSession]]:
     )
 
 
-def load_session(session: Session, session_key: str, idle_timeout: timedelta) -> LoadedSession:
-    """Resolve a session key to its user, ending it if it idled too long or the account is off."""
+def load_session(session: Session, session_key: str, idle_timeout: timedelta, max_age: timedelta | None = None) -> LoadedSession:
+    """Resolve a session key to its user, ending it if it idled too long, outlived `max_age`, or the account is off."""
     user_session = session.scalars(_session_and_user(), {"session_key": session_key}).first()
     if user_session is None:
         return LoadedSession(None)
@@ -192,6 +272,8 @@ def load_session(session: Session, session_key: str, idle_timeout: timedelta) ->
     now = utcnow()
     user = user_session.user
     ending = "deactivated" if not user.is_active_account else "idle" if now - user_session.last_seen_at > idle_timeout else None
+    if ending is None and max_age is not None and now - user_session.created_at > max_age:
+        ending = "max_age"
     if ending is not None:
         with write_step(session):
             # Read again under the write lock: a request beside this one may have ended it already.
@@ -252,8 +334,9 @@ def create_user(
     email = normalise_email(email)
     if find_user_by_email(session, email) is not None:
         raise DuplicateRecord("email", "A user with this email already exists.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    weak = password_problem(password, name=name, email=email)
+    if weak:
+        raise WeakPassword(weak)
     user = User(
         email=email,
         name=name.strip(),
@@ -306,8 +389,9 @@ def update_user(
     }
     changes = {key: [str(before[key]), str(after[key])] for key in before if before[key] != after[key]}
     if new_password:
-        if len(new_password) < MIN_PASSWORD_LENGTH:
-            raise DomainError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+        weak = password_problem(new_password, name=user.name, email=user.email)
+        if weak:
+            raise WeakPassword(weak)
         user.password_hash = hash_password(new_password)
         changes["password"] = ["(set)", "(changed)"]
     if not active or "password" in changes:

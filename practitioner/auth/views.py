@@ -20,12 +20,21 @@ DRAFT_MAX_AGE = timedelta(hours=12)
 @login_manager.user_loader
 def load_user(session_key: str):
     """Flask-Login hook: the session cookie holds a sign-in session key, checked on every request."""
-    loaded = services.load_session(db.session, session_key, current_app.config["IDLE_TIMEOUT"])
+    loaded = services.load_session(db.session, session_key, current_app.config["IDLE_TIMEOUT"], current_app.config["SESSION_MAX_AGE"])
     if loaded.expired_user_id is not None:
         g.expired_user_id = loaded.expired_user_id
     if loaded.changed:
         commit_exception(CommitReason.SIGN_IN_SESSION)
     return loaded.user
+
+
+def sign_in_limits() -> services.SignInLimits:
+    """The sign-in limits from the app's config."""
+    config = current_app.config
+    return services.SignInLimits(
+        max_failures=config["SIGN_IN_MAX_FAILURES"], window=config["SIGN_IN_WINDOW"],
+        address_max_failures=config["SIGN_IN_ADDRESS_MAX_FAILURES"], delay_cap=float(config["SIGN_IN_DELAY_CAP_SECONDS"]),
+    )
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -68,13 +77,14 @@ def sign_in():
         user = services.sign_in(
             db.session, form.email.data, form.password.data, ip_address=client_ip(),
             user_agent=request.headers.get("User-Agent", ""),
-            max_failures=current_app.config["SIGN_IN_MAX_FAILURES"], window=current_app.config["SIGN_IN_WINDOW"],
+            limits=sign_in_limits(),
         )
     except services.SignInThrottled as exc:
         commit_exception(CommitReason.SIGN_IN_REFUSED)
         minutes = max(1, int((exc.retry_at - services.utcnow()).total_seconds() // 60) + 1)
+        where = "for this account from this device" if exc.scope == "pair" else "from this network address"
         form.email.errors = list(form.email.errors) + [
-            f"Too many failed sign-ins for this account. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
+            f"Too many failed sign-ins {where}. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
             "or ask a clinic administrator to set a new password."]
         return render_template("auth/sign_in.html", form=form), 429
     except services.SignInFailed as exc:

@@ -12,7 +12,7 @@ from practitioner.admin.models import ClinicSettings, PaperSize
 from practitioner.audit import AuditEvent
 from practitioner.auth.models import Role, User, UserSession
 from practitioner.extensions import db
-from tests.conftest import csrf_token, make_patient, post_form, sign_in
+from tests.conftest import PASSWORD, csrf_token, make_patient, post_form, sign_in
 
 
 def _png(width: int = 120, height: int = 60, fmt: str = "PNG") -> bytes:
@@ -58,7 +58,8 @@ def test_change_role_and_deactivate_ends_their_sessions(as_admin, practitioner, 
     theirs = app.test_client()
     sign_in(theirs, practitioner.email)
     page = f"/admin/users/{practitioner.public_id}"
-    response = post_form(as_admin, page, {"name": practitioner.name, "role": "reception", "registration": "", "max_depth_mm": ""})
+    response = post_form(as_admin, page, {"name": practitioner.name, "role": "reception", "registration": "", "max_depth_mm": "",
+                                           "your_password": PASSWORD})
     assert response.status_code == 303
     db.session.expire_all()
     user = db.session.get(User, practitioner.id)
@@ -71,7 +72,7 @@ def test_change_role_and_deactivate_ends_their_sessions(as_admin, practitioner, 
 
 
 def test_admin_cannot_demote_themselves(as_admin, admin):
-    response = post_form(as_admin, f"/admin/users/{admin.public_id}", {"name": admin.name, "role": "reception", "active": "y"})
+    response = post_form(as_admin, f"/admin/users/{admin.public_id}", {"name": admin.name, "role": "reception", "active": "y", "your_password": PASSWORD})
     assert response.status_code == 422
     assert "You cannot remove your own administrator role" in response.get_data(as_text=True)
 
