@@ -58,7 +58,7 @@ BACKOFF_SECONDS = (5, 30)
 # A job still running after this long lost its worker (the process was killed or restarted): claim it again.
 CLAIM_DEADLINE = timedelta(seconds=2 * RENDER_TIMEOUT_SECONDS + 60)
 POLL_SECONDS = 2.0
-GAVE_UP = ("The PDF renderer failed {attempts} times in a row. Try again; if it fails again, "
+GAVE_UP = ("The PDF renderer failed {attempts} times in a row; if Try again fails too, "
            "tell your clinic administrator which record it was.")
 
 
