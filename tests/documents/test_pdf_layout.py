@@ -62,6 +62,8 @@ class Rendered:
     table_widths: list[int] = field(default_factory=list)  # cells per table row, every row
     cramped: list[str] = field(default_factory=list)  # cells of three or more lines under 10 em wide
     image_pages: list[int] = field(default_factory=list)  # the page (from 0) of every image
+    side_by_side: list[str] = field(default_factory=list)  # lines of text beside other lines, outside tables and figures
+    kickers: list[str] = field(default_factory=list)  # the text of the .kicker line(s), as printed
 
     def texts(self) -> list[str]:
         """Every page's text as pypdf extracts it."""
@@ -91,6 +93,36 @@ def _lines(box: Any) -> list[Any]:
     return [b for b in _walk(box) if isinstance(b, boxes.LineBox) and _text(b).strip()]
 
 
+def _flow_lines(box: Any, inside: bool = False) -> Iterator[tuple[Any, bool]]:
+    """Line boxes with text under a box, each with whether it sits in a table or a figure (where side by side is meant)."""
+    from weasyprint.formatting_structure import boxes
+
+    style = getattr(box, "style", None)
+    if style is not None and style["position"] in ("absolute", "fixed"):
+        return
+    inside = inside or isinstance(box, (boxes.TableBox, boxes.TableCellBox)) or getattr(box, "element_tag", None) == "figure"
+    if isinstance(box, boxes.LineBox):
+        if len(_text(box).strip()) > 2:  # a list marker beside its item is one line
+            yield box, inside
+        return
+    for child in getattr(box, "children", ()):
+        yield from _flow_lines(child, inside)
+
+
+def _side_by_side(root: Any, page_number: int) -> list[str]:
+    """Lines of running text that share a height with another line beside them: columns, which the text layer
+    reads across (one line of each in turn), unless they are table cells or figure captions."""
+    lines = [line for line, inside in _flow_lines(root) if not inside]
+    found = []
+    for index, a in enumerate(lines):
+        for b in lines[index + 1:]:
+            overlap = min(a.position_y + a.height, b.position_y + b.height) - max(a.position_y, b.position_y)
+            apart = a.position_x + a.width <= b.position_x or b.position_x + b.width <= a.position_x
+            if apart and overlap > 0.5 * min(a.height, b.height):
+                found.append(f"page {page_number}: {_text(a).strip()[:40]!r} beside {_text(b).strip()[:40]!r}")
+    return found
+
+
 def read_layout(document: Any, pdf: bytes) -> Rendered:
     """Page fill, margin-box lines and table cells from a rendered WeasyPrint document."""
     from weasyprint.formatting_structure import boxes
@@ -107,6 +139,9 @@ def read_layout(document: Any, pdf: bytes) -> Rendered:
             margin_lines={box.at_keyword: len(_lines(box)) for box in margin_boxes if _text(box).strip()},
         ))
         rendered.image_pages += [len(rendered.pages) - 1 for b in leaves if isinstance(b, boxes.ReplacedBox)]
+        rendered.side_by_side += _side_by_side(root, len(rendered.pages))
+        rendered.kickers += [_text(b) for b in _walk(root)
+                             if b.element is not None and "kicker" in (b.element.get("class") or "").split() and isinstance(b, boxes.BlockBox)]
         for row in (b for b in _walk(root) if isinstance(b, boxes.TableRowBox)):
             cells = [c for c in row.children if isinstance(c, boxes.TableCellBox)]
             rendered.table_widths.append(len(cells))
@@ -253,6 +288,27 @@ def test_tables_are_stacked_in_large_print_and_never_cramped(renders, kind, pape
     if large:
         assert max(rendered.table_widths, default=0) <= 2
     assert not rendered.cramped, rendered.cramped
+
+
+@pytest.mark.parametrize(("paper", "large"), VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize("kind", KIND_CODES)
+def test_no_running_text_in_columns(renders, kind, paper, large):
+    """Outside tables and figures, no line of text sits beside another: two-column lists and a letterhead with its
+    contacts beside the name were read across, a line of each in turn (pdftotext -layout)."""
+    side_by_side = renders.get(kind, paper, large).side_by_side
+    assert not side_by_side, side_by_side[:5]
+
+
+@pytest.mark.parametrize(("paper", "large"), VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize("layout", [False, True], ids=["reading-order", "layout"])
+@pytest.mark.parametrize("kind", KIND_CODES)
+def test_the_kicker_extracts_whole(renders, kind, paper, large, layout):
+    """The capitals above the title come out of the text layer as words ("AF TERCARE" had letter-spacing)."""
+    rendered = renders.get(kind, paper, large)
+    assert rendered.kickers
+    text = " ".join(pdftotext(rendered.pdf, layout=layout).split())
+    for kicker in rendered.kickers:
+        assert " ".join(kicker.split()) in text
 
 
 # -- what stays together -------------------------------------------------------------------------------
