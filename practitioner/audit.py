@@ -1,12 +1,25 @@
-"""The append-only, hash-chained audit trail: who did what, to which patient, when, and how it went."""
+"""The append-only, hash-chained audit trail: who did what, to which patient, when, and how it went.
+
+Each row's hash is an HMAC-SHA256 keyed with a secret kept outside the database (`audit_key`), so
+someone holding only the database file cannot recompute the chain after changing a row. Rows are
+numbered without gaps (the id is taken from the locked head, never from the database's counter).
+Rows written before the key existed (before migration 0014_s2) keep their plain SHA-256 and are
+checked as such; `audit_chain_head.keyed_from_id` names the first keyed row. See docs/integrity.md.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator, Mapping
+
+from flask import current_app
 
 from sqlalchemy import ForeignKey, Index, String, Text, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -25,6 +38,43 @@ HASHED_FIELDS = (
     "id", "at", "actor_id", "actor_label", "action", "patient_id",
     "target", "outcome", "detail", "ip_address", "prev_hash",
 )
+
+
+AUDIT_KEY_FILE_NAME = "audit.key"
+TAMPER_WARNING = ("This record does not match what was signed on {signed_on}: it may have been changed outside "
+                  "Practitioner. Tell the clinic's administrator.")
+
+
+def audit_key() -> bytes:
+    """The secret that keys the chain: PRACTITIONER_AUDIT_KEY, else instance/audit.key (made 0600 on first use)."""
+    app = current_app._get_current_object()
+    key = app.extensions.get("practitioner.audit_key")
+    if key is None:
+        key = _load_key(app.config.get("AUDIT_KEY"), app.config.get("AUDIT_KEY_FILE")
+                        or str(Path(app.instance_path) / AUDIT_KEY_FILE_NAME))
+        app.extensions["practitioner.audit_key"] = key
+    return key
+
+
+def _load_key(configured: str | None, path: str) -> bytes:
+    if configured:
+        return str(configured).encode()
+    try:
+        # O_EXCL: two processes starting at once make one key; the other reads it.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = Path(path).read_text(encoding="ascii").strip()
+        if not key:
+            raise RuntimeError(f"The audit key file {path} is empty: restore it from the backup kept apart from the database.")
+        return key.encode()
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    return Path(path).read_text(encoding="ascii").strip().encode()
+
+
+def keyed_hash(canonical: bytes, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of a row's canonical bytes with the audit key."""
+    return hmac.new(key if key is not None else audit_key(), canonical, hashlib.sha256).hexdigest()
 
 
 def canonical_bytes(fields: Mapping[str, Any]) -> bytes:
@@ -65,8 +115,8 @@ class AuditEvent(Base):
         return canonical_bytes({name: getattr(self, name) for name in HASHED_FIELDS})
 
     def compute_hash(self) -> str:
-        """SHA-256 of the canonical content, which includes the previous row's hash."""
-        return hashlib.sha256(self.canonical()).hexdigest()
+        """HMAC-SHA256 (audit key) of the canonical content, which includes the previous row's hash."""
+        return keyed_hash(self.canonical())
 
     @property
     def detail_items(self) -> dict[str, Any]:
@@ -105,6 +155,8 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_event_id: Mapped[int | None] = mapped_column(nullable=True)
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+    # The first row hashed with the audit key (rows before it were written before the key existed).
+    keyed_from_id: Mapped[int | None] = mapped_column(nullable=True, default=1)
 
 
 def append(
@@ -150,7 +202,7 @@ def _append(
     head = session.execute(_LOCKED_HEAD).first()
     if head is None:
         # The very first append: another writer may be making the head at this moment.
-        insert_if_absent(session, AuditChainHead, id=1, last_event_id=None, last_hash=GENESIS_HASH)
+        insert_if_absent(session, AuditChainHead, id=1, last_event_id=None, last_hash=GENESIS_HASH, keyed_from_id=1)
         head = session.execute(_LOCKED_HEAD).one()
     # The id is taken from the locked head rather than from the insert, so the hash can be
     # computed before the row is written: the row is never updated afterwards.
@@ -167,7 +219,7 @@ def _append(
         "ip_address": ip_address or "",
         "prev_hash": head.last_hash,
     }
-    values["hash"] = hashlib.sha256(canonical_bytes(values)).hexdigest()
+    values["hash"] = keyed_hash(canonical_bytes(values))
     session.execute(_INSERT_EVENT, values)
     session.execute(_MOVE_HEAD, {"new_id": values["id"], "new_hash": values["hash"]})
     # A head this session loaded earlier (verify_chain's) must not keep the old values (expire_on_commit is off).
@@ -193,6 +245,9 @@ class ChainReport:
     rows_checked: int
     broken_event_id: int | None = None
     problem: str = ""
+    last_event_id: int | None = None
+    last_hash: str = GENESIS_HASH
+    keyed_from_id: int = 1
 
     @property
     def intact(self) -> bool:
@@ -213,20 +268,60 @@ def _rows_in_order(session: Session, batch: int = 5000) -> Iterator[Mapping[str,
         last_id = rows[-1]["id"]
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Recompute every hash in order; name the first row whose content or link is wrong."""
+def verify_chain(session: Session, *, key: bytes | None = None) -> ChainReport:
+    """Recompute every hash in order (keyed from the head's `keyed_from_id` on); name the first row that is
+    wrong, missing from the numbering, or unlinked, and say when the head does not match the newest row."""
+    key = key if key is not None else audit_key()
+    head = session.get(AuditChainHead, 1)
+    keyed_from = (head.keyed_from_id if head is not None else None) or 1
     previous = GENESIS_HASH
     count = 0
     last_id: int | None = None
     for row in _rows_in_order(session):
         count += 1
+        if row["id"] != (last_id or 0) + 1:
+            return ChainReport(count, row["id"], f"rows {(last_id or 0) + 1} to {row['id'] - 1} are missing "
+                                                 "(the rows are numbered without gaps)")
         if row["prev_hash"] != previous:
             return ChainReport(count, row["id"], "its link to the previous row is broken (a row was removed or altered)")
-        if hashlib.sha256(canonical_bytes(row)).hexdigest() != row["hash"]:
-            return ChainReport(count, row["id"], "its content does not match its hash (the row was modified)")
+        canonical = canonical_bytes(row)
+        expected = keyed_hash(canonical, key) if row["id"] >= keyed_from else hashlib.sha256(canonical).hexdigest()
+        if not hmac.compare_digest(expected, row["hash"]):
+            return ChainReport(count, row["id"], "its content does not match its keyed hash (the row was modified, "
+                                                 "or the chain was recomputed without the audit key)")
         previous = row["hash"]
         last_id = row["id"]
-    head = session.get(AuditChainHead, 1)
     if head is not None and (head.last_hash != previous or head.last_event_id != last_id):
         return ChainReport(count, None, "the newest rows are missing: the chain head does not match the last row")
-    return ChainReport(count)
+    return ChainReport(count, last_event_id=last_id, last_hash=previous, keyed_from_id=keyed_from)
+
+
+def sealed_details(session: Session, action: str, target: str, *, patient_id: int | None = None) -> list[dict[str, Any]]:
+    """The details of the `action` rows on `target` whose own keyed hash holds, oldest first.
+
+    Used to re-check a signed record against what its audit row sealed when it was made: that row cannot be
+    rewritten without the audit key (the whole chain is checked by `flask audit-verify`).
+    """
+    table = AuditEvent.__table__
+    query = select(table).where(table.c.action == action, table.c.target == target).order_by(table.c.id)
+    if patient_id is not None:
+        query = query.where(table.c.patient_id == patient_id)
+    head = session.get(AuditChainHead, 1)
+    keyed_from = (head.keyed_from_id if head is not None else None) or 1
+    details: list[dict[str, Any]] = []
+    for row in session.execute(query).mappings():
+        canonical = canonical_bytes(row)
+        expected = keyed_hash(canonical) if row["id"] >= keyed_from else hashlib.sha256(canonical).hexdigest()
+        if hmac.compare_digest(expected, row["hash"]):
+            try:
+                value = json.loads(row["detail"]) if row["detail"] else {}
+            except ValueError:
+                value = {}
+            details.append(value if isinstance(value, dict) else {})
+    return details
+
+
+def utc_text(moment: datetime) -> str:
+    """A stored moment as UTC ISO text for a content hash (a naive value read back from SQLite is UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return aware.astimezone(timezone.utc).isoformat(timespec="microseconds")

@@ -1,4 +1,4 @@
-"""Command-line tasks: create the first user, verify the audit trail, load the demo clinic."""
+"""Command-line tasks: create the first user, verify the audit trail and signed records, load the demo clinic."""
 
 from __future__ import annotations
 
@@ -50,16 +50,22 @@ def create_user_command(email: str, name: str, role: str, password_stdin: bool) 
 
 @click.command("audit-verify")
 def audit_verify_command() -> None:
-    """Recompute the audit trail's hash chain; exit 1 naming the first broken row."""
-    from practitioner.audit import verify_chain
+    """Check the keyed audit chain, its head, and every signed record, issued document and photo; exit 1 naming each change."""
+    from practitioner.integrity import verify_all
 
     with Session(db.engine) as session:
-        report = verify_chain(session)
-    if report.intact:
-        click.echo(f"Audit chain intact: {report.rows_checked} rows checked.")
+        summary = verify_all(session)
+    if summary.intact:
+        click.echo(f"Audit chain intact: {summary.audit_rows} rows checked.")
+        click.echo(f"Signed records intact: {summary.sessions} sessions, {summary.consents} consents; "
+                   f"{summary.documents} issued documents and {summary.photos} photos match their SHA-256.")
         return
-    where = f"row {report.broken_event_id}" if report.broken_event_id is not None else "the end of the chain"
-    click.echo(f"Audit chain BROKEN at {where}: {report.problem}.", err=True)
+    for finding in summary.findings:
+        click.echo(f"CHANGED {finding}.", err=True)
+    chain = [f for f in summary.findings if f.what.startswith("audit row")]
+    if chain:
+        click.echo(f"Audit chain BROKEN at {chain[0].what.removeprefix('audit ')}.", err=True)
+    click.echo(f"{len(summary.findings)} problem(s) found: the database may have been changed outside Practitioner.", err=True)
     sys.exit(1)
 
 

@@ -38,6 +38,10 @@ def build_config(instance_path: str, test_config: Mapping[str, Any] | None) -> d
     """Merge defaults, environment and test overrides into one Flask config mapping."""
     config: dict[str, Any] = {
         "SECRET_KEY": os.environ.get("PRACTITIONER_SECRET_KEY"),
+        # The audit chain's key (docs/integrity.md): this, else a file made 0600 on first use in instance/.
+        "AUDIT_KEY": os.environ.get("PRACTITIONER_AUDIT_KEY"),
+        "AUDIT_KEY_FILE": os.environ.get("PRACTITIONER_AUDIT_KEY_FILE"),
+        "AUDIT_HEAD_FILE": os.environ.get("PRACTITIONER_AUDIT_HEAD_FILE"),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("PRACTITIONER_DATABASE_URL")
         or default_sqlite_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -52,6 +52,7 @@ def make_config(database: Path | str, **extra: Any) -> dict[str, Any]:
     return {
         "TESTING": True,
         "SECRET_KEY": SECRET,
+        "AUDIT_KEY": "test-audit-key-kept-outside-the-database",
         "SQLALCHEMY_DATABASE_URI": database_uri(database),
         "SESSION_COOKIE_SECURE": False,
         **extra,

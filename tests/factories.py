@@ -50,9 +50,38 @@ def make_consent(consultation: Consultation, witness: User, *, modality: str | N
     consent = Consent(patient_id=consultation.patient_id, consultation_id=consultation.id, modality=modality or consultation.modality,
                       content_version="test-1", content_sha256=hashlib.sha256(text.encode()).hexdigest(), content_text=text,
                       patient_typed_name="Alex Test", signature_png=b"\x89PNG\r\n", signature_sha256="0" * 64, witnessed_by_id=witness.id)
-    db.session.add(consent)
+    seal_consent(consent)
     db.session.commit()
     return consent
+
+
+def seal_consent(consent: Consent) -> Consent:
+    """Add a consent built directly as signing does: its text's and signature's SHA-256, and its sealing audit row."""
+    from practitioner import audit
+    from practitioner.consents.services import consent_record_hash
+
+    consent.content_sha256 = hashlib.sha256(consent.content_text.encode()).hexdigest()
+    consent.signature_sha256 = hashlib.sha256(consent.signature_png).hexdigest()
+    db.session.add(consent)
+    db.session.flush()
+    audit.append(db.session, "consent.sign", actor_label="test", patient=consent.patient_id, target=f"consent:{consent.public_id}",
+                 detail={"version": consent.content_version, "sha256": consent.content_sha256, "photo_clinical": consent.photo_clinical,
+                         "photo_marketing": consent.photo_marketing, "record_sha256": consent_record_hash(consent)})
+    return consent
+
+
+def seal_document(issued: Any) -> Any:
+    """Add an issued document built directly as issuing does: its bytes' SHA-256 and its sealing audit row."""
+    from practitioner import audit
+
+    issued.pdf_sha256 = hashlib.sha256(issued.pdf).hexdigest()
+    issued.json_sha256 = hashlib.sha256(issued.json_data).hexdigest() if issued.json_data else ""
+    db.session.add(issued)
+    db.session.flush()
+    audit.append(db.session, "document.issue", actor_label="test", patient=issued.patient_id, target=f"document:{issued.public_id}",
+                 detail={"number": issued.number, "sha256": issued.pdf_sha256,
+                         **({"json_sha256": issued.json_sha256} if issued.json_sha256 else {})})
+    return issued
 
 
 def treatable_plan(patient: Patient, author: User, modality: str = "microneedling") -> TreatmentPlan:
@@ -121,6 +150,10 @@ def signed_session(plan: TreatmentPlan, author: User, **overrides: Any):
     db.session.add(record)
     db.session.flush()
     rescreen(record, Policy())
+    # Signed as the sign page signs: from the values as stored (a Decimal("1.5") reads back as 1.50), so the
+    # record's SHA-256 is re-computable from the database, as every re-check does.
+    db.session.flush()
+    db.session.expire_all()
     sign_session(db.session, record, actor=author, expected_version=None)
     db.session.commit()
     return record

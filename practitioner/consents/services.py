@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import binascii
 import io
 import warnings
@@ -17,6 +18,7 @@ from practitioner.clinical.screening import DECISION_LABELS
 from practitioner.consents.content import ConsentContent, sha256
 from practitioner.consents.models import Consent
 from practitioner.consultations.models import Consultation
+from practitioner.dates import day_month_year, to_clinic_time
 from practitioner.errors import DomainError, NotAllowed
 
 DATA_URL_PREFIX = "data:image/png;base64,"
@@ -124,9 +126,43 @@ def sign_consent(
     session.flush()
     audit.append(session, "consent.sign", actor=actor, patient=consultation.patient, target=f"consent:{consent.public_id}",
                  detail={"version": consent.content_version, "sha256": consent.content_sha256,
-                         "photo_clinical": consent.photo_clinical, "photo_marketing": consent.photo_marketing},
+                         "photo_clinical": consent.photo_clinical, "photo_marketing": consent.photo_marketing,
+                         "record_sha256": consent_record_hash(consent)},
                  ip_address=ip_address)
     return consent
+
+
+def consent_record_hash(consent: Consent) -> str:
+    """SHA-256 of everything a signed consent says: the text's and signature's hashes, the choices, the name, who, when."""
+    values = {"patient_id": consent.patient_id, "consultation_id": consent.consultation_id, "modality": consent.modality,
+              "content_version": consent.content_version, "content_sha256": consent.content_sha256,
+              "signature_sha256": consent.signature_sha256, "photo_clinical": consent.photo_clinical,
+              "photo_marketing": consent.photo_marketing, "patient_typed_name": consent.patient_typed_name,
+              "signed_at": audit.utc_text(consent.signed_at), "witnessed_by_id": consent.witnessed_by_id}
+    return sha256(json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def integrity_problems(session: Session, consent: Consent) -> list[str]:
+    """What no longer matches what was signed: the text and the signature against their stored SHA-256, and the
+    whole consent against its signing audit row. Empty when everything matches."""
+    problems = []
+    if sha256(consent.content_text) != consent.content_sha256:
+        problems.append("the consent text does not match its stored SHA-256")
+    if sha256(consent.signature_png) != consent.signature_sha256:
+        problems.append("the signature image does not match its stored SHA-256")
+    sealed = audit.sealed_details(session, "consent.sign", f"consent:{consent.public_id}", patient_id=consent.patient_id)
+    if not sealed:
+        problems.append("the consent has no intact signing audit row")
+    elif not any(d.get("sha256") == consent.content_sha256 and d.get("photo_clinical") == consent.photo_clinical
+                 and d.get("photo_marketing") == consent.photo_marketing
+                 and d.get("record_sha256", consent_record_hash(consent)) == consent_record_hash(consent) for d in sealed):
+        problems.append("the consent does not match what its signing audit row sealed")
+    return problems
+
+
+def tamper_warning(consent: Consent) -> str:
+    """The red warning shown on a consent that no longer matches what was signed."""
+    return audit.TAMPER_WARNING.format(signed_on=day_month_year(to_clinic_time(consent.signed_at).date()))
 
 
 def consents_for_consultation(session: Session, consultation: Consultation) -> list[Consent]:

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
-from practitioner.consents import bp
+from practitioner.consents import bp, services
 from practitioner.consents.content import ConsentContent, load_consent_content
 from practitioner.consents.forms import ConsentForm, make_consent_form
 from practitioner.consents.models import Consent
@@ -65,7 +65,9 @@ def new(public_id: uuid.UUID):
 def detail(public_id: uuid.UUID):
     """A signed consent as it was signed: the text, the signature, the choices, the witness."""
     consent = db.one_or_404(Consent.by_public_id(public_id))
-    return render_template("consents/detail.html", consent=consent, consultation=consent.consultation)
+    altered = services.integrity_problems(db.session, consent)
+    return render_template("consents/detail.html", consent=consent, consultation=consent.consultation,
+                           integrity_warning=services.tamper_warning(consent) if altered else "")
 
 
 @bp.get("/consents/<uuid:public_id>/signature.png")

@@ -30,7 +30,46 @@ def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on:
 
     SourceNotFound when no record of the kind's source has this id; NotReady when the record cannot make it yet.
     """
-    return kinds.get(kind).make(session, source_id, issued_on)
+    document_type = kinds.get(kind)
+    refuse_if_altered(session, document_type.source, source_id)
+    return document_type.make(session, source_id, issued_on)
+
+
+class RecordAltered(NotReady):
+    """The signed record no longer matches what was signed: it is not printed."""
+
+
+def refuse_if_altered(session: Session, source: type, source_id: uuid.UUID) -> None:
+    """RecordAltered when the source is a signed session or consent that no longer matches its signature."""
+    from practitioner.consents import services as consents
+    from practitioner.consents.models import Consent
+    from practitioner.treatments import services as treatments
+    from practitioner.treatments.models import TreatmentSession
+
+    checks = {TreatmentSession: (treatments.integrity_problems, treatments.tamper_warning),
+              Consent: (consents.integrity_problems, consents.tamper_warning)}
+    if source not in checks:
+        return
+    record = session.scalar(source.by_public_id(source_id))
+    problems, warning = checks[source]
+    if record is not None and problems(session, record):
+        raise RecordAltered("Not printed. " + warning(record))
+
+
+class DocumentAltered(Exception):
+    """An issued document's stored bytes no longer match the SHA-256 recorded when it was issued."""
+
+
+def checked_bytes(session: Session, issued: IssuedDocument, *, json_copy: bool = False) -> bytes:
+    """The stored bytes of an issued document, after checking them against their SHA-256 and the issue's audit row."""
+    body = issued.json_data if json_copy else issued.pdf
+    expected = issued.json_sha256 if json_copy else issued.pdf_sha256
+    sealed = audit.sealed_details(session, "document.issue", f"document:{issued.public_id}", patient_id=issued.patient_id)
+    if hashlib.sha256(body).hexdigest() != expected or not any(
+            d.get("sha256") == issued.pdf_sha256 and d.get("json_sha256", issued.json_sha256) == issued.json_sha256 for d in sealed):
+        raise DocumentAltered(f"Not reprinted: the stored copy of document {issued.number} does not match what was issued. "
+                              "It may have been changed outside Practitioner. Tell the clinic's administrator.")
+    return body
 
 
 def render(spec: DocumentSpec, *, large_print: bool = False, owner: str = "") -> bytes:
@@ -83,7 +122,8 @@ def archive(session: Session, spec: DocumentSpec, pdf: bytes, *, actor: User, la
     patient = session.get(Patient, spec.patient_id)
     audit.append(session, "document.issue", actor=actor, patient=patient, target=f"document:{issued.public_id}",
                  detail={"kind": spec.kind.value, "number": spec.number, "version": spec.version, "sha256": issued.pdf_sha256,
-                         "content_version": spec.content_version}, ip_address=ip_address)
+                         "content_version": spec.content_version,
+                         **({"json_sha256": issued.json_sha256} if issued.json_sha256 else {})}, ip_address=ip_address)
     return issued
 
 

@@ -129,8 +129,19 @@ def _issue_in_the_background(document_kind: DocumentKind, source_id: uuid.UUID):
 def reprint(public_id: uuid.UUID):
     """The stored bytes of an issued document, exactly as given."""
     issued = db.one_or_404(IssuedDocument.by_public_id(public_id))
+    try:
+        body = services.checked_bytes(db.session, issued)
+    except services.DocumentAltered as exc:
+        return _altered(issued, str(exc))
     services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())
-    return pdf_response(issued.pdf, issued.filename)
+    return pdf_response(body, issued.filename)
+
+
+def _altered(issued: IssuedDocument, message: str):
+    """Refuse a reprint whose stored bytes changed: say so on the record's page (never serve the bytes)."""
+    db.session.rollback()
+    flash(message, "error")
+    return redirect(record_page(issued.kind, issued.source_id), 303)
 
 
 @bp.get("/issued/<uuid:public_id>.json")
@@ -140,8 +151,12 @@ def reprint_json(public_id: uuid.UUID):
     issued = db.one_or_404(IssuedDocument.by_public_id(public_id))
     if not issued.json_data:
         abort(404)
+    try:
+        body = services.checked_bytes(db.session, issued, json_copy=True)
+    except services.DocumentAltered as exc:
+        return _altered(issued, str(exc))
     services.record_reprint(db.session, issued, actor=current_user, ip_address=client_ip())
-    return Response(issued.json_data, mimetype="application/json", headers={
+    return Response(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{issued.filename.removesuffix(".pdf")}.json"', "Cache-Control": "no-store"})
 
 

@@ -22,7 +22,7 @@ from practitioner.plans.models import TreatmentPlan
 from practitioner.consultations.services import intake_for, lock_consultation
 from practitioner.database import assign_changed, utcnow
 from practitioner.errors import DomainError, NotAllowed, StaleRecord
-from practitioner.dates import clinic_today, clinic_zone, day_month_year
+from practitioner.dates import clinic_today, clinic_zone, day_month_year, to_clinic_time
 from practitioner.treatments import limits
 from practitioner.treatments.models import (
     RESCREEN_DATED,
@@ -519,6 +519,43 @@ def record_hash(record: TreatmentSession) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def addendum_hash(addendum: Addendum) -> str:
+    """SHA-256 of an addendum as it was added: its session, author, moment, reason and text."""
+    canonical = json.dumps({"session_id": addendum.session_id, "author_id": addendum.author_id,
+                            "created_at": audit.utc_text(addendum.created_at), "reason": addendum.reason, "text": addendum.text},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def integrity_problems(session: Session, record: TreatmentSession) -> list[str]:
+    """What no longer matches what was signed: the record against its stored SHA-256 and its signing audit row, and
+    each addendum against its audit row. Empty for a draft, or when everything matches."""
+    if not record.is_signed:
+        return []
+    problems = []
+    target = f"session:{record.public_id}"
+    actual = record_hash(record)
+    sealed = [d.get("sha256") for d in audit.sealed_details(session, "session.sign", target, patient_id=record.patient_id)]
+    if actual != record.content_sha256:
+        problems.append("the session record does not match its stored SHA-256")
+    if actual not in sealed:
+        problems.append("the session record does not match the SHA-256 its signing audit row sealed"
+                        if sealed else "the session has no intact signing audit row")
+    added = {d.get("addendum"): d for d in audit.sealed_details(session, "session.addendum", target, patient_id=record.patient_id)}
+    for addendum in record.addenda:
+        seal = added.get(addendum.id)
+        if seal is None:
+            problems.append(f"addendum {addendum.id} has no intact audit row")
+        elif "sha256" in seal and seal["sha256"] != addendum_hash(addendum):
+            problems.append(f"addendum {addendum.id} does not match the SHA-256 its audit row sealed")
+    return problems
+
+
+def tamper_warning(record: TreatmentSession) -> str:
+    """The red warning shown instead of "Signed and locked" when the record no longer matches its signature."""
+    return audit.TAMPER_WARNING.format(signed_on=day_month_year(to_clinic_time(record.signed_at).date()) if record.signed_at else "an unknown date")
+
+
 def sign_session(session: Session, record: TreatmentSession, *, actor: User, expected_version: int | None, ip_address: str = "",
                  today: date | None = None) -> None:
     """Sign and lock: who, when, and the SHA-256 of the canonical record. Refused until complete and correctly dated."""
@@ -563,7 +600,7 @@ def add_addendum(session: Session, record: TreatmentSession, reason: str, text: 
     session.add(addendum)
     session.flush()
     audit.append(session, "session.addendum", actor=actor, patient=record.patient, target=f"session:{record.public_id}",
-                 detail={"addendum": addendum.id, "reason": addendum.reason}, ip_address=ip_address)
+                 detail={"addendum": addendum.id, "reason": addendum.reason, "sha256": addendum_hash(addendum)}, ip_address=ip_address)
     return addendum
 
 

@@ -238,7 +238,8 @@ def _detail_context(record: TreatmentSession, **forms) -> dict:
     return {"record": record, "labels": LABELS, "missing": missing, "sign_form": forms.get("sign_form") or SignForm(version=record.version),
             "addendum_form": forms.get("addendum_form") or AddendumForm(), "override_form": forms.get("override_form") or OverrideForm(),
             "blocking": services.new_blocking_flags(record), "flags": record.rescreen_flags, "addenda_limit": ADDENDA_PER_SESSION,
-            "warnings": record.warnings_acknowledged}
+            "warnings": record.warnings_acknowledged,
+            "integrity_warning": services.tamper_warning(record) if services.integrity_problems(db.session, record) else ""}
 
 
 @bp.get("/sessions/<uuid:public_id>")

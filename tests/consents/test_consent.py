@@ -23,6 +23,7 @@ from practitioner.consents.content import (
     load_consent_content,
 )
 from practitioner.consents.models import Consent
+from practitioner.consents.services import consent_record_hash
 from practitioner.consultations.models import Consultation, ScreeningOverride
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
@@ -342,7 +343,8 @@ def test_signing_writes_an_audit_row(as_practitioner, world):
     assert event.patient_id == world["patient"].id
     assert event.target == f"consent:{consent.public_id}"
     assert json.loads(event.detail) == {"version": consent.content_version, "sha256": consent.content_sha256,
-                                        "photo_clinical": True, "photo_marketing": True}
+                                        "photo_clinical": True, "photo_marketing": True,
+                                        "record_sha256": consent_record_hash(consent)}  # seals the whole consent
 
 
 # The partial on the consultation page

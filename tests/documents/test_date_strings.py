@@ -17,7 +17,7 @@ from practitioner.documents import services
 from practitioner.documents.models import DocumentKind
 from practitioner.extensions import db
 from tests.conftest import make_patient
-from tests.factories import make_consultation, make_plan, signed_session
+from tests.factories import make_consultation, make_plan, seal_consent, signed_session
 
 ISSUED_ON = date(2027, 1, 2)  # a Saturday, in another year than the session: the aftercare's year rule shows
 
@@ -31,7 +31,7 @@ def story(app, practitioner):
                       content_sha256="0" * 64, content_text="Consent for microneedling", patient_typed_name=patient.full_name,
                       signature_png=b"\x89PNG\r\n", signature_sha256="0" * 64, witnessed_by_id=practitioner.id,
                       signed_at=datetime(2026, 7, 1, 13, 5, tzinfo=timezone.utc))  # 14:05 in London (summer time)
-    db.session.add(consent)
+    seal_consent(consent)  # with its SHA-256 and audit row, as signing makes it (so it prints)
     plan = make_plan(consultation)
     plan.first_session_on = date(2027, 1, 2)
     db.session.commit()

@@ -55,7 +55,7 @@ from practitioner.treatments.models import TreatmentSession
 from practitioner.treatments.services import add_addendum
 from tests.conftest import make_patient, post_form
 from tests.documents.test_rendering import font_sizes, page_texts, squeeze
-from tests.factories import signed_session
+from tests.factories import seal_consent, signed_session
 
 HOSTILE = '<img src="http://127.0.0.1:9/x.png"> & <b>bold</b>'
 
@@ -381,7 +381,7 @@ def test_consent_text_not_in_the_canonical_shape_is_printed_line_by_line(practit
     consent = Consent(patient_id=patient.id, consultation_id=consultation.id, modality="microneedling", content_version="old-1",
                       content_sha256=hashlib.sha256(text.encode()).hexdigest(), content_text=text, patient_typed_name="Lin Hale",
                       signature_png=b"\x89PNG\r\n", signature_sha256="0" * 64, witnessed_by_id=practitioner.id)
-    db.session.add(consent)
+    seal_consent(consent)  # with its SHA-256 and audit row, as signing makes it (so it prints)
     db.session.commit()
     text_out = words(render(build(DocumentKind.CONSENT_FORM, consent.public_id)))
     assert "Consent for microneedling" in text_out and "I agree to <b>treatment</b>." in text_out

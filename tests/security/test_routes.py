@@ -193,8 +193,10 @@ def make_clinical_records(patient, author) -> dict[str, str]:
     consent = Consent(patient_id=patient.id, consultation_id=consultation.id, modality="microneedling", content_version="test",
                       content_sha256=hashlib.sha256(text.encode()).hexdigest(), content_text=text, patient_typed_name=patient.full_name,
                       signature_png=b"\x89PNG", signature_sha256="0" * 64, witnessed_by_id=author.id)
-    db.session.add_all([plan, consent])
-    db.session.flush()
+    db.session.add(plan)
+    from tests.factories import seal_consent, seal_document
+
+    seal_consent(consent)  # with its SHA-256 and audit row, as signing makes it (so it prints)
     from practitioner.treatments.models import TreatmentSession
 
     draft = TreatmentSession(patient_id=patient.id, plan_id=plan.id, sequence=1, practitioner_id=author.id,
@@ -208,7 +210,7 @@ def make_clinical_records(patient, author) -> dict[str, str]:
     issued = IssuedDocument(patient_id=patient.id, kind=DocumentKind.AFTERCARE, source_id=str(draft.public_id), version=1,
                             number="AC-TEST-1", title="Aftercare instructions", filename="aftercare-test-v1.pdf", content_version="test",
                             pdf=b"%PDF-1.7 test", pdf_sha256="0" * 64, json_data=b"{}", json_sha256="0" * 64, issued_by_id=author.id)
-    db.session.add(issued)
+    seal_document(issued)  # its SHA-256 and audit row, as issuing makes it (so it reprints)
     db.session.commit()
     from practitioner.documents.models import DocumentJob, JobState
 
