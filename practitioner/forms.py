@@ -14,6 +14,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from practitioner.validators import blank_missing_text, dates_within_bounds
+
 
 class Form(FlaskForm):
     """Every form of the app. On a GET right after signing in again, it holds the kept draft."""
@@ -24,6 +26,17 @@ class Form(FlaskForm):
             kwargs["formdata"] = MultiDict([(key, value) for key, values in draft.items() for value in values])
         super().__init__(*args, **kwargs)
         self.restored_from_draft = draft is not None
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        """Read the fields; a text field a submitted form left out reads as empty, as a browser sends an empty box."""
+        super().process(*args, **kwargs)
+        if self.is_submitted():
+            blank_missing_text(self)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Every field's own checks, and every date within the years a record can hold (dates_within_bounds)."""
+        valid = super().validate(extra_validators)
+        return dates_within_bounds(self) and valid
 
     def error_items(self) -> list[tuple[str, str]]:
         """Every error as (field id, sentence), rows of a list spelled out ("Zone 2, depth (mm): Enter 0.1 to 5 mm.")."""

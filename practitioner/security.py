@@ -45,7 +45,12 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def refuse_nul_in_address() -> None:
         # No link or form of ours puts a NUL character in an address, and PostgreSQL text cannot
-        # hold one: a search for it would fail there (a 500) where SQLite finds nothing.
+        # hold one: a search for it would fail there (a 500) where SQLite finds nothing. Nor do we
+        # send bytes that are not UTF-8 (a raw 0xFF): reading such an address's values would fail.
+        try:
+            request.query_string.decode("utf-8")
+        except UnicodeDecodeError:
+            abort(400)
         if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
             abort(400)
 

@@ -13,6 +13,7 @@ from practitioner.auth.access import has
 from practitioner.auth.models import Permission
 from practitioner.clinical import screening, vocabulary
 from practitioner.dates import clinic_today, clock, local_datetime, long_date, short_date, utc_timestamp
+from practitioner.validators import strip_bidi_controls
 
 LABELS = {
     "modality": screening.MODALITY_LABELS,
@@ -55,7 +56,8 @@ def init_app(app: Flask) -> None:
         return {"today": clinic_today()}
 
     app.jinja_env.filters.update(local_datetime=local_datetime, long_date=long_date, short_date=short_date, clock=clock,
-                                 utc_timestamp=utc_timestamp, fromjson=json.loads, fitzpatrick=vocabulary.fitzpatrick_roman)
+                                 utc_timestamp=utc_timestamp, fromjson=json.loads, fitzpatrick=vocabulary.fitzpatrick_roman,
+                                 no_bidi_controls=strip_bidi_controls)
     app.jinja_env.globals.update(has=has, Permission=Permission, clinic_name=clinic_name, labels=LABELS)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -79,8 +79,8 @@ class PastDate:
 
 
 def strip_filter(value: Any) -> Any:
-    """Trim surrounding spaces from text input."""
-    return value.strip() if isinstance(value, str) else value
+    """Trim surrounding spaces from text input, and drop bidi override characters (which can make a name display as another)."""
+    return strip_bidi_controls(value).strip() if isinstance(value, str) else value
 
 
 # The one rule for the addresses people sign in with: `flask create-user`, the admin's user
@@ -142,3 +142,74 @@ class EmailAddress:
         problem = email_address_problem(field.data or "")
         if problem:
             raise ValidationError(problem)
+
+
+# The years any date of a record may fall in. A date is a birth, a visit, a plan's start, a
+# cartridge's expiry or a filter of the audit trail: nothing before 1900, nothing more than
+# FUTURE_YEARS ahead. Far dates such as 9999-12-31 are refused on the field, so nothing computed
+# from them (a plan's schedule, a filter's end of day) runs past the calendar's end.
+EARLIEST_DATE = date(1900, 1, 1)
+FUTURE_YEARS = 10
+
+
+def latest_date() -> date:
+    """The last date a record may hold: FUTURE_YEARS from the clinic's today."""
+    from practitioner.dates import clinic_today
+
+    today = clinic_today()
+    return date(today.year + FUTURE_YEARS, 12, 31)
+
+
+def _all_fields(form: Any) -> Any:
+    for field in form:
+        if field.type == "FieldList":
+            for entry in field.entries:
+                yield from _all_fields([entry])
+        elif field.type == "FormField":
+            yield from _all_fields(field.form)
+        else:
+            yield field
+
+
+def dates_within_bounds(form: Any) -> bool:
+    """Refuse, on its field, every date before 1900 or more than FUTURE_YEARS ahead; True when none is."""
+    latest, fine = latest_date(), True
+    for field in _all_fields(form):
+        value = field.data
+        if isinstance(value, date) and not EARLIEST_DATE <= value <= latest:
+            message = f"Enter a date between {EARLIEST_DATE.year} and {latest.year}."
+            if message not in field.errors:
+                field.errors = [*field.errors, message]
+            fine = False
+    return fine
+
+
+def blank_missing_text(form: Any) -> None:
+    """A text field the submitted form left out reads as empty ("") rather than None, as a browser sends an empty box."""
+    from wtforms import StringField
+
+    for field in _all_fields(form):
+        if isinstance(field, StringField) and field.data is None and field.type != "CSRFTokenField":
+            field.data = ""
+
+
+# The most pages a list may be asked for; a number past it (or past the end) shows an empty last page.
+MAX_PAGE = 100_000
+
+
+def page_number(args: Any) -> int:
+    """The ?page= of a list's address as a number from 1 to MAX_PAGE; anything else reads as page 1."""
+    raw = str(args.get("page", "1")).strip()
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
+        return 1
+    return min(max(int(raw), 1), MAX_PAGE)
+
+
+# Explicit direction marks that reorder the text after them (LRE, RLE, PDF, LRO, RLO and the isolates
+# LRI, RLI, FSI, PDI): in a name they can make "Anna" display as another. Pages isolate each value too.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def strip_bidi_controls(value: Any) -> Any:
+    """Text without the bidirectional override and isolate characters (U+202A-U+202E, U+2066-U+2069)."""
+    return value.translate(BIDI_CONTROLS) if isinstance(value, str) else value

@@ -151,6 +151,24 @@ def audit_statement(
 AUDIT_PATIENT_MATCHES = 50
 
 
+# What the audit trail shows of a patient's event to someone who may not see clinical data (the administrator):
+# what happened and to whom, by record and document numbers, never a clinical detail (a screening decision or
+# flag, an override's or addendum's reason, a photo's view, the fields of a consultation that changed).
+NON_CLINICAL_DETAIL = frozenset({"record_number", "number", "kind", "sequence", "needs", "method", "url", "email", "role"})
+CLINICAL_DETAIL_HIDDEN = "clinical, shown to practitioners only"
+
+
+def audit_detail(event: audit.AuditEvent, *, clinical: bool) -> dict[str, str]:
+    """An audit row's detail in words; for a patient's event, without its clinical details unless `clinical`."""
+    shown = event.detail_text
+    if clinical or event.patient_id is None:
+        return shown
+    kept = {key: value for key, value in shown.items() if key in NON_CLINICAL_DETAIL}
+    if len(kept) < len(shown):
+        kept["details"] = CLINICAL_DETAIL_HIDDEN
+    return kept
+
+
 def audit_patients(session: Session, text: str) -> list[Patient]:
     """The patients an audit filter names: the one with that record number, else those whose names start with each word.
 

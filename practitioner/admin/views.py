@@ -20,6 +20,7 @@ from practitioner.clinical.vocabulary import fitzpatrick_roman
 from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.extensions import db
 from practitioner.forms import choices
+from practitioner.validators import page_number
 from practitioner.patients.models import Patient
 from practitioner.dates import clinic_zone
 from practitioner.unit_of_work import CommitReason, commit_exception, commit_request
@@ -155,11 +156,13 @@ def audit_trail():
         actor_id=actor.id if actor else None, action=form.action.data or None, outcome=form.outcome.data or None,
         date_from=form.date_from.data, date_to=form.date_to.data, zone=clinic_zone(),
     )
-    page = db.paginate(statement, per_page=50, error_out=False)
+    page = db.paginate(statement, page=page_number(request.args), per_page=50, error_out=False)
     patient_ids = {row.patient_id for row in page.items if row.patient_id}
     patients = {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))} if patient_ids else {}
+    clinical = current_user.can(Permission.VIEW_CLINICAL)
+    details = {event.id: services.audit_detail(event, clinical=clinical) for event in page.items}
     return render_template("admin/audit.html", form=form, page=page, people={u.id: u for u in people}, patients=patients,
-                           patient=matches[0] if matches and len(matches) == 1 else None, matches=matches)
+                           patient=matches[0] if matches and len(matches) == 1 else None, matches=matches, details=details)
 
 
 def _audit_patients(form: AuditFilterForm) -> list[Patient] | None:

@@ -15,6 +15,7 @@ from practitioner.forms import Form
 from practitioner.patients import bp, services, timeline
 from practitioner.patients.forms import ArchiveForm, PatientDemographicsForm, PatientForm, SearchForm
 from practitioner.patients.models import Patient
+from practitioner.validators import page_number
 from practitioner.versioning import expected_version
 from practitioner.unit_of_work import commit_request
 
@@ -48,7 +49,8 @@ def list():  # noqa: A001 - the endpoint is patients.list by convention
     form = SearchForm(request.args)
     form.validate()
     statement, values, understood = services.search_query(form.q.data or "", include_archived=bool(form.archived.data))
-    page = services.patient_page(db.session, statement, values=values, per_page=current_app.config["PATIENTS_PER_PAGE"])
+    page = services.patient_page(db.session, statement, values=values, per_page=current_app.config["PATIENTS_PER_PAGE"],
+                                 page=page_number(request.args))
     return render_template("patients/list.html", form=form, page=page, understood=understood)
 
 

@@ -38,7 +38,7 @@ class PlannedSession:
     """One session of a plan's course, on the date projected from the first session and the interval."""
 
     number: int
-    on: date
+    on: date | None  # None: past the calendar's end (a far first date stored before dates were bounded)
     done: bool
 
 
@@ -160,7 +160,14 @@ def plans_for_patient(session: Session, patient: Patient) -> list[TreatmentPlan]
 def session_schedule(plan: TreatmentPlan) -> list[PlannedSession]:
     """Each planned session with its projected date: the first session plus k times the interval."""
     step = timedelta(weeks=plan.interval_weeks)
-    return [PlannedSession(k + 1, plan.first_session_on + k * step, k < plan.sessions_done) for k in range(plan.sessions_planned)]
+    return [PlannedSession(k + 1, _projected(plan.first_session_on, k * step), k < plan.sessions_done) for k in range(plan.sessions_planned)]
+
+
+def _projected(first: date, offset: timedelta) -> date | None:
+    try:
+        return first + offset
+    except OverflowError:  # a far date kept from before dates were bounded: the page still shows the plan
+        return None
 
 
 def _deeper_than_suggested(zone: PlanZone, suggestion: DepthSuggestion) -> bool:
