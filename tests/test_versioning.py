@@ -1,4 +1,5 @@
-"""Every versioned edit form refuses a post without a usable version (400), and saves nothing."""
+"""Every versioned edit form refuses a post without a usable version with its conflict page (409, the typed values
+kept), and saves nothing."""
 
 from __future__ import annotations
 
@@ -106,9 +107,11 @@ def test_a_post_without_a_usable_version_is_refused_and_saves_nothing(as_practit
     else:
         data["version"] = [version]
     response = as_practitioner.post(case.action, data=data)
-    assert response.status_code == 400, response.get_data(as_text=True)[:400]
+    assert response.status_code == 409, response.get_data(as_text=True)[:400]
     html = response.get_data(as_text=True)
-    assert "reload the page and try again" in html
+    assert "did not say which version of the record it was opened at" in html and "Nothing was saved" in html
+    for value in case.changes.values():  # what the person typed is still in the form
+        assert str(value) in html
     record = case.read()
     assert not case.saved(record) and record.version == before
 

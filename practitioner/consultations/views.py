@@ -87,9 +87,8 @@ def edit(public_id: uuid.UUID):
     else:
         form = ConsultationForm()
     if form.validate_on_submit():
-        expected = expected_version(form)
         try:
-            changed = services.update_consultation(db.session, consultation, _values(form), expected_version=expected,
+            changed = services.update_consultation(db.session, consultation, _values(form), expected_version=expected_version(form),
                                                    actor=current_user, policy=current_policy(db.session), ip_address=client_ip())
         except services.ConsultationLocked:
             db.session.rollback()

@@ -202,7 +202,6 @@ def edit(public_id: uuid.UUID):
             for row in _suggested_rows(record):
                 form.zones.append_entry(row)
         return _render_form(form, record)
-    expected = expected_version(form)
     focus = _rows_changed(form)
     if focus:
         return _render_form(form, record, focus=focus)
@@ -210,7 +209,7 @@ def edit(public_id: uuid.UUID):
     if not valid:
         return _render_form(form, record, 422)
     try:
-        _, unacknowledged = services.save_draft(db.session, record, values, expected_version=expected, actor=current_user,
+        _, unacknowledged = services.save_draft(db.session, record, values, expected_version=expected_version(form), actor=current_user,
                                                 policy=current_policy(db.session), acknowledged=bool(form.acknowledge_warnings.data),
                                                 ip_address=client_ip())
     except StaleRecord as exc:
@@ -259,9 +258,8 @@ def sign(public_id: uuid.UUID):
     form = SignForm()
     if not form.validate_on_submit():
         abort(400)
-    expected = expected_version(form)
     try:
-        services.sign_session(db.session, record, actor=current_user, expected_version=expected, ip_address=client_ip())
+        services.sign_session(db.session, record, actor=current_user, expected_version=expected_version(form), ip_address=client_ip())
     except services.IncompleteRecord:
         db.session.rollback()
         flash("Not signed yet: complete the items listed below first.", "error")
