@@ -40,7 +40,8 @@ run: install instance/secret_key
 	$(BIN)/flask seed-demo && \
 	echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)" && \
 	exec $(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind 127.0.0.1:$(PORT) \
-	  --keep-alive 0 --access-logfile - --graceful-timeout 20 --timeout 60 wsgi:app
+	  --keep-alive 0 --access-logfile - --access-logformat '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s' \
+	  --graceful-timeout 20 --timeout 60 wsgi:app
 
 # Debian's chromium drives the browser tests; installed when missing and we may.
 browser:
