@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -16,7 +17,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     """Build the app: configuration, extensions, blueprints, pages, headers and commands."""
     from flask import Flask
 
-    from practitioner import cli, security, templating
+    from practitioner import cli, maintenance, security, templating
     from practitioner.config import build_config
     from practitioner.errors import register_error_pages
     from practitioner.extensions import csrf, db, login_manager, migrate
@@ -27,8 +28,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
         template_folder=str(PAGE_TEMPLATES_DIR),
         static_folder="static",
     )
+    # Everything the app creates (the database and its -wal/-shm, instance/, backups, logs) is for
+    # the account that runs it only: 0600 files and 0700 folders, never readable by other local users.
+    os.umask(0o077)
     app.config.from_mapping(build_config(app.instance_path, test_config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    maintenance.make_private(Path(app.instance_path), maintenance.sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Font subsetting narrates every font at INFO; only its warnings matter.
     logging.getLogger("fontTools").setLevel(logging.WARNING)

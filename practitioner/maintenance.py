@@ -239,6 +239,27 @@ def known_revisions() -> tuple[set[str], set[str]]:
 # --- files ------------------------------------------------------------------------------------
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for another database or an in-memory one)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix):] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix):].split("?", 1)[0])
+
+
+def make_private(folder: Path, database: Path | None) -> None:
+    """Close the instance folder (0700) and an existing SQLite database with its -wal/-shm (0600) to other local users."""
+    candidates = [(folder, 0o700)]
+    if database is not None:
+        candidates += [(database.with_name(database.name + suffix), 0o600) for suffix in ("", "-wal", "-shm")]
+    for path, mode in candidates:
+        try:
+            if path.exists() and path.stat().st_uid == os.getuid():
+                path.chmod(mode)
+        except OSError:  # pragma: no cover - a file someone else owns stays as it is; the umask covers new ones
+            pass
+
+
 def sha256_of(path: Path) -> str:
     """The file's SHA-256, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -361,7 +382,7 @@ def backup_database(source: Path, target: Path, *, force: bool = False, step_pag
     existing = [p for p in (target, manifest_path) if p.exists()]
     if existing and not force:
         raise MaintenanceError(f"{existing[0]} already exists. Choose a new name, or pass --force to replace it.")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     _remove_with_side_files(partial)  # left by an interrupted run: never a finished backup
 
     progress = {"steps": 0, "restarts": 0, "remaining": None, "pages": 0}
@@ -412,6 +433,7 @@ def backup_database(source: Path, target: Path, *, force: bool = False, step_pag
     _fsync_file(partial)
     size = partial.stat().st_size
     digest = sha256_of(partial)
+    partial.chmod(0o600)  # a backup holds every record: for the account that runs the app only
     os.replace(partial, target)
     _fsync_dir(target.parent)
 
@@ -440,6 +462,7 @@ def backup_database(source: Path, target: Path, *, force: bool = False, step_pag
     }
     manifest_partial = manifest_path.with_name(manifest_path.name + ".partial")
     manifest_partial.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    manifest_partial.chmod(0o600)
     _fsync_file(manifest_partial)
     os.replace(manifest_partial, manifest_path)
     _fsync_dir(target.parent)
@@ -493,6 +516,7 @@ def check_backup(backup: Path, target: Path) -> RestorePlan:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         shutil.copyfile(backup, staged)
+        staged.chmod(0o600)
         _fsync_file(staged)
         inspection = inspect_database(staged)
         revisions, heads = known_revisions()
