@@ -54,7 +54,11 @@ def consent_refusal(consultation: Consultation) -> str | None:
 
 
 def decode_signature(data_url: str) -> bytes:
-    """The PNG bytes of a drawn signature sent as a data: URL, or InvalidSignature saying why not."""
+    """A drawn signature sent as a data: URL, decoded, checked and re-encoded as a fresh PNG (InvalidSignature saying why not).
+
+    Only the re-encoded pixels are kept: whatever else the posted file carried (text chunks, a trailer
+    after its end, another file appended) is not stored.
+    """
     data_url = (data_url or "").strip()
     if not data_url:
         raise InvalidSignature("Ask the patient to sign in the box.")
@@ -69,11 +73,10 @@ def decode_signature(data_url: str) -> bytes:
         raise InvalidSignature(f"The signature image could not be read. {SIGN_AGAIN}") from exc
     if len(raw) > MAX_SIGNATURE_BYTES:
         raise InvalidSignature(f"The signature image is too large. {SIGN_AGAIN}")
-    _check_png(raw)
-    return raw
+    return _reencoded_png(raw)
 
 
-def _check_png(raw: bytes) -> None:
+def _reencoded_png(raw: bytes) -> bytes:
     try:
         # Pillow warns (rather than fails) on some malformed or huge images: treat that as unreadable.
         with warnings.catch_warnings():
@@ -94,6 +97,9 @@ def _check_png(raw: bytes) -> None:
     flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("L")
     if sum(flat.histogram()[:INK_LEVEL]) < MIN_INK_PIXELS:
         raise InvalidSignature("The signature box is empty. Ask the patient to sign in the box.")
+    out = io.BytesIO()
+    rgba.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def sign_consent(

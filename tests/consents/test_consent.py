@@ -52,6 +52,15 @@ def signature_png(size: tuple[int, int] = (600, 200), ink: bool = True, image_fo
     return buffer.getvalue()
 
 
+def same_pixels(a: bytes, b: bytes) -> bool:
+    """Whether two PNGs hold the same picture (as RGBA pixels), whatever their bytes."""
+    from PIL import Image, ImageChops
+
+    with Image.open(io.BytesIO(a)) as first, Image.open(io.BytesIO(b)) as second:
+        one, two = first.convert("RGBA"), second.convert("RGBA")
+        return one.size == two.size and ImageChops.difference(one, two).getbbox() is None
+
+
 def data_url(raw: bytes, media_type: str = "image/png") -> str:
     return f"data:{media_type};base64," + base64.b64encode(raw).decode()
 
@@ -109,8 +118,8 @@ def test_signing_stores_the_text_version_hash_signature_and_witness(as_practitio
     assert consent.content_text == content.text == canonical_text(content)
     assert consent.content_version == content.version == "2026.11-1"
     assert consent.content_sha256 == content.sha256
-    assert consent.signature_png == signature_png()
-    assert consent.signature_sha256 == hashlib.sha256(signature_png()).hexdigest()
+    assert same_pixels(consent.signature_png, signature_png())  # re-encoded: the drawing, nothing else posted with it
+    assert consent.signature_sha256 == hashlib.sha256(consent.signature_png).hexdigest()
     assert consent.witnessed_by_id == world["practitioner"].id
     assert consent.patient_id == world["patient"].id and consent.consultation_id == world["consultation"].id
     assert consent.modality == "microneedling"
@@ -151,7 +160,8 @@ def test_signature_image_is_the_stored_png_and_never_cached(as_practitioner, wor
     assert response.status_code == 200
     assert response.mimetype == "image/png"
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.data == signature_png()
+    stored = db.session.get(Consent, consent.id).signature_png
+    assert response.data == stored and same_pixels(response.data, signature_png())
 
 
 def test_name_is_matched_ignoring_case_spaces_and_accents(as_practitioner, world):
