@@ -256,7 +256,22 @@ def sets_of(session: Session, visits: list[Visit]) -> list[list[PhotoSet]]:
     return result
 
 
-def take_photos(session: Session, visit: Visit, *, moment: str, files: list[tuple[Slot, bytes]], checks: dict[str, bool],
+def prepare(files: list[tuple[Slot, bytes]]) -> list[tuple[Slot, imaging.Processed]]:
+    """Check and re-encode each chosen file (imaging.process), outside any transaction: about half a second a photo.
+
+    The view calls this after ending its transaction, so SQLite's write lock is not held while the
+    images are worked on; a file that is no photo raises PhotoUploadInvalid naming its slot.
+    """
+    prepared = []
+    for slot, data in files:
+        try:
+            prepared.append((slot, imaging.process(data)))
+        except imaging.InvalidPhoto as exc:
+            raise PhotoUploadInvalid(slot.key, str(exc)) from exc
+    return prepared
+
+
+def take_photos(session: Session, visit: Visit, *, moment: str, files: list[tuple[Slot, bytes | imaging.Processed]], checks: dict[str, bool],
                 actor: User, ip_address: str = "") -> list[Photo]:
     """Store the chosen photos of one visit's set, with the capture checks ticked: all of them, or none.
 
