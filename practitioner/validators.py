@@ -79,7 +79,12 @@ class PastDate:
 
 
 def strip_filter(value: Any) -> Any:
-    """Trim surrounding spaces from text input, and drop bidi override characters (which can make a name display as another)."""
+    """Trim surrounding spaces from text input."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def name_filter(value: Any) -> Any:
+    """A typed name without bidi override characters (which can make it display as another name), spaces trimmed."""
     return strip_bidi_controls(value).strip() if isinstance(value, str) else value
 
 

@@ -8,20 +8,21 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from practitioner.forms import Form, choices
 from practitioner.clinical.vocabulary import FITZPATRICK_LABELS
 from practitioner.patients.models import Sex
-from practitioner.validators import NoControlCharacters, PastDate, Phone, strip_filter
+from practitioner.validators import NoControlCharacters, PastDate, Phone, name_filter, strip_filter
 
 TEXT = [NoControlCharacters()]
 LONG_TEXT = [NoControlCharacters(multiline=True)]
 F = [strip_filter]
+NAME = [name_filter]  # names lose bidi override characters, so one cannot display as another
 
 
 class PatientDemographicsForm(Form):
     """Who the patient is and how to reach them."""
 
     version = HiddenField()
-    given_name = StringField("Given name", filters=F, validators=[DataRequired("Enter the patient's given name."), Length(max=100), *TEXT])
-    family_name = StringField("Family name", filters=F, validators=[DataRequired("Enter the patient's family name."), Length(max=100), *TEXT])
-    preferred_name = StringField("Preferred name (optional)", filters=F, validators=[Optional(), Length(max=100), *TEXT])
+    given_name = StringField("Given name", filters=NAME, validators=[DataRequired("Enter the patient's given name."), Length(max=100), *TEXT])
+    family_name = StringField("Family name", filters=NAME, validators=[DataRequired("Enter the patient's family name."), Length(max=100), *TEXT])
+    preferred_name = StringField("Preferred name (optional)", filters=NAME, validators=[Optional(), Length(max=100), *TEXT])
     date_of_birth = DateField(
         "Date of birth", validators=[InputRequired("Enter the date of birth."), PastDate(message="The date of birth cannot be in the future.")],
         render_kw={"autocomplete": "off"},

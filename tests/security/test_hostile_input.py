@@ -440,7 +440,8 @@ class Runner:
             page = self.client.get(url)
             assert page.status_code == 200, f"{where}: GET {url} answered {page.status_code}"
             pages[url] = page.get_data(as_text=True)
-        assert_shown_escaped(pages, value, where)
+        # A name is shown as it is stored: without bidi override characters.
+        assert_shown_escaped(pages, _without_bidi_controls(value) if case.normalise.get(name) is _without_bidi_controls else value, where)
         self.next_html = pages.get(case.page)
         return "stored"
 
@@ -630,6 +631,16 @@ def _draft_session(modality: str = "microneedling"):
     return record
 
 
+def _without_bidi_controls(value: str) -> str:
+    from practitioner.validators import name_filter
+
+    return name_filter(value)
+
+
+# A patient's names are stored without bidi override characters (practitioner/validators.py name_filter).
+PATIENT_NAMES = {name: _without_bidi_controls for name in ("given_name", "family_name", "preferred_name")}
+
+
 def case_patients_new() -> Case:
     from practitioner.patients.models import Patient
 
@@ -637,7 +648,7 @@ def case_patients_new() -> Case:
     # A new birthday each time: the same name and birthday again would be asked about as a possible duplicate.
     return Case("practitioner", "/patients/new", "/patients/new", PATIENT_VALID, read=lambda: _latest(Patient),
                 show=lambda p: [f"/patients/{p.public_id}", f"/patients/{p.public_id}/edit"],
-                key_fields=frozenset({"given_name", "family_name", "address", "allergies"}),
+                key_fields=frozenset({"given_name", "family_name", "address", "allergies"}), normalise=PATIENT_NAMES,
                 fresh=lambda: {"date_of_birth": (date(1987, 6, 5) - timedelta(days=next(days))).isoformat()})
 
 
@@ -645,7 +656,7 @@ def case_patients_edit() -> Case:
     patient = make_patient(given_name="Ola", family_name="Nowak")
     url = f"/patients/{patient.public_id}"
     return Case("practitioner", url + "/edit", url + "/edit", PATIENT_VALID, read=_again(patient), show=lambda p: [url, url + "/edit"],
-                key_fields=frozenset({"current_medicines"}))
+                key_fields=frozenset({"current_medicines"}), normalise=PATIENT_NAMES)
 
 
 def case_patients_edit_reception() -> Case:
@@ -654,7 +665,7 @@ def case_patients_edit_reception() -> Case:
     url = f"/patients/{patient.public_id}"
     valid = {k: v for k, v in PATIENT_VALID.items() if k not in ("fitzpatrick", "no_known_allergies", "allergies", "current_medicines")}
     return Case("reception", url + "/edit", url + "/edit", valid, read=_again(patient), show=lambda p: [url, url + "/edit"],
-                only=lambda name: name in ("given_name", "family_name", "address"))
+                only=lambda name: name in ("given_name", "family_name", "address"), normalise=PATIENT_NAMES)
 
 
 def case_patients_archive() -> Case:
