@@ -280,19 +280,22 @@ def verify_chain(session: Session, *, key: bytes | None = None) -> ChainReport:
     for row in _rows_in_order(session):
         count += 1
         if row["id"] != (last_id or 0) + 1:
-            return ChainReport(count, row["id"], f"rows {(last_id or 0) + 1} to {row['id'] - 1} are missing "
-                                                 "(the rows are numbered without gaps)")
+            return ChainReport(count, row["id"], keyed_from_id=keyed_from,
+                               problem=f"rows {(last_id or 0) + 1} to {row['id'] - 1} are missing (the rows are numbered without gaps)")
         if row["prev_hash"] != previous:
-            return ChainReport(count, row["id"], "its link to the previous row is broken (a row was removed or altered)")
+            return ChainReport(count, row["id"], keyed_from_id=keyed_from,
+                               problem="its link to the previous row is broken (a row was removed or altered)")
         canonical = canonical_bytes(row)
         expected = keyed_hash(canonical, key) if row["id"] >= keyed_from else hashlib.sha256(canonical).hexdigest()
         if not hmac.compare_digest(expected, row["hash"]):
-            return ChainReport(count, row["id"], "its content does not match its keyed hash (the row was modified, "
-                                                 "or the chain was recomputed without the audit key)")
+            return ChainReport(count, row["id"], keyed_from_id=keyed_from,
+                               problem="its content does not match its keyed hash (the row was modified, "
+                                       "or the chain was recomputed without the audit key)")
         previous = row["hash"]
         last_id = row["id"]
     if head is not None and (head.last_hash != previous or head.last_event_id != last_id):
-        return ChainReport(count, None, "the newest rows are missing: the chain head does not match the last row")
+        return ChainReport(count, None, "the newest rows are missing: the chain head does not match the last row",
+                           keyed_from_id=keyed_from)
     return ChainReport(count, last_event_id=last_id, last_hash=previous, keyed_from_id=keyed_from)
 
 
