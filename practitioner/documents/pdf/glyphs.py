@@ -300,3 +300,75 @@ def mark_scripts(html: str, language: str = "en") -> str:
         if parts[index]:
             parts[index] = _mark_text(parts[index], language)
     return head + "".join(parts)
+
+
+# -- the fonts a document loads -------------------------------------------------------------------
+
+# Every document loads these families; the others only when its text holds a letter that neither
+# of these holds. WeasyPrint decodes each @font-face file once per render process (the shared
+# FontConfiguration), 8.66 MB of woff2 for all of them: loading the CJK slices for a Latin-only
+# aftercare cost about 0.65 s of CPU in every new render process.
+ALWAYS_LOADED = (PRIMARY_FAMILY, "Noto Sans")
+FONTS_LINK = '<link rel="stylesheet" href="fonts/fonts.css">'
+PRINT_CSS = REPORTS_DIR / "print.css"
+_DATA_URL = re.compile(r"data:[^\"')\s]*")
+
+
+@cache
+def _face_rules() -> tuple[tuple[str, str], ...]:
+    """(family, @font-face rule) of fonts.css, in order, each url() made relative to reports/."""
+    rules = []
+    for block in _FONT_FACE.finditer(FONTS_CSS.read_text(encoding="utf-8")):
+        family = _FAMILY.search(block.group(1))
+        if family:
+            rules.append((family.group(1), _SRC.sub(lambda url: f'url("fonts/{url.group(1)}")', block.group(0))))
+    return tuple(rules)
+
+
+def font_faces_css(families: Iterator[str] | tuple[str, ...] | list[str]) -> str:
+    """The @font-face rules of fonts.css for these families only, in fonts.css's order."""
+    wanted = set(families)
+    return "\n".join(rule for family, rule in _face_rules() if family in wanted)
+
+
+@cache
+def _always_held() -> frozenset[int]:
+    held = family_coverage()
+    return frozenset().union(*(held.get(family, frozenset()) for family in ALWAYS_LOADED))
+
+
+@cache
+def _print_css_characters() -> frozenset[str]:
+    # Generated content (running headers, separators) is set from print.css's own strings.
+    return frozenset(PRINT_CSS.read_text(encoding="utf-8"))
+
+
+def families_for(html: str) -> list[str]:
+    """The bundled families a document's HTML is set in, in print.css's order.
+
+    Atkinson Hyperlegible and Noto Sans always; then, for each character neither holds, the first
+    family in the font-family list that holds it: the one the text would be set in with every
+    family loaded, so the document prints the same with fewer fonts loaded. Tags and attributes
+    are read as text too (a few families more at worst, never one fewer); data: URLs are not.
+    """
+    held, always = family_coverage(), _always_held()
+    text = unescape(_DATA_URL.sub("", html))
+    characters = set(text) | set(unicodedata.normalize("NFC", text)) | _print_css_characters()
+    needed = set(ALWAYS_LOADED)
+    for char in characters:
+        code = ord(char)
+        if code in always:
+            continue
+        for family, chars in held.items():
+            if code in chars:
+                needed.add(family)
+                break
+    return [family for family in held if family in needed]
+
+
+def with_needed_fonts(html: str) -> str:
+    """The HTML with its link to fonts/fonts.css replaced by the @font-face rules of `families_for` only."""
+    if FONTS_LINK not in html:
+        return html
+    style = f"<style>\n{font_faces_css(families_for(html))}\n</style>"
+    return html.replace(FONTS_LINK, style, 1)

@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from practitioner.dates import clock, long_date, short_date  # the one place dates are written (Babel)
-from practitioner.documents.pdf.glyphs import mark_scripts
+from practitioner.documents.pdf.glyphs import mark_scripts, with_needed_fonts
 from practitioner.documents.pdf.worker import LOGO_URL
 from practitioner.paths import REPORT_TEMPLATES_DIR
 PAPER_CLASSES = {"a4": "page-a4", "letter": "page-letter"}
@@ -155,4 +155,5 @@ def render_html(
             "logo_src": LOGO_URL if with_logo else None,
         }
     )
-    return mark_scripts(html, language)  # text in another script carries its lang and dir
+    html = mark_scripts(html, language)  # text in another script carries its lang and dir
+    return with_needed_fonts(html)  # only the fonts its text is set in (each new render process decodes them)

@@ -240,9 +240,12 @@ def _finish(document: Any, pdf: Any) -> None:
 
 # -- in the render process ---------------------------------------------------------------------
 
+# The warm-up loads the two families every document loads (glyphs.ALWAYS_LOADED, put in place
+# of {fonts} by warm_up), not all of fonts.css: a face of another script is decoded by the first
+# document that needs it (practitioner.documents.pdf.glyphs.with_needed_fonts).
 _WARM_UP_HTML = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>warm-up</title>'
-    '<link rel="stylesheet" href="fonts/fonts.css"><link rel="stylesheet" href="print.css"></head>'
+    '<style>{fonts}</style><link rel="stylesheet" href="print.css"></head>'
     "<body><h1>Warm-up</h1><p>Aa <strong>Bb</strong> <em>Cc</em> Łż Şă</p>"
     "<table><tr><th>a</th><td>b</td></tr></table></body></html>"
 )
@@ -314,8 +317,11 @@ def weasyprint_pdf(html: str, *, title: str, language: str, logo_png: bytes | No
 
 
 def warm_up() -> RenderResult:
-    """A small render that builds this process's FontConfiguration and loads the report fonts."""
-    return weasyprint_pdf(_WARM_UP_HTML, title="warm-up", language="en", logo_png=None)
+    """A small render that builds this process's FontConfiguration and loads the fonts every document uses."""
+    from practitioner.documents.pdf.glyphs import ALWAYS_LOADED, font_faces_css  # plain text work, no fontTools
+
+    html = _WARM_UP_HTML.replace("{fonts}", font_faces_css(ALWAYS_LOADED))
+    return weasyprint_pdf(html, title="warm-up", language="en", logo_png=None)
 
 
 def started(parent_pid: int) -> None:
