@@ -1,4 +1,4 @@
-"""sign_in_failure_counts: failed sign-ins counted per account, per address and per pair, in a bounded table
+"""sign_in_failure_counts (failed sign-ins counted per account, address and pair, bounded); two-factor sign-in
 
 Revision ID: 0014_s3
 Revises: 0013
@@ -8,6 +8,8 @@ Failures used to be counted from the audit trail, one audit row per failure, so 
 passwords grew the audit table without bound and five failures by anyone locked the owner out.
 One counter row per key (scope 'account', 'address' or 'pair'), reset when its last failure has left
 the window and pruned after it; the audit trail keeps one row per burst.
+Two-factor sign-in: the user's TOTP secret, when it was confirmed, the last time step used; one-time
+recovery codes (hashed); the clinic setting that requires two-factor for everyone.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -34,9 +36,35 @@ def upgrade():
     )
     with op.batch_alter_table('sign_in_failure_counts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sign_in_failure_counts_last_at'), ['last_at'], unique=False)
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('totp_enabled_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
+    with op.batch_alter_table('clinic_settings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('require_two_factor', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_table('recovery_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_recovery_codes_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_codes')),
+    )
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_codes_user_id'), ['user_id'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
+    op.drop_table('recovery_codes')
+    with op.batch_alter_table('clinic_settings', schema=None) as batch_op:
+        batch_op.drop_column('require_two_factor')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('totp_last_step')
+        batch_op.drop_column('totp_enabled_at')
+        batch_op.drop_column('totp_secret')
     with op.batch_alter_table('sign_in_failure_counts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sign_in_failure_counts_last_at'))
     op.drop_table('sign_in_failure_counts')

@@ -59,6 +59,16 @@ class ClinicSettingsForm(Form):
     paper_size = RadioField("Paper size for documents", choices=choices((p.value, p.value) for p in PaperSize), validators=[DataRequired("Choose a paper size.")])
     logo = FileField("Logo (PNG or JPEG, up to 2 MB)", validators=[FileAllowed(["png", "jpg", "jpeg"], "Choose a PNG or JPEG image.")])
     remove_logo = BooleanField("Remove the current logo")
+    require_two_factor = BooleanField("Require two-factor sign-in for everyone",
+                                      description="After their password, everyone types a code from an authenticator app; "
+                                                  "whoever has not set one up is asked to at their next sign-in.")
+
+
+class ConfirmForm(Form):
+    """An admin's own password, to confirm an action on someone's account."""
+
+    your_password = PasswordField("Your own password, to confirm", validators=[DataRequired("Type your own password to confirm."), Length(max=1000)],
+                                  render_kw={"autocomplete": "current-password"})
 
 
 class AuditFilterForm(Form):

@@ -37,6 +37,8 @@ class ClinicSettings(Base):
     logo_sha256: Mapped[str] = mapped_column(String(64), default="")
     logo_width: Mapped[int | None] = mapped_column(nullable=True)
     logo_height: Mapped[int | None] = mapped_column(nullable=True)
+    # Everyone must sign in with an authenticator app's code too (docs/security.md, Sign-in).
+    require_two_factor: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 

@@ -98,7 +98,7 @@ def get_settings(session: Session) -> ClinicSettings:
     return _single_row(session, ClinicSettings)
 
 
-SETTINGS_FIELDS = ("name", "address", "phone", "email", "out_of_hours", "paper_size")
+SETTINGS_FIELDS = ("name", "address", "phone", "email", "out_of_hours", "paper_size", "require_two_factor")
 
 
 def update_settings(

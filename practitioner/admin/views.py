@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from practitioner import audit
 from practitioner.admin import bp, services
-from practitioner.admin.forms import AftercareForm, AuditFilterForm, ClinicSettingsForm, NewUserForm, PolicyForm, UserForm
+from practitioner.admin.forms import AftercareForm, AuditFilterForm, ClinicSettingsForm, ConfirmForm, NewUserForm, PolicyForm, UserForm
 from practitioner.auth import services as auth_services
+from practitioner.auth import two_factor
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission, Role, User
 from practitioner.clinical.aftercare import AFTERCARE_POLICY_SOURCE_RANGES, AftercarePolicy
@@ -85,10 +86,25 @@ def edit_user(public_id: uuid.UUID):
             commit_request()
             flash(f"Saved {user.name}." if changes else "No changes to save.", "success")
             return redirect(url_for("admin.users"), 303)
-    return render_template("admin/user_form.html", form=form, user=user), 422 if form.is_submitted() else 200
+    return render_template("admin/user_form.html", form=form, user=user, reset_form=ConfirmForm()), 422 if form.is_submitted() else 200
 
 
-def _confirmed(form: UserForm, needed: bool, purpose: str) -> bool:
+@bp.post("/users/<uuid:public_id>/two-factor/reset")
+@require(Permission.MANAGE_USERS)
+def reset_two_factor(public_id: uuid.UUID):
+    """Turn off someone's two-factor sign-in (a lost phone), confirmed with the admin's own password; they set it up again."""
+    user = db.one_or_404(User.by_public_id(public_id))
+    form = ConfirmForm()
+    if form.validate_on_submit() and _confirmed(form, True, "reset two-factor sign-in"):
+        two_factor.reset(db.session, user, actor=current_user, ip_address=client_ip())
+        commit_request()
+        flash(f"Two-factor sign-in is off for {user.name}. They set it up again at their next sign-in.", "success")
+        return redirect(url_for("admin.edit_user", public_id=user.public_id), 303)
+    edit = UserForm(obj=user, data={"active": user.is_active_account, "role": user.role.value})
+    return render_template("admin/user_form.html", form=edit, user=user, reset_form=form), 422
+
+
+def _confirmed(form: UserForm | ConfirmForm, needed: bool, purpose: str) -> bool:
     """An admin's change to a role or password (or a new admin) needs their own password; a wrong one is said on the field and audited."""
     if not needed:
         return True

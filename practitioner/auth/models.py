@@ -77,6 +77,11 @@ class User(PublicIdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Two-factor sign-in (docs/security.md): the authenticator app's shared secret (base32), set once a code
+    # from the app has confirmed it; the last time step used, so a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(nullable=True)
 
     # Set by the user loader to the sign-in session this request belongs to.
     current_session = None  # type: UserSession | None
@@ -155,3 +160,15 @@ class SignInFailureCount(Base):
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     denied_audited: Mapped[bool] = mapped_column(default=False)
+
+
+class RecoveryCode(Base):
+    """A one-time code to sign in without the authenticator app; shown once at enrolment, stored only hashed."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -171,17 +171,26 @@ def _denied_once(session: Session, state: ThrottleState, label: str, ip_address:
 pause = time.sleep
 
 
-def sign_in(
-    session: Session,
-    email: str,
-    password: str,
-    *,
-    ip_address: str,
-    user_agent: str,
-    limits: SignInLimits,
-) -> User:
-    """Check the credentials, open a new sign-in session and audit the attempt (one audit row per burst of failures)."""
+def check_credentials(session: Session, email: str, password: str, *, ip_address: str, limits: SignInLimits) -> tuple[User, int]:
+    """The user whose email and password these are (and how many failures came before), or SignInThrottled/SignInFailed.
+
+    Throttled and counted as described on `SignInLimits`; one audit row per burst of failures.
+    """
     label = normalise_email(email)
+    check_throttle(session, label, ip_address, limits)
+    user = find_user_by_email(session, label)
+    matched = password_matches(user, password)
+    if user is None or not matched or not user.is_active_account:
+        reason = "deactivated" if matched else "bad credentials"
+        record_failure(session, label, ip_address, limits, user=user, reason=reason)
+        raise SignInFailed("The email or password is not right.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user, _failures_before(session, label, ip_address, limits)
+
+
+def check_throttle(session: Session, label: str, ip_address: str, limits: SignInLimits) -> None:
+    """Refuse (SignInThrottled, audited once per burst) or slow down this attempt as the recent failures say."""
     state = throttle_state(session, label, ip_address, limits)
     if state.retry_at is not None:
         if _denied_once(session, state, label, ip_address):
@@ -190,16 +199,23 @@ def sign_in(
         raise SignInThrottled(state.retry_at, state.scope)
     if state.delay:
         pause(state.delay)
-    user = find_user_by_email(session, label)
-    matched = password_matches(user, password)
-    if user is None or not matched or not user.is_active_account:
-        reason = "deactivated" if matched else "bad credentials"
-        if _record_failure(session, label, ip_address, limits.window):
-            audit.append(session, "auth.sign_in", actor=user, actor_label=label, outcome=audit.OUTCOME_FAILURE,
-                         detail={"reason": reason}, ip_address=ip_address)
-        raise SignInFailed("The email or password is not right.")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+
+
+def record_failure(session: Session, label: str, ip_address: str, limits: SignInLimits, *, user: User | None, reason: str) -> None:
+    """Count a failed attempt (a wrong password or second-factor code); the first of a burst is audited."""
+    if _record_failure(session, label, ip_address, limits.window):
+        audit.append(session, "auth.sign_in", actor=user, actor_label=label, outcome=audit.OUTCOME_FAILURE,
+                     detail={"reason": reason}, ip_address=ip_address)
+
+
+def _failures_before(session: Session, label: str, ip_address: str, limits: SignInLimits) -> int:
+    return throttle_state(session, label, ip_address, limits).failures
+
+
+def open_session(session: Session, user: User, *, ip_address: str, user_agent: str, failures_before: int = 0,
+                 second_factor: str | None = None) -> User:
+    """Open a new sign-in session for a user whose credentials were checked, and audit the sign-in."""
+    label = user.email
     now = utcnow()
     user_session = UserSession(
         session_key=secrets.token_urlsafe(32),
@@ -216,10 +232,26 @@ def sign_in(
     session.execute(delete(SignInFailureCount).where(or_(
         and_(SignInFailureCount.scope == "account", SignInFailureCount.key == label),
         and_(SignInFailureCount.scope == "pair", SignInFailureCount.key == _pair_key(label, ip_address)))))
-    detail = {"failures_before": state.failures} if state.failures else None
-    audit.append(session, "auth.sign_in", actor=user, actor_label=label, detail=detail, ip_address=ip_address)
+    detail: dict[str, object] = {"failures_before": failures_before} if failures_before else {}
+    if second_factor:
+        detail["second_factor"] = second_factor
+    audit.append(session, "auth.sign_in", actor=user, actor_label=label, detail=detail or None, ip_address=ip_address)
     session.flush()
     return user
+
+
+def sign_in(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    ip_address: str,
+    user_agent: str,
+    limits: SignInLimits,
+) -> User:
+    """Check the credentials, open a new sign-in session and audit the attempt (one audit row per burst of failures)."""
+    user, failures = check_credentials(session, email, password, ip_address=ip_address, limits=limits)
+    return open_session(session, user, ip_address=ip_address, user_agent=user_agent, failures_before=failures)
 
 
 def confirm_own_password(session: Session, actor: User, password: str, *, purpose: str, ip_address: str = "") -> bool:

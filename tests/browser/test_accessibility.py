@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
+import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -32,7 +33,8 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "tablet": dict(TABLET)}
 ADMIN_EMAIL = "admin@clinic.example"
 # Pages also photographed (test-artifacts/screenshots/a11y-<size>-<page>.png), to look at the colours by eye.
 PICTURED = {"patient page", "new patient form (errors, 422)", "consultation page", "session page (signed)",
-            "session form (errors, 422)", "audit trail", "sign-in (wrong password, 422)"}
+            "session form (errors, 422)", "audit trail", "sign-in (wrong password, 422)",
+            "two-factor enrolment (wrong code, 422)", "two-factor code entry (wrong code, 422)"}
 
 
 def axe_violations(page: Page) -> list[dict]:
@@ -163,6 +165,24 @@ def test_every_page_has_no_axe_violations(browser, live_server: LiveServer, size
         check("lot recall (search)", "/lots?lot=HG-778")
         check("not found (404)", "/patients/00000000-0000-4000-8000-000000000000", status=404)
         check("forbidden (403)", "/admin/users", status=403)
+        check("two-factor enrolment", "/account/two-factor")
+        page.get_by_label("The 6-digit code your app now shows").fill("000000")
+        submit_with_errors(page, "Turn on two-factor sign-in")
+        check("two-factor enrolment (wrong code, 422)")
+        secret = page.locator("code.secret").inner_text().replace(" ", "")
+        page.get_by_label("The 6-digit code your app now shows").fill(pyotp.TOTP(secret).now())
+        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+        expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+        check("two-factor recovery codes")
+        page.context.clear_cookies()
+        page.goto(live_server("/sign-in"))
+        page.get_by_label("Email", exact=True).fill(live_server.email)
+        page.get_by_label("Password", exact=True).fill(live_server.password)
+        page.get_by_role("button", name="Sign in").click()
+        check("two-factor code entry")
+        page.get_by_label("Code from your authenticator app").fill("000000")
+        submit_with_errors(page, "Sign in")
+        check("two-factor code entry (wrong code, 422)")
 
         # As the administrator.
         sign_in_as_admin(page, live_server)

@@ -19,6 +19,10 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     "main.health": {ANON: OK, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
     "auth.sign_in": {ANON: OK, RECEPTION: 303, PRACTITIONER: 303, ADMIN: 303},
     "auth.sign_out": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    # The code after a right password: with no password checked yet, back to sign in; signed in, on to the app.
+    "auth.two_factor_code": {ANON: 303, RECEPTION: 303, PRACTITIONER: 303, ADMIN: 303},
+    "auth.two_factor": {ANON: SIGN_IN, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
+    "admin.reset_two_factor": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
     "patients.list": {ANON: SIGN_IN, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
     "patients.new": {ANON: SIGN_IN, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
     "patients.detail": {ANON: SIGN_IN, RECEPTION: OK, PRACTITIONER: OK, ADMIN: OK},
