@@ -262,3 +262,30 @@ def test_bidi_overrides_are_stripped_from_a_typed_name_and_isolated_on_pages(as_
         html = as_practitioner.get(url).get_data(as_text=True)
         assert not re.search("[\u202a-\u202e\u2066-\u2069]", html), url
         assert "<bdi>" in html, url
+
+
+def test_the_audit_trail_shows_a_stored_name_without_bidi_overrides(as_admin, admin):
+    make_patient(actor=admin, given_name="Eve\u202e", family_name="Stored\u202eOld")
+    html = as_admin.get("/admin/audit").get_data(as_text=True)
+    assert "StoredOld" in html and not re.search("[\u202a-\u202e\u2066-\u2069]", html)
+
+
+def test_the_migration_takes_bidi_overrides_out_of_stored_names(app, practitioner):
+    import importlib.util
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from practitioner.paths import MIGRATIONS_DIR
+
+    spoofed = make_patient(actor=practitioner, given_name="Ann\u202ea", family_name="Wo\u2066od", preferred_name="\u202dAn")
+    plain = make_patient(actor=practitioner, given_name="Plain", family_name="Person")
+    spec = importlib.util.spec_from_file_location("m0014_s1", MIGRATIONS_DIR / "versions" / "0014_s1_names_without_bidi_controls.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    db.session.remove()
+    with db.engine.begin() as connection, Operations.context(MigrationContext.configure(connection)):
+        module.upgrade()
+    fixed, same = db.session.get(Patient, spoofed.id), db.session.get(Patient, plain.id)
+    assert (fixed.given_name, fixed.family_name, fixed.preferred_name) == ("Anna", "Wood", "An")
+    assert fixed.family_name_search == "wood" and (same.given_name, same.family_name) == ("Plain", "Person")
