@@ -13,6 +13,7 @@ from practitioner.admin import bp, services
 from practitioner.admin.forms import AftercareForm, AuditFilterForm, ClinicSettingsForm, ConfirmForm, NewUserForm, PolicyForm, UserForm
 from practitioner.auth import services as auth_services
 from practitioner.auth import two_factor
+from practitioner.auth.passwords import password_problem
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission, Role, User
 from practitioner.clinical.aftercare import AFTERCARE_POLICY_SOURCE_RANGES, AftercarePolicy
@@ -44,7 +45,8 @@ def users():
 def new_user():
     """Add a user."""
     form = NewUserForm()
-    if form.validate_on_submit() and _confirmed(form, form.role.data == Role.ADMIN.value, "create an administrator"):
+    if form.validate_on_submit() and (_password_ok(form, form.name.data, form.email.data)
+                                      & _confirmed(form, form.role.data == Role.ADMIN.value, "create an administrator")):
         try:
             user = auth_services.create_user(
                 db.session, email=form.email.data, name=form.name.data, role=Role(form.role.data),
@@ -71,7 +73,8 @@ def edit_user(public_id: uuid.UUID):
     user = db.one_or_404(User.by_public_id(public_id))
     form = UserForm(obj=user, data=None if request.method == "POST" else {"active": user.is_active_account, "role": user.role.value})
     sensitive = request.method == "POST" and (form.role.data != user.role.value or bool(form.new_password.data))
-    if form.validate_on_submit() and _confirmed(form, sensitive, "change a role or set a password"):
+    if form.validate_on_submit() and (_password_ok(form, form.name.data or user.name, user.email)
+                                      & _confirmed(form, sensitive, "change a role or set a password")):
         try:
             changes = auth_services.update_user(
                 db.session, user, name=form.name.data, role=Role(form.role.data), active=bool(form.active.data),
@@ -102,6 +105,14 @@ def reset_two_factor(public_id: uuid.UUID):
         return redirect(url_for("admin.edit_user", public_id=user.public_id), 303)
     edit = UserForm(obj=user, data={"active": user.is_active_account, "role": user.role.value})
     return render_template("admin/user_form.html", form=edit, user=user, reset_form=form), 422
+
+
+def _password_ok(form: UserForm, name: str, email: str) -> bool:
+    """A new password passes the password rule, or its field says what to do (beside any other message on the form)."""
+    problem = password_problem(form.new_password.data, name=name or "", email=email or "") if form.new_password.data else None
+    if problem:
+        form.new_password.errors = [*form.new_password.errors, problem]
+    return problem is None
 
 
 def _confirmed(form: UserForm | ConfirmForm, needed: bool, purpose: str) -> bool:

@@ -179,3 +179,9 @@ def test_a_name_change_alone_needs_no_confirmation(as_admin, practitioner):
     response = post_form(as_admin, f"/admin/users/{practitioner.public_id}", {
         "name": "Dr Renamed", "role": "practitioner", "active": "y"})
     assert response.status_code == 303
+
+
+def test_a_weak_password_and_a_missing_confirmation_are_both_said_at_once(as_admin):
+    html = _new_user(as_admin, "password1234", role="admin").get_data(as_text=True)
+    assert "Choose a longer phrase of unrelated words" in html
+    assert "Type your own password (the one you signed in with) to confirm this change." in html
