@@ -44,7 +44,8 @@ def build_config(instance_path: str, test_config: Mapping[str, Any] | None) -> d
         "AUDIT_HEAD_FILE": os.environ.get("PRACTITIONER_AUDIT_HEAD_FILE"),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("PRACTITIONER_DATABASE_URL")
         or default_sqlite_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failed statement's error (logged with a 500) never carries its values: names, phones.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SESSION_COOKIE_NAME": "practitioner_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

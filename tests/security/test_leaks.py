@@ -183,6 +183,25 @@ def test_the_app_logs_no_query_string_or_form_value(app, caplog):
     assert caplog.records and "Blackwood" not in caplog.text and "1987" not in caplog.text
 
 
+SEARCHED = "Imogen Blackwood 07700900555"  # apart from the statement, so a traceback's source line does not show it
+
+
+def test_a_failed_statement_is_logged_without_its_values(app, caplog):
+    from sqlalchemy import text
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/__bad_select")
+    def bad_select():
+        db.session.execute(text("SELECT no_such_column FROM patients WHERE given_name = :name"), {"name": SEARCHED})
+        return "unreachable"
+
+    with caplog.at_level(logging.DEBUG):
+        assert app.test_client().get("/__bad_select").status_code == 500
+    assert "no_such_column" in caplog.text  # the statement's error is logged, without its values
+    assert "Blackwood" not in caplog.text and "07700" not in caplog.text
+
+
 # --- files for the account that runs the app only ------------------------------------------------------------------
 
 @pytest.mark.sqlite_only(reason="the database file's permissions")
