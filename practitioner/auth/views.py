@@ -117,6 +117,8 @@ def _finish_sign_in(user, next_path: str | None, *, draft: bool, failures: int, 
     login_user(user)
     commit_request()
     if user.totp_enabled_at is None and two_factor_required():
+        # Remembered in the cookie, so the pages after it ask nothing more of the database.
+        session["must_enrol_two_factor"] = True
         flash("Your clinic asks everyone to sign in with a code from an authenticator app too. Set it up now.", "info")
         return redirect(url_for("auth.two_factor"), 303)
     return redirect(next_path or url_for("patients.list"), 303)
@@ -187,6 +189,7 @@ def two_factor():
         else:
             commit_request()
             session.pop("totp_pending", None)
+            session.pop("must_enrol_two_factor", None)
             return render_template("auth/two_factor.html", enabled=True, codes=codes, form=None, svg=None, secret=None)
     uri = totp.provisioning_uri(secret, user.email, clinic_name_text())
     # segno draws the URI as squares (a path); none of its text is in the SVG, so it is safe to insert as markup.
@@ -203,10 +206,11 @@ def clinic_name_text() -> str:
 
 @bp.before_app_request
 def enforce_two_factor():
-    """When the clinic requires two-factor, a signed-in person without it can only set it up or sign out."""
-    if not current_user.is_authenticated or current_user.totp_enabled_at is not None:
+    """When the clinic requires two-factor, a person who signed in without it can only set it up or sign out."""
+    if not session.get("must_enrol_two_factor") or request.endpoint in ("auth.two_factor", "auth.sign_out", "static", "main.health"):
         return None
-    if request.endpoint in ("auth.two_factor", "auth.sign_out", "static", "main.health") or not two_factor_required():
+    if not current_user.is_authenticated or current_user.totp_enabled_at is not None:
+        session.pop("must_enrol_two_factor", None)
         return None
     return redirect(url_for("auth.two_factor"), 303)
 
