@@ -3,7 +3,7 @@
 Each row's hash is an HMAC-SHA256 keyed with a secret kept outside the database (`audit_key`), so
 someone holding only the database file cannot recompute the chain after changing a row. Rows are
 numbered without gaps (the id is taken from the locked head, never from the database's counter).
-Rows written before the key existed (before migration 0014_s2) keep their plain SHA-256 and are
+Rows written before the key existed (before migration 0016) keep their plain SHA-256 and are
 checked as such; `audit_chain_head.keyed_from_id` names the first keyed row. See docs/integrity.md.
 """
 

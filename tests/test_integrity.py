@@ -31,7 +31,7 @@ from tests.conftest import make_patient, make_user, sign_in
 from tests.factories import seal_document, signed_session, treatable_plan
 from tests.photos.factories import jpeg, make_photo, make_session, sign
 
-MIGRATION = importlib.import_module("migrations.versions.0014_s2_tamper_evidence")
+MIGRATION = importlib.import_module("migrations.versions.0016_tamper_evidence")
 WARNING = "This record does not match what was signed on"
 
 

@@ -299,7 +299,7 @@ def test_the_migration_takes_bidi_overrides_out_of_stored_names(app, practitione
 
     spoofed = make_patient(actor=practitioner, given_name="Ann\u202ea", family_name="Wo\u2066od", preferred_name="\u202dAn")
     plain = make_patient(actor=practitioner, given_name="Plain", family_name="Person")
-    spec = importlib.util.spec_from_file_location("m0014_s1", MIGRATIONS_DIR / "versions" / "0014_s1_names_without_bidi_controls.py")
+    spec = importlib.util.spec_from_file_location("m0015", MIGRATIONS_DIR / "versions" / "0015_names_without_bidi_controls.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     db.session.remove()

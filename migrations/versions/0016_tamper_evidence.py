@@ -1,7 +1,7 @@
 """tamper evidence: REPLACE refused over locked rows; the audit chain keyed from here on
 
-Revision ID: 0014_s2
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 05:20:00
 
 SQLite's REPLACE (and INSERT OR REPLACE, UPDATE OR REPLACE) resolves a key conflict by deleting the
@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_s2'
-down_revision = '0013'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """patients: names stored without bidi override and isolate characters
 
-Revision ID: 0014_s1
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 05:35:00
 
 From this revision a typed name loses the bidirectional override and isolate characters (U+202A-U+202E,
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_s1'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

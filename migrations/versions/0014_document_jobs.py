@@ -1,7 +1,7 @@
 """document_jobs: documents issued off the request path (the aftercare at signing), claimed by any web process
 
-Revision ID: 0013_n
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06 04:20:00
 
 One row per document to issue in the background. A web process claims a job with one UPDATE that
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013_n'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
