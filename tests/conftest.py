@@ -95,7 +95,7 @@ def _migrate(database: Path | str) -> None:
 
     app = create_app(make_config(database))
     with app.app_context():
-        upgrade(revision="heads")  # parallel work this session: chained before it ends
+        upgrade()
         db.engine.dispose()
 
 

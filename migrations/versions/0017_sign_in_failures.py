@@ -1,7 +1,7 @@
 """sign_in_failure_counts (failed sign-ins counted per account, address and pair, bounded); two-factor sign-in
 
-Revision ID: 0014_s3
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 05:15:00
 
 Failures used to be counted from the audit trail, one audit row per failure, so a flood of wrong
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_s3'
-down_revision = '0013'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
