@@ -64,6 +64,11 @@ def _errors(field: Any, label: str) -> Iterable[tuple[str, str]]:
         yield field.id, f"{label}: {first}"
 
 
+def typed_input(inputmode: str, autocomplete: str = "off") -> dict[str, str]:
+    """The render_kw of a field typed rather than written (a code, a depth): its keyboard, no autofill guess, no spellcheck."""
+    return {"inputmode": inputmode, "autocomplete": autocomplete, "spellcheck": "false"}
+
+
 def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
     """Select or radio options from (value, label) pairs, in the form WTForms 3.3+ expects."""
     return [SelectChoice(str(value), label) for value, label in pairs]

@@ -23,6 +23,8 @@ The exceptions, each named, so `grep -rn "commit_" practitioner/` lists every pl
                              the next attempt must survive the refusal.
         SIGN_IN_SESSION      loading the signed-in user touches or expires the sign-in session before any view.
         CLI                  a command-line command (create-user, seed-demo) is its own unit of work.
+        PASSWORD_CONFIRM_REFUSED an administrator typed a wrong password to confirm a change (a role, a reset,
+                             a new administrator): the change is refused, its audit row is still kept.
         DOCUMENT_JOB         a document issued off the request path (practitioner/documents/jobs.py): queuing it
                              after the signature is committed, claiming it, and recording how it ended, each on its own.
 """

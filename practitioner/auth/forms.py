@@ -3,7 +3,7 @@
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from practitioner.forms import Form
+from practitioner.forms import Form, typed_input
 from practitioner.validators import EmailAddress
 
 
@@ -22,7 +22,7 @@ class CodeForm(Form):
     code = StringField("Code from your authenticator app", filters=[lambda v: v.strip() if isinstance(v, str) else v],
                        validators=[DataRequired("Type the code your authenticator app shows."), Length(max=40)],
                        description="6 digits. Lost your phone? Type one of your recovery codes instead.",
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "text", "spellcheck": "false"})
+                       render_kw=typed_input("text", "one-time-code"))
 
 
 class EnrolForm(Form):
@@ -30,4 +30,4 @@ class EnrolForm(Form):
 
     code = StringField("The 6-digit code your app now shows", filters=[lambda v: v.strip() if isinstance(v, str) else v],
                        validators=[DataRequired("Type the 6 digits your app shows."), Length(max=40)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"})
+                       render_kw=typed_input("numeric", "one-time-code"))

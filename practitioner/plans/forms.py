@@ -19,7 +19,7 @@ from practitioner.clinical.depth import (
 from practitioner.clinical.screening import MODALITY_LABELS
 from practitioner.clinical.vocabulary import PLAN_RANGE_DEPTH, TECHNIQUE_LABELS
 from practitioner.dates import short_date
-from practitioner.forms import Form, choices
+from practitioner.forms import Form, choices, typed_input
 from practitioner.validators import NoControlCharacters, strip_filter
 
 # Input bounds, not clinical limits: they catch a slipped decimal point (5 for 0.5) before it is saved.
@@ -63,7 +63,7 @@ def _depth_field(label: str, which: str) -> DecimalField:
         invalid_value_message="Enter the depth in millimetres as a number, like 0.5.",
         validators=[InputRequired(f"Enter the {which} depth in millimetres."),
                     Between(DEPTH_INPUT_MIN, DEPTH_INPUT_MAX, PLAN_RANGE_DEPTH.message, places=2)],
-        render_kw={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"},
+        render_kw=typed_input("decimal"),
     )
 
 

@@ -24,9 +24,8 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-from practitioner.paths import REPORTS_DIR
+from practitioner.paths import FONTS_DIR, REPORTS_DIR
 
-FONTS_DIR = REPORTS_DIR / "fonts"
 FONTS_CSS = FONTS_DIR / "fonts.css"
 PRIMARY_FAMILY = "Atkinson Hyperlegible"
 _FONT_FACE = re.compile(r"@font-face\s*{([^}]*)}")

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes, urlsplit
 from urllib.request import url2pathname
 
-from practitioner.paths import REPORTS_DIR
+from practitioner.paths import FONTS_DIR, REPORTS_DIR
 LOGO_URL = "logo:clinic"
 # PDF/A-3u is the archival variant (embedded fonts, sRGB output intent, Unicode text, XMP
 # identification); tags are added on top for accessibility (structure tree, /Lang, /MarkInfo,
@@ -50,7 +50,7 @@ _FILE_TYPES = {
 }
 _DATA_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
 # fontconfig's configuration for the renders: no host font folder, no host rules (see the file).
-FONTS_CONFIG = REPORTS_DIR / "fonts" / "fonts.conf"
+FONTS_CONFIG = FONTS_DIR / "fonts.conf"
 _DATA_MAX_BYTES = 2 * 1024 * 1024
 
 
