@@ -59,12 +59,13 @@ def downgrade():
     with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
     op.drop_table('recovery_codes')
-    with op.batch_alter_table('clinic_settings', schema=None) as batch_op:
-        batch_op.drop_column('require_two_factor')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('totp_last_step')
-        batch_op.drop_column('totp_enabled_at')
-        batch_op.drop_column('totp_secret')
+    # Plain ALTER TABLE ... DROP COLUMN on both databases (as 0011 does). A batch rebuild on SQLite copies the
+    # table and drops the old one, and DROP TABLE users fails with foreign keys on while any row points at a user
+    # (the PRAGMA that would switch them off is ignored inside the migration's transaction).
+    op.drop_column('clinic_settings', 'require_two_factor')
+    op.drop_column('users', 'totp_last_step')
+    op.drop_column('users', 'totp_enabled_at')
+    op.drop_column('users', 'totp_secret')
     with op.batch_alter_table('sign_in_failure_counts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sign_in_failure_counts_last_at'))
     op.drop_table('sign_in_failure_counts')
