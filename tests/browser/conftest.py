@@ -165,6 +165,14 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def shot_both_sizes(page, name: str) -> None:
+    """Screenshots at the tablet's size and at 1280x800 (`<name>-820x1180`, `<name>-1280x800`), then back to the tablet."""
+    for size, label in ((TABLET, "820x1180"), ({"width": 1280, "height": 800}, "1280x800")):
+        page.set_viewport_size(size)
+        shot(page, f"{name}-{label}")
+    page.set_viewport_size(TABLET)
+
+
 def sign_in(page: Page, server: LiveServer) -> None:
     """Sign in through the form, by its labels, as the seeded practitioner, and land on the patient list."""
     page.goto(server("/sign-in"))

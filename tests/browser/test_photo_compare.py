@@ -4,20 +4,16 @@ Screenshots at 820x1180 and 1280x800."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from practitioner.auth.models import User
 from practitioner.extensions import db
-from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
+from tests.browser.conftest import TABLET, LiveServer, shot_both_sizes, sign_in
 from tests.conftest import make_patient
 from tests.photos.factories import course_with_photos
 
-WIDE = {"width": 1280, "height": 800}
-COPY_TO = Path("/tmp/C")  # where the screenshots are looked at during development (kept under test-artifacts too)
 
 
 @pytest.fixture
@@ -25,15 +21,6 @@ def viewport() -> dict[str, int]:
     """A tablet in a treatment room."""
     return dict(TABLET)
 
-
-def _both_sizes(page: Page, name: str) -> None:
-    for size, label in ((TABLET, "820x1180"), (WIDE, "1280x800")):
-        page.set_viewport_size(size)
-        path = shot(page, f"{name}-{label}")
-        if COPY_TO.parent.exists():
-            COPY_TO.mkdir(exist_ok=True)
-            shutil.copy(path, COPY_TO / path.name)
-    page.set_viewport_size(TABLET)
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
@@ -52,7 +39,7 @@ def test_timeline_to_comparison_on_a_tablet(browser, live_server: LiveServer, ja
         timeline = page.get_by_role("region", name="Photo timeline")
         expect(timeline.get_by_role("heading", name="Front")).to_be_visible()
         if javascript:
-            _both_sizes(page.locator("#photo-timeline-title").page, "photo-timeline-patient-page")
+            shot_both_sizes(page.locator("#photo-timeline-title").page, "photo-timeline-patient-page")
         # The latest front photo (the review visit) opens the comparison with the baseline beside it.
         timeline.get_by_role("link", name="Front view, 18 August 2026, at a review visit").click()
         expect(page.get_by_role("heading", name="Compare photos: Front")).to_be_visible()
@@ -76,9 +63,9 @@ def test_timeline_to_comparison_on_a_tablet(browser, live_server: LiveServer, ja
         assert left and right and abs(left["y"] - right["y"]) < 2 and left["x"] + left["width"] <= right["x"]
         assert page.locator("figure.compare__photo img").evaluate_all("imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
         if javascript:
-            _both_sizes(page, "photo-compare")
+            shot_both_sizes(page, "photo-compare")
             page.goto(live_server(f"/patients/{patient.public_id}/photos"))
             expect(page.get_by_role("heading", name="Photos", exact=True)).to_be_visible()
-            _both_sizes(page, "photo-timeline-full")
+            shot_both_sizes(page, "photo-timeline-full")
     finally:
         context.close()

@@ -4,7 +4,6 @@ complete, then baseline and latest side by side; the capture page refused for co
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,13 +14,11 @@ from playwright.sync_api import Page, expect
 
 from practitioner.extensions import db
 from practitioner.auth.models import User
-from tests.browser.conftest import TABLET, LiveServer, shot, sign_in
+from tests.browser.conftest import TABLET, LiveServer, shot_both_sizes, sign_in
 from tests.conftest import make_patient
 from tests.factories import make_consultation
 from tests.photos.visits import photo_bytes, sign_form
 
-WIDE = {"width": 1280, "height": 800}
-COPY_TO = Path("/tmp/B")  # where the screenshots are looked at during development (kept under test-artifacts too)
 
 
 @pytest.fixture
@@ -29,15 +26,6 @@ def viewport() -> dict[str, int]:
     """A tablet in a treatment room."""
     return dict(TABLET)
 
-
-def _both_sizes(page: Page, name: str) -> None:
-    for size, label in ((TABLET, "820x1180"), (WIDE, "1280x800")):
-        page.set_viewport_size(size)
-        path = shot(page, f"{name}-{label}")
-        if COPY_TO.parent.exists():
-            COPY_TO.mkdir(exist_ok=True)
-            shutil.copy(path, COPY_TO / path.name)
-    page.set_viewport_size(TABLET)
 
 
 def _camera_file(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
@@ -83,7 +71,7 @@ def test_session_photos_through_the_file_chooser_then_compare(page: Page, live_s
     expect(photos).to_contain_text("0 of 3 views: Front, Left oblique (45°), Right oblique (45°) missing")
     photos.get_by_role("link", name=re.compile(r"^Take photos\W+before treatment")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Photos: Session 1, before treatment")
-    _both_sizes(page, "photo-capture-empty")
+    shot_both_sizes(page, "photo-capture-empty")
 
     # One view first, with the checklist ticked.
     page.get_by_label("Front", exact=True).set_input_files(_camera_file(tmp_path, "front", (200, 150, 130)))
@@ -96,7 +84,7 @@ def test_session_photos_through_the_file_chooser_then_compare(page: Page, live_s
     expect(page.get_by_role("heading", level=2, name=re.compile("1 of 3 views"))).to_have_text(
         "1 of 3 views: Left oblique (45°), Right oblique (45°) missing")
     expect(page.get_by_label("Front", exact=True)).to_have_count(0)  # only the views still missing are asked for
-    _both_sizes(page, "photo-capture-partly-done")
+    shot_both_sizes(page, "photo-capture-partly-done")
 
     # The rest of the protocol, each input found by its label.
     page.get_by_label("Left oblique (45°)", exact=True).set_input_files(_camera_file(tmp_path, "left", (195, 145, 125)))
@@ -104,7 +92,7 @@ def test_session_photos_through_the_file_chooser_then_compare(page: Page, live_s
     page.get_by_role("button", name="Save photos").click()
     expect(page.get_by_role("heading", level=2, name=re.compile("3 of 3 views"))).to_have_text("3 of 3 views: complete")
     expect(page.get_by_role("img", name=re.compile("^Right oblique"))).to_be_visible()
-    _both_sizes(page, "photo-capture-complete")
+    shot_both_sizes(page, "photo-capture-complete")
 
     page.goto(live_server(f"/sessions/{ids['session']}"))
     expect(page.get_by_role("region", name="Photos")).to_contain_text("3 of 3 views: complete")
@@ -113,7 +101,7 @@ def test_session_photos_through_the_file_chooser_then_compare(page: Page, live_s
     page.goto(live_server(f"/patients/{ids['patient']}/photos/compare?view=frontal"))
     images = page.locator("main img")
     expect(images).to_have_count(2)
-    _both_sizes(page, "photo-compare-after-capture")
+    shot_both_sizes(page, "photo-compare-after-capture")
 
 
 def test_capture_refused_without_consent(page: Page, live_server: LiveServer):
@@ -125,4 +113,4 @@ def test_capture_refused_without_consent(page: Page, live_server: LiveServer):
     expect(alert.get_by_role("link", name="Open the consent form")).to_have_attribute(
         "href", f"/consultations/{ids['consultation']}/consents/new")
     expect(page.locator("input[type=file]")).to_have_count(0)
-    _both_sizes(page, "photo-capture-refused-consent")
+    shot_both_sizes(page, "photo-capture-refused-consent")
