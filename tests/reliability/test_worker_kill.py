@@ -167,9 +167,11 @@ def test_slow_killing_a_worker_mid_request_loses_nothing_confirmed(app, database
     db.engine.dispose()
 
     log_path = tmp_path / "gunicorn.log"
+    # The server keys the audit chain with the test app's key, given the way production gives it (the environment),
+    # so the chain it writes verifies here; without it the server would key with the checkout's instance/audit.key.
     env = {**os.environ, "PRACTITIONER_SECRET_KEY": "worker-kill-test-secret-0123456789abcdefghij",
            "PRACTITIONER_DATABASE_URL": f"sqlite:///{database_path}", "PRACTITIONER_COOKIE_SECURE": "0",
-           "PYTHONUNBUFFERED": "1"}
+           "PRACTITIONER_AUDIT_KEY": app.config["AUDIT_KEY"], "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--bind", "127.0.0.1:0",
                "--graceful-timeout", "5", "--timeout", "30", "--chdir", str(ROOT), "wsgi:app"]
     traffic = Traffic()
