@@ -29,17 +29,13 @@ from practitioner.clinical.vocabulary import (
 )
 from practitioner.forms import Form, choices, yes_no
 from practitioner.treatments.limits import ADDENDA_PER_SESSION, ADDENDUM_REASON, ADDENDUM_TEXT, SESSION_TEXT, hint, too_long
+from practitioner.treatments.limits import length as text_length
 from practitioner.treatments.models import RESCREEN_DATED
 from practitioner.validators import NoControlCharacters, NumberRange, depth_within, strip_filter
 
 F = [strip_filter]
 TEXT = [NoControlCharacters()]
 LONG = [NoControlCharacters(multiline=True)]
-
-
-def one_newline(value: object) -> object:
-    """A browser sends each line break of a textarea as CRLF but counts it as one character against maxlength: so do we."""
-    return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
 
 class AtMost(Length):
@@ -49,8 +45,8 @@ class AtMost(Length):
         super().__init__(max=characters)
 
     def __call__(self, form: object, field: Field) -> None:
-        """Refuse a text over the limit with limits.too_long's message."""
-        length = len(field.data or "")
+        """Refuse a text over the limit with limits.too_long's message; a CRLF line break counts once, as the browser counts it."""
+        length = text_length(field.data or "")
         if length > self.max:
             raise ValidationError(too_long(self.max, length))
 
@@ -104,7 +100,7 @@ class SessionForm(Form):
     supervisor = StringField("Supervisor (if any)", filters=F, validators=[Optional(), Length(max=120), *TEXT])
 
     history_reviewed = yes_no("History, medicines and allergies reviewed today")
-    changes_since_consultation = TextAreaField("Changes since the consultation", filters=[one_newline, *F], validators=[Optional(), *_limit("changes_since_consultation"), *LONG],
+    changes_since_consultation = TextAreaField("Changes since the consultation", filters=F, validators=[Optional(), *_limit("changes_since_consultation"), *LONG],
                                                description=_hint("changes_since_consultation"), render_kw={"rows": 2})
     pregnant_now = yes_no("Pregnant now?")
     breastfeeding_now = yes_no("Breastfeeding now?")
@@ -119,7 +115,7 @@ class SessionForm(Form):
     filler_on = DateField("Date of the filler", validators=[Optional()])
     had_resurfacing = yes_no("Peel, laser or resurfacing since the last visit?")
     resurfacing_on = DateField("Date of the peel, laser or resurfacing", validators=[Optional()])
-    new_medicines = TextAreaField("New medicines", filters=[one_newline, *F], validators=[Optional(), *_limit("new_medicines"), *LONG],
+    new_medicines = TextAreaField("New medicines", filters=F, validators=[Optional(), *_limit("new_medicines"), *LONG],
                                   description=_hint("new_medicines"), render_kw={"rows": 2})
 
     photo_consent = yes_no("Photo consent for today")
@@ -159,10 +155,10 @@ class SessionForm(Form):
     pain_score = IntegerField("Pain score (0 to 10)", validators=[Optional(), NumberRange(min=0, max=10, message="Enter 0 to 10.")])
     no_adverse_events = BooleanField("No adverse events")
     adverse_events = FieldList(FormField(AdverseEventRow), "Adverse event", min_entries=0, max_entries=10)
-    post_care_products = TextAreaField("Post-care products applied", filters=[one_newline, *F], validators=[Optional(), *_limit("post_care_products"), *LONG],
+    post_care_products = TextAreaField("Post-care products applied", filters=F, validators=[Optional(), *_limit("post_care_products"), *LONG],
                                        description=_hint("post_care_products"), render_kw={"rows": 2})
     next_appointment_on = DateField("Next appointment", validators=[Optional()])
-    clinical_note = TextAreaField("Clinical note", filters=[one_newline, *F], validators=[Optional(), *_limit("clinical_note"), *LONG],
+    clinical_note = TextAreaField("Clinical note", filters=F, validators=[Optional(), *_limit("clinical_note"), *LONG],
                                   description=_hint("clinical_note"), render_kw={"rows": 4})
     acknowledge_warnings = BooleanField("I have read the depth warnings above and the depths are intended")
 
@@ -216,7 +212,7 @@ class AddendumForm(Form):
     reason = StringField("Reason for the addendum", filters=F, validators=[
         DataRequired("Say why (correction, late entry, follow-up)."), AtMost(ADDENDUM_REASON), *TEXT],
         description=hint(ADDENDUM_REASON))
-    text = TextAreaField("Addendum", filters=[one_newline, strip_filter], validators=[
+    text = TextAreaField("Addendum", filters=[strip_filter], validators=[
         DataRequired("Write the addendum."), AtMost(ADDENDUM_TEXT), *LONG],
         description=f"{hint(ADDENDUM_TEXT)} A session holds up to {ADDENDA_PER_SESSION} addenda.", render_kw={"rows": 4})
 

@@ -28,6 +28,14 @@ ADDENDUM_REASON: Final = 200
 ADDENDUM_TEXT: Final = 1000
 
 
+def length(text: str) -> int:
+    """The characters of a text as a browser counts them against maxlength: a textarea's CRLF line break is one.
+
+    The text itself is stored as sent, CRLF and all; only its length is counted this way.
+    """
+    return len(text) - text.count("\r\n")
+
+
 def hint(characters: int) -> str:
     """The hint under a limited field."""
     return f"Up to {characters:,} characters."

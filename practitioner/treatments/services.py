@@ -83,12 +83,12 @@ class TooManyAddenda(NotAllowed):
     """The session already holds limits.ADDENDA_PER_SESSION addenda."""
 
 
-def check_lengths(values: dict[str, Any], limits: dict[str, int]) -> None:
-    """Refuse (TextTooLong) the first text longer than its limit, whoever calls the service."""
-    for field, limit in limits.items():
+def check_lengths(values: dict[str, Any], most: dict[str, int]) -> None:
+    """Refuse (TextTooLong) the first text longer than its limit, whoever calls the service (a CRLF counts once: limits.length)."""
+    for field, limit in most.items():
         value = values.get(field)
-        if isinstance(value, str) and len(value) > limit:
-            raise TextTooLong(field, limit, len(value))
+        if isinstance(value, str) and limits.length(value) > limit:
+            raise TextTooLong(field, limit, limits.length(value))
 
 
 SCALAR_FIELDS = (

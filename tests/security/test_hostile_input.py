@@ -809,14 +809,30 @@ def case_sessions_override() -> Case:
 
 
 def case_sessions_addendum() -> Case:
+    """A session holds at most limits.ADDENDA_PER_SESSION addenda (then its page offers no form): a full one is followed by a new signed session."""
+    from sqlalchemy import func
+
+    from practitioner.treatments.limits import ADDENDA_PER_SESSION
     from practitioner.treatments.models import Addendum
     from tests.factories import signed_session, treatable_plan
 
     staff = _practitioner()
-    record = signed_session(treatable_plan(make_patient(actor=staff), staff), staff)
-    url = f"/sessions/{record.public_id}"
-    return Case("practitioner", url, url + "/addenda", {"reason": "Late entry", "text": "Patient phoned: settled."},
-                read=lambda: _latest(Addendum), show=lambda a: [url], key_fields=frozenset({"text"}))
+    current: dict[str, Any] = {}
+
+    def room_for_one(case: Case, name: str, value: str) -> str:
+        record = current.get("record")
+        held = db.session.scalar(select(func.count()).select_from(Addendum).where(Addendum.session_id == record.id)) if record else 0
+        if record is None or held >= ADDENDA_PER_SESSION:
+            current["record"] = signed_session(treatable_plan(make_patient(actor=staff), staff), staff)
+            case.page = f"/sessions/{current['record'].public_id}"
+            case.action = case.page + "/addenda"
+        return value
+
+    case = Case("practitioner", "", "", {"reason": "Late entry", "text": "Patient phoned: settled."},
+                read=lambda: _latest(Addendum), show=lambda a: [case.page], key_fields=frozenset({"text"}),
+                prepare=room_for_one)
+    room_for_one(case, "", "")
+    return case
 
 
 def case_users_new() -> Case:
@@ -933,6 +949,7 @@ def hostile_record(app):
     from tests.conftest import post_form
     from tests.consents.test_consent import consent_data
     from tests.factories import make_consultation, make_plan, signed_session
+    from tests.security.test_routes import make_failed_job, make_photo_records
 
     staff = _staff()
     author = staff["practitioner"]
@@ -953,8 +970,10 @@ def hostile_record(app):
     add_addendum(db.session, record, "Late <entry>", h["addendum"], actor=author)
     db.session.commit()
     consent = db.session.scalars(select(Consent).where(Consent.patient_id == patient.id)).one()
+    photo_ids = make_photo_records(patient, plan, consent, author)  # a review visit and its photo, for the photo routes
+    job = make_failed_job(patient, record, author)  # for the document job routes
     return {"client": client, "ids": {"patient": patient.public_id, "consultation": consultation.public_id, "plan": plan.public_id,
-                                      "consent": consent.public_id, "session": record.public_id}}
+                                      "consent": consent.public_id, "session": record.public_id, "job": job.public_id, **photo_ids}}
 
 
 def _squash(text: str) -> str:

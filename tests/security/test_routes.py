@@ -216,24 +216,41 @@ def make_clinical_records(patient, author) -> dict[str, str]:
                             pdf=b"%PDF-1.7 test", pdf_sha256="0" * 64, json_data=b"{}", json_sha256="0" * 64, issued_by_id=author.id)
     seal_document(issued)  # its SHA-256 and audit row, as issuing makes it (so it reprints)
     db.session.commit()
-    from practitioner.documents.models import DocumentJob, JobState
+    job = make_failed_job(patient, draft, author)
+    photo_ids = make_photo_records(patient, plan, consent, author, visit=draft)
+    return {**photo_ids, "consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
+            "session": str(draft.public_id), "document": str(issued.public_id), "job": str(job.public_id)}
 
-    job = DocumentJob(kind=DocumentKind.AFTERCARE, source_id=str(draft.public_id), patient_id=patient.id, issued_on=date.today(),
+
+def make_failed_job(patient, session, author):
+    """A document job for the session's aftercare that failed (what the job routes address)."""
+    from datetime import date
+
+    from practitioner.documents.models import DocumentJob, DocumentKind, JobState
+
+    job = DocumentJob(kind=DocumentKind.AFTERCARE, source_id=str(session.public_id), patient_id=patient.id, issued_on=date.today(),
                       requested_by_id=author.id, state=JobState.FAILED, attempts=3, error="The PDF renderer failed 3 times in a row.")
     db.session.add(job)
     db.session.commit()
-    from tests.photos.images import phone_jpeg
-    from practitioner.photos.services import store_photo
+    return job
 
-    photo = store_photo(db.session, patient=patient, visit=draft, view="frontal", zone=None, moment="before", consent=consent,
-                        checks={}, data=phone_jpeg(640, 480), actor=author)
+
+def make_photo_records(patient, plan, consent, author, *, visit=None) -> dict[str, str]:
+    """What the photo routes address: a review visit of the plan, and a photo taken through the service at `visit` (the
+    review visit when none is given: a signed session takes no photo)."""
+    from datetime import date
+
+    from tests.photos.images import phone_jpeg
     from practitioner.photos.models import ReviewVisit
+    from practitioner.photos.services import store_photo
 
     review = ReviewVisit(patient_id=patient.id, plan_id=plan.id, visit_date=date.today(), notes="", created_by_id=author.id)
     db.session.add(review)
+    db.session.flush()
+    photo = store_photo(db.session, patient=patient, visit=visit or review, view="frontal", zone=None, moment="before", consent=consent,
+                        checks={}, data=phone_jpeg(640, 480), actor=author)
     db.session.commit()
-    return {"review": str(review.public_id), "photo": str(photo.public_id), "consultation": str(consultation.public_id), "plan": str(plan.public_id), "consent": str(consent.public_id),
-            "session": str(draft.public_id), "document": str(issued.public_id), "job": str(job.public_id)}
+    return {"review": str(review.public_id), "photo": str(photo.public_id)}
 
 
 def _client_as(app, world, who):
