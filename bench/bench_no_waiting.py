@@ -253,6 +253,7 @@ def fairness(app, ids: dict[str, str], flood: int) -> tuple[int, float, float]:
     Returns: the flood's renders finished before the other person's, the other's wait (s), one export render (s).
     """
     from practitioner.documents import services
+    from practitioner.documents.models import DocumentKind
     from practitioner.extensions import db
     from practitioner.patients.models import Patient
     from practitioner.plans.models import TreatmentPlan
@@ -261,8 +262,8 @@ def fairness(app, ids: dict[str, str], flood: int) -> tuple[int, float, float]:
     with app.test_request_context():
         patient_id = db.session.scalars(db.select(TreatmentPlan.patient_id).where(TreatmentPlan.public_id == plan_id)).one()
         patient = db.session.get(Patient, patient_id)
-        export = services.build(db.session, "patient-export", patient.public_id, date.today())
-        aftercare = services.build(db.session, "aftercare", uuid.UUID(ids["session"]), date.today())
+        export = services.build(db.session, DocumentKind("patient-export"), patient.public_id, date.today())
+        aftercare = services.build(db.session, DocumentKind("aftercare"), uuid.UUID(ids["session"]), date.today())
         db.session.remove()
     started = time.perf_counter()
     services.render(export, owner="user:1")
