@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from functools import cache
 
@@ -48,6 +49,26 @@ def clinic_name() -> str:
     return g.clinic_name
 
 
+# The bidirectional controls (U+202A-U+202E embeddings and overrides, U+2066-U+2069 isolates).
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_ISOLATES = dict.fromkeys(range(0x2066, 0x206A))
+
+
+def isolate_bidi(value: object) -> object:
+    """Jinja's `finalize` on the pages: a printed text holding bidi controls is set in its own isolate.
+
+    An override typed into one field (U+202E...) would otherwise reorder the page's text after it, so
+    a name or a note could display as another. The value is wrapped in FIRST STRONG ISOLATE ... POP
+    DIRECTIONAL ISOLATE, and the PDI ends every embedding and override the value opened (Unicode
+    bidi algorithm, rule X6a); isolate characters inside the value are dropped so none can close the
+    wrapper early. Text is stored as typed; only what the page shows is isolated. Markup (HTML the
+    app built) and text without controls pass through untouched.
+    """
+    if type(value) is str and _BIDI_CONTROLS.search(value):
+        return "\u2068" + value.translate(_ISOLATES) + "\u2069"
+    return value
+
+
 def init_app(app: Flask) -> None:
     """Register filters and globals."""
 
@@ -61,3 +82,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(has=has, Permission=Permission, clinic_name=clinic_name, labels=LABELS)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    app.jinja_env.finalize = isolate_bidi  # before any template is compiled: the code Jinja makes calls it

@@ -308,3 +308,25 @@ def test_the_migration_takes_bidi_overrides_out_of_stored_names(app, practitione
     fixed, same = db.session.get(Patient, spoofed.id), db.session.get(Patient, plain.id)
     assert (fixed.given_name, fixed.family_name, fixed.preferred_name) == ("Anna", "Wood", "An")
     assert fixed.family_name_search == "wood" and (same.given_name, same.family_name) == ("Plain", "Person")
+
+
+def test_any_text_holding_bidi_controls_is_shown_in_its_own_isolate(as_practitioner, practitioner):
+    """Not only names: an override in an address (kept as typed) cannot reorder the page after it."""
+    patient = make_patient(actor=practitioner, address="12 \u202eHigh Street\u2069 end", postcode="AB1 2CD")
+    assert patient.address == "12 \u202eHigh Street\u2069 end"  # stored exactly as typed
+    html = as_practitioner.get(f"/patients/{patient.public_id}").get_data(as_text=True)
+    # Shown inside FIRST STRONG ISOLATE ... POP DIRECTIONAL ISOLATE, the value's own isolate character dropped,
+    # so the one PDI that follows ends the override where the value ends.
+    assert "\u206812 \u202eHigh Street end\u2069" in html
+    assert html.count("\u2069") == html.count("\u2068")
+
+
+def test_isolating_leaves_markup_and_plain_text_alone():
+    from markupsafe import Markup
+
+    from practitioner.templating import isolate_bidi
+
+    assert isolate_bidi("plain text") == "plain text"
+    assert isolate_bidi(Markup("<b>\u202e</b>")) == Markup("<b>\u202e</b>")
+    assert isolate_bidi(3) == 3
+    assert isolate_bidi("a\u202eb") == "\u2068a\u202eb\u2069"
