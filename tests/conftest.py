@@ -71,6 +71,16 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
+@pytest.fixture(autouse=True)
+def no_document_runner_outlives_its_test() -> Iterator[None]:
+    """An app a test made (with documents in the background, or not in testing mode) leaves no runner thread polling
+    its database after the test: on PostgreSQL that database is dropped, and the runner's errors reach later tests."""
+    yield
+    from practitioner.documents import jobs
+
+    jobs.stop_all_runners()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     if POSTGRES:
         where = os.environ.get(postgres.URL_VARIABLE) and postgres.URL_VARIABLE or "a throwaway cluster on 127.0.0.1"

@@ -250,6 +250,16 @@ def stop_runner(app: Flask) -> None:
         events[0].set()
 
 
+def stop_all_runners() -> None:
+    """Stop every runner of this process after its current round (tests: an app a test made goes with its database)."""
+    with _runners_lock:
+        keys = [key for key in _runners if key[0] == os.getpid()]
+        stopped = [_runners.pop(key) for key in keys]
+    for wake_up, stop in stopped:
+        stop.set()
+        wake_up.set()
+
+
 def _loop(app: Flask, wake_up: threading.Event, stop: threading.Event) -> None:
     from practitioner.extensions import db
 

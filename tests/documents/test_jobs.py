@@ -243,3 +243,18 @@ def test_the_patient_export_is_issued_off_the_request_path_and_appears_on_the_pa
     db.session.remove()
     [export] = db.session.scalars(select(IssuedDocument).where(IssuedDocument.kind == DocumentKind.PATIENT_EXPORT)).all()
     assert export.json_data and "Patient record export issued as" in as_practitioner.get(page).get_data(as_text=True)
+
+
+def test_stop_all_runners_ends_every_runner_thread_of_the_process(app):
+    """The test suite's guard (conftest) relies on it: a runner left behind polls a database that is gone."""
+    import threading
+
+    app.config["DOCUMENT_JOBS"] = "background"
+    jobs.start_runner(app)
+    runners = [t for t in threading.enumerate() if t.name == "document-jobs"]
+    assert runners, "the runner started"
+    jobs.stop_all_runners()
+    for thread in runners:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in runners)
+    assert jobs._runners == {}
