@@ -157,3 +157,28 @@ def signed_session(plan: TreatmentPlan, author: User, **overrides: Any):
     sign_session(db.session, record, actor=author, expected_version=None)
     db.session.commit()
     return record
+
+
+def draft_ready_to_sign(client: Any, practitioner: User) -> str:
+    """A session drafted and saved complete through the pages (new patient, treatable plan); its record page's URL."""
+    import re
+
+    from tests.conftest import make_patient, post_form
+
+    patient = make_patient(actor=practitioner, given_name="Ola", family_name="Nowak")
+    plan = treatable_plan(patient, practitioner)
+    record_url = post_form(client, f"/plans/{plan.public_id}/sessions/new", {}).headers["Location"].removesuffix("/edit")
+    page = record_url + "/edit"
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', client.get(page).get_data(as_text=True)).group(1)
+    assert post_form(client, page, {**complete_session_form(), "version": version}).status_code == 303
+    return record_url
+
+
+def sign_on_the_page(client: Any, record_url: str) -> Any:
+    """Sign the session at `record_url` as its page does (with the version the page shows); the response."""
+    import re
+
+    from tests.conftest import post_form
+
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', client.get(record_url).get_data(as_text=True)).group(1)
+    return post_form(client, record_url + "/sign", {"version": version}, page=record_url)

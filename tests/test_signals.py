@@ -22,8 +22,8 @@ from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.extensions import db
 from practitioner.treatments.models import TreatmentSession
 from practitioner.treatments.views import SIGNED_BUT_FOLLOW_ON_FAILED
-from tests.conftest import make_config, make_patient, post_form
-from tests.factories import complete_session_form, treatable_plan
+from tests.conftest import make_config, make_patient
+from tests.factories import draft_ready_to_sign, sign_on_the_page, treatable_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,18 +100,11 @@ def test_a_consultations_page_shows_its_plans_then_its_consents_and_a_plans_page
 def _complete_draft(client, practitioner, clinic_phone: str = "0117 496 0123") -> str:
     get_settings(db.session).phone = clinic_phone
     db.session.commit()
-    patient = make_patient(actor=practitioner, given_name="Ola", family_name="Nowak")
-    plan = treatable_plan(patient, practitioner)
-    record_url = post_form(client, f"/plans/{plan.public_id}/sessions/new", {}).headers["Location"].removesuffix("/edit")
-    page = record_url + "/edit"
-    version = re.search(r'name="version" type="hidden" value="(\d+)"', client.get(page).get_data(as_text=True)).group(1)
-    assert post_form(client, page, {**complete_session_form(), "version": version}).status_code == 303
-    return record_url
+    return draft_ready_to_sign(client, practitioner)
 
 
 def _sign(client, record_url: str):
-    version = re.search(r'name="version" type="hidden" value="(\d+)"', client.get(record_url).get_data(as_text=True)).group(1)
-    return post_form(client, record_url + "/sign", {"version": version}, page=record_url)
+    return sign_on_the_page(client, record_url)
 
 
 def _stored(record_url: str) -> TreatmentSession:

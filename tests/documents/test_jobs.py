@@ -4,7 +4,6 @@ archives, retries a failed render by itself, then says what failed and offers Tr
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import time
 from datetime import timedelta
@@ -17,22 +16,15 @@ from practitioner.documents import jobs, services
 from practitioner.documents.models import DocumentJob, DocumentKind, IssuedDocument, JobState
 from practitioner.extensions import db
 from tests.conftest import make_patient, post_form
-from tests.factories import complete_session_form, treatable_plan
+from tests.factories import draft_ready_to_sign, sign_on_the_page, treatable_plan
 
 
 def _signable(client, practitioner) -> str:
-    patient = make_patient(actor=practitioner, given_name="Ola", family_name="Nowak")
-    plan = treatable_plan(patient, practitioner)
-    record_url = post_form(client, f"/plans/{plan.public_id}/sessions/new", {}).headers["Location"].removesuffix("/edit")
-    page = record_url + "/edit"
-    version = re.search(r'name="version" type="hidden" value="(\d+)"', client.get(page).get_data(as_text=True)).group(1)
-    assert post_form(client, page, {**complete_session_form(), "version": version}).status_code == 303
-    return record_url
+    return draft_ready_to_sign(client, practitioner)
 
 
 def _sign(client, record_url: str):
-    version = re.search(r'name="version" type="hidden" value="(\d+)"', client.get(record_url).get_data(as_text=True)).group(1)
-    return post_form(client, record_url + "/sign", {"version": version}, page=record_url)
+    return sign_on_the_page(client, record_url)
 
 
 def _job() -> DocumentJob:
