@@ -64,26 +64,26 @@ def _wants_download() -> bool:
     return request.args.get("download", "") in ("1", "yes", "true")
 
 
+def _serve(public_id: uuid.UUID, part: str, *, download: bool) -> Response:
+    """One photo's image or thumbnail (each read alone from its column), its view or download audited."""
+    photo = db.one_or_404(Photo.by_public_id(public_id))
+    read = services.image_bytes if part == "image" else services.thumbnail_bytes
+    body = read(db.session, photo)
+    if not body:
+        abort(404)
+    services.record_view(db.session, photo, part=part, download=download, actor=current_user, ip_address=client_ip())
+    return _image_response(body, photo, part=part, download=download)
+
+
 @bp.get("/photos/<uuid:public_id>/image")
 @require(Permission.VIEW_CLINICAL)
 def image(public_id: uuid.UUID):
     """The re-encoded photo (never the uploaded bytes); `?download=1` to save it, audited as a download."""
-    photo = db.one_or_404(Photo.by_public_id(public_id))
-    body = services.image_bytes(db.session, photo)
-    if not body:
-        abort(404)
-    download = _wants_download()
-    services.record_view(db.session, photo, part="image", download=download, actor=current_user, ip_address=client_ip())
-    return _image_response(body, photo, part="image", download=download)
+    return _serve(public_id, "image", download=_wants_download())
 
 
 @bp.get("/photos/<uuid:public_id>/thumbnail")
 @require(Permission.VIEW_CLINICAL)
 def thumbnail(public_id: uuid.UUID):
     """The photo's thumbnail, read without loading the full image."""
-    photo = db.one_or_404(Photo.by_public_id(public_id))
-    body = services.thumbnail_bytes(db.session, photo)
-    if not body:
-        abort(404)
-    services.record_view(db.session, photo, part="thumbnail", download=False, actor=current_user, ip_address=client_ip())
-    return _image_response(body, photo, part="thumbnail", download=False)
+    return _serve(public_id, "thumbnail", download=False)
