@@ -45,11 +45,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> "Flask":
     login_manager.login_view = "auth.sign_in"
     login_manager.session_protection = None  # the server-side session is the protection
 
-    from practitioner import admin, auth, consents, consultations, documents, main, models, patients, photos, plans, treatments  # noqa: F401  (models: full metadata)
+    from practitioner import admin, auth, consents, consultations, documents, intake, main, models, patients, photos, plans, treatments  # noqa: F401  (models: full metadata)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp)
+    app.register_blueprint(intake.bp)
     app.register_blueprint(consultations.bp)
     app.register_blueprint(plans.bp)
     app.register_blueprint(consents.bp)

@@ -1,6 +1,6 @@
 """Every way one feature plugs into another: named blinker signals, declared here and nowhere else.
 
-Features depend one way (patients <- consultations <- plans <- consents <- treatments <- photos <- documents),
+Features depend one way (patients <- intake <- consultations <- plans <- consents <- treatments <- photos <- documents),
 so a lower feature never calls a higher one: it sends a signal declared here, and the higher feature
 answers through a receiver it connects in its own package, when the package is loaded (its
 `__init__`; documents' `receivers.connect()` runs when its blueprint loads). `grep -rn <signal name>`
@@ -197,7 +197,7 @@ def template_globals() -> dict[str, Callable[..., Any]]:
 
 
 #: The features from lowest to highest (the dependency rule's order).
-FEATURE_ORDER = ("patients", "consultations", "plans", "consents", "treatments", "photos", "documents")
+FEATURE_ORDER = ("patients", "intake", "consultations", "plans", "consents", "treatments", "photos", "documents")
 
 
 def _order(receiver: Callable[..., Any]) -> tuple[int, str]:

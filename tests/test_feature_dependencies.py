@@ -1,4 +1,4 @@
-"""Features depend one way: patients <- consultations <- plans <- consents <- treatments <- photos <- documents.
+"""Features depend one way: patients <- intake <- consultations <- plans <- consents <- treatments <- photos <- documents.
 
 A plan is made from a consultation; a consent is signed against a consultation and covers the sessions;
 a session is given under a plan and a consent; documents are printed from all of them. A lower feature
@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "practitioner"
-ORDER = ("patients", "consultations", "plans", "consents", "treatments", "photos", "documents")
+ORDER = ("patients", "intake", "consultations", "plans", "consents", "treatments", "photos", "documents")
 
 
 def imported_features(source: str) -> set[str]:

@@ -68,7 +68,7 @@ def test_no_lower_page_names_a_document_kind():
     assert named == [], "lower pages render what the record_documents receivers return"
 
 
-FEATURES = ("patients", "consultations", "plans", "consents", "treatments", "photos", "documents")
+FEATURES = ("patients", "intake", "consultations", "plans", "consents", "treatments", "photos", "documents")
 INCLUDE = re.compile(r"""{%-?\s*(?:include|import|from|extends)\s+["']([a-z_]+)/""")
 
 

@@ -1,0 +1,1 @@
+"""Intake records (filled in by the intake core engineer)."""
