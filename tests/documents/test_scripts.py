@@ -32,9 +32,11 @@ SAMPLES = {
     "Cyrillic": "Анна Ковальчук",
     "Arabic": "محمد الأحمد",
     "Hebrew": "דוד כהן",
-    # Not a reph (र्म as in शर्मा): WeasyPrint's text layer maps each glyph to one text, and the reph
-    # glyph's cluster comes out with a stray vowel sign (see docs/documents.md).
     "Devanagari": "प्रिया कपूर",
+    # A reph (the र् drawn over मा) and conjuncts: their glyphs are reordered by shaping and copy out
+    # as typed only through each run's /ActualText (practitioner/documents/pdf/text_layer.py).
+    "Devanagari (reph, conjuncts)": "शर्मा क्षमा श्री",
+    "Bengali (reph)": "প্রিয়াঙ্কা শর্মা",
     "Bengali": "অমিত দাস",
     "Gurmukhi": "ਹਰਪ੍ਰੀਤ ਸਿੰਘ",
     "Gujarati": "ધ્રુવ પટેલ",
@@ -115,7 +117,8 @@ def _all_scripts_patient(practitioner):
     return make_patient(
         actor=practitioner, given_name=SAMPLES["Chinese (simplified)"], family_name=SAMPLES["Vietnamese"],
         preferred_name=SAMPLES["Japanese"],
-        address="\n".join(SAMPLES[s] for s in ("Latin", "Greek", "Cyrillic", "Arabic", "Hebrew", "Devanagari", "Bengali")),
+        address="\n".join(SAMPLES[s] for s in ("Latin", "Greek", "Cyrillic", "Arabic", "Hebrew", "Devanagari", "Bengali",
+                                                "Devanagari (reph, conjuncts)", "Bengali (reph)")),
         postcode=SAMPLES["Korean"], emergency_contact_name=SAMPLES["Gurmukhi"], emergency_contact_relationship=SAMPLES["Thai"],
         gp_name=SAMPLES["Gujarati"], gp_practice=f"{SAMPLES['Tamil']} {SAMPLES['Telugu']}",
         no_known_allergies=False, allergies=f"{SAMPLES['Kannada']} {SAMPLES['Emoji']}",
@@ -149,6 +152,57 @@ def test_text_in_another_script_carries_its_language_in_the_structure(export_pdf
             if isinstance(item, pikepdf.Dictionary) and item.get("/Type") == "/StructElem" and "/Lang" in item:
                 languages.add(str(item.Lang))
     assert {"ar", "he", "hi", "bn", "pa", "gu", "ta", "te", "kn", "ml", "th", "zh", "ja", "ko", "el", "ru"} <= languages
+
+
+# Shaping reorders these: a reph, conjuncts (क्ष, श्री), Bengali's reph and ya-phala, Tamil's pulli and
+# split vowel, Malayalam's chillu. Each must copy out of the PDF exactly as typed.
+INDIC_TEXT = ["शर्मा", "क्षमा", "श्री", "राहुल शर्मा", "প্রিয়াঙ্কা শর্মা", "কার্তিক", "கார்த்திக்", "கொழும்பு", "ധർമ്മ"]
+
+
+def _paragraphs_pdf(texts: list[str]) -> bytes:
+    body = "".join(f"<p>{text}</p>" for text in texts)
+    html = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>t</title>'
+            '<link rel="stylesheet" href="fonts/fonts.css"><link rel="stylesheet" href="print.css"></head>'
+            f"<body>{body}</body></html>")
+    return pdf_from_html(glyphs.with_needed_fonts(glyphs.mark_scripts(html, "en")), title="t", language="en")
+
+
+def test_indic_text_with_a_reph_and_conjuncts_copies_out_exactly_as_typed():
+    pdf = _paragraphs_pdf(INDIC_TEXT)
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True).stdout
+    lines = [line for line in out.decode().splitlines() if line.strip()]
+    assert lines[: len(INDIC_TEXT)] == INDIC_TEXT
+
+
+def test_the_actual_text_is_nested_in_the_runs_tagged_content():
+    pdf = _paragraphs_pdf(["शर्मा", "Plain Latin"])
+    found = []
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        open_sequences: list[pikepdf.Dictionary | None] = []
+        for operands, operator in pikepdf.parse_content_stream(document.pages[0]):
+            if str(operator) == "BDC":
+                properties = operands[1] if isinstance(operands[1], pikepdf.Dictionary) else None
+                if properties is not None and "/ActualText" in properties:
+                    outer = open_sequences[-1] if open_sequences else None
+                    found.append((str(properties.ActualText), outer is not None and "/MCID" in outer))
+                open_sequences.append(properties)
+            elif str(operator) == "BMC":
+                open_sequences.append(None)
+            elif str(operator) == "EMC":
+                open_sequences.pop()
+    # Only the Indic run has one (Latin copies out without it), inside the run's own /MCID sequence.
+    assert found == [("शर्मा", True)]
+
+
+def test_the_actual_text_wrapper_fails_loudly_if_weasyprint_changes_its_text_drawing(monkeypatch):
+    from weasyprint import draw
+
+    from practitioner.documents.pdf import text_layer
+
+    monkeypatch.setattr(draw, "draw_text", lambda stream, textbox, offset_x: None)
+    with pytest.raises(RuntimeError, match="draw_text is not the function"):
+        text_layer.actual_text()
+    assert text_layer.needs_actual_text("Anna शर्मा") and not text_layer.needs_actual_text("محمد 王芳 สมชาย")
 
 
 def test_a_character_only_a_host_font_has_is_never_drawn_from_the_host():

@@ -176,9 +176,11 @@ def font_configuration() -> Any:
             from weasyprint.text.fonts import FontConfiguration
 
             from practitioner.documents.pdf.languages import tag_languages
+            from practitioner.documents.pdf.text_layer import actual_text
 
             use_bundled_fonts_only()
             tag_languages()
+            actual_text()
 
             _font_config = (os.getpid(), FontConfiguration())
         return _font_config[1]
