@@ -4,6 +4,7 @@ from practitioner import audit  # noqa: F401
 from practitioner.admin import models as admin_models  # noqa: F401
 from practitioner.auth import models as auth_models  # noqa: F401
 from practitioner.consultations import models as consultation_models  # noqa: F401
+from practitioner.intake import models as intake_models  # noqa: F401
 from practitioner.plans import models as plan_models  # noqa: F401
 from practitioner.consents import models as consent_models  # noqa: F401
 from practitioner.patients import models as patient_models  # noqa: F401
