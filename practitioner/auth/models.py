@@ -35,16 +35,19 @@ class Permission(enum.StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_SETTINGS = "manage_settings"
     VIEW_AUDIT = "view_audit"
+    # Hand the tablet to a patient or make them a one-time intake link: the people who see patients, not the admin.
+    START_INTAKE = "start_intake"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.RECEPTION: frozenset({Permission.VIEW_DEMOGRAPHICS, Permission.EDIT_DEMOGRAPHICS}),
+    Role.RECEPTION: frozenset({Permission.VIEW_DEMOGRAPHICS, Permission.EDIT_DEMOGRAPHICS, Permission.START_INTAKE}),
     Role.PRACTITIONER: frozenset(
         {
             Permission.VIEW_DEMOGRAPHICS,
             Permission.EDIT_DEMOGRAPHICS,
             Permission.VIEW_CLINICAL,
             Permission.EDIT_CLINICAL,
+            Permission.START_INTAKE,
         }
     ),
     # Least privilege: running the clinic does not open clinical notes. A medical lead who
