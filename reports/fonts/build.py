@@ -4,6 +4,7 @@
     npm pack @fontsource/noto-sans@5.3.0 @fontsource/noto-sans-arabic@5.3.0 ...   (the packages in FAMILIES)
     for f in *.tgz; do mkdir "${f%.tgz}" && tar xzf "$f" -C "${f%.tgz}"; done
     python reports/fonts/build.py /tmp/fonts
+    python reports/fonts/build.py --coverage      (only coverage.json, from the fonts as they are)
 
 The packages split each face into unicode-range slices. WeasyPrint names an embedded font by
 family and weight only, so two files of one face collide in the PDF: each face is merged back
@@ -11,6 +12,8 @@ into one file here (fontTools.merge). The CJK faces are then cut down to the cha
 national standard character sets (see `cjk_characters`), each region's file holding only what
 the files before it lack, so no character is stored twice. Writes one woff2 per face, the
 package's LICENSE and a README with the sources and checksums into reports/fonts/<folder>/.
+Then writes reports/fonts/coverage.json: what each family of fonts.css can print and each file's
+SHA-256, so the app never reads the fonts' cmaps at run time (practitioner/documents/pdf/glyphs.py).
 """
 
 from __future__ import annotations
@@ -221,8 +224,17 @@ def reencode() -> None:
         _readme(out, family, names)
 
 
+def write_coverage() -> Path:
+    """Write reports/fonts/coverage.json from every face fonts.css declares (the app's glyphs module does the reading)."""
+    sys.path.insert(0, str(HERE.parents[1]))  # the repository, for practitioner.documents.pdf.glyphs
+    from practitioner.documents.pdf.glyphs import write_coverage_file
+
+    return write_coverage_file()
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--reencode"]:
         reencode()
-    else:
+    elif sys.argv[1:] != ["--coverage"]:
         build(Path(sys.argv[1]))
+    print(f"wrote {write_coverage()}")

@@ -57,3 +57,47 @@ def test_render_html_gives_the_document_only_its_fonts(monkeypatch):
     assert "fonts/fonts.css" not in page and "noto-sans-sc" not in page and "atkinson-hyperlegible" in page
     page = report_html.render_html("t.html", {"name": "김민준"}, title="t")
     assert "noto-sans-kr/" in page
+
+
+# -- what the fonts can print, precomputed ---------------------------------------------------------
+
+
+def test_the_precomputed_coverage_matches_the_font_files_and_their_cmaps():
+    import hashlib
+    import json
+
+    stored = json.loads(glyphs.COVERAGE_FILE.read_text(encoding="utf-8"))
+    declared = glyphs.declared_fonts()
+    assert [(face["family"], face["file"]) for face in stored["faces"]] == [
+        (family, path.relative_to(glyphs.FONTS_DIR).as_posix()) for family, path in declared]
+    for face, (_family, path) in zip(stored["faces"], declared, strict=True):
+        assert face["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), (
+            f"{face['file']} changed: run reports/fonts/build.py --coverage")
+        assert face["bytes"] == path.stat().st_size
+    assert stored == glyphs.coverage_document()
+    read = glyphs.coverage_from_fonts()
+    assert glyphs._precomputed() == read and list(glyphs._precomputed()) == list(read)
+
+
+def test_the_coverage_is_read_from_the_precomputed_file_without_opening_a_font(monkeypatch):
+    glyphs.family_coverage.cache_clear()
+    monkeypatch.setattr(glyphs, "_cmap", lambda path: (_ for _ in ()).throw(AssertionError(f"read {path}")))
+    try:
+        held = glyphs.family_coverage()
+        assert ord("王") in held["Noto Sans SC"] and ord("A") in held["Atkinson Hyperlegible"]
+    finally:
+        glyphs.family_coverage.cache_clear()
+
+
+def test_a_coverage_file_that_does_not_describe_the_fonts_is_not_trusted(monkeypatch, tmp_path, caplog):
+    stale = tmp_path / "coverage.json"
+    stale.write_text(glyphs.COVERAGE_FILE.read_text(encoding="utf-8").replace('"bytes": ', '"bytes": 1', 1), encoding="utf-8")
+    monkeypatch.setattr(glyphs, "COVERAGE_FILE", stale)
+    monkeypatch.setattr(glyphs, "coverage_from_fonts", lambda: {"Atkinson Hyperlegible": frozenset({65})})
+    glyphs.family_coverage.cache_clear()
+    try:
+        assert glyphs._precomputed() is None
+        assert glyphs.family_coverage() == {"Atkinson Hyperlegible": frozenset({65})}
+        assert "does not match the bundled fonts" in caplog.text
+    finally:
+        glyphs.family_coverage.cache_clear()

@@ -3,8 +3,9 @@
 Two jobs, both from the same Unicode data and the same bundled fonts (reports/fonts/fonts.css):
 
 - `refusal(context, title)`: before a document is rendered, every value that goes into it is read
-  against the characters the bundled fonts hold (`coverage()`, built once per process from the
-  fonts' cmaps with fontTools). A character no font holds would print as a blank or a box, so
+  against the characters the bundled fonts hold (`coverage()`, read once per process from
+  reports/fonts/coverage.json, which reports/fonts/build.py writes from the fonts' cmaps; reading
+  the cmaps themselves cost the first document of each web process about 0.4 s or more). A character no font holds would print as a blank or a box, so
   the document is refused (DocumentType.make raises UnprintableText, a NotReady, with this
   message) naming the field and the character.
 - `mark_scripts(html, language)`: every run of text in another script than the document's gets
@@ -16,6 +17,9 @@ Two jobs, both from the same Unicode data and the same bundled fonts (reports/fo
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -27,6 +31,10 @@ from typing import Any
 from practitioner.paths import FONTS_DIR, REPORTS_DIR
 
 FONTS_CSS = FONTS_DIR / "fonts.css"
+# What each bundled family can print, precomputed from the fonts (write_coverage_file, run by
+# reports/fonts/build.py); tests/documents/test_scripts.py checks it against the files' hashes.
+COVERAGE_FILE = FONTS_DIR / "coverage.json"
+log = logging.getLogger(__name__)
 PRIMARY_FAMILY = "Atkinson Hyperlegible"
 _FONT_FACE = re.compile(r"@font-face\s*{([^}]*)}")
 _FAMILY = re.compile(r"font-family:\s*\"([^\"]+)\"")
@@ -53,13 +61,85 @@ def _cmap(path: Path) -> frozenset[int]:
         return frozenset(font.getBestCmap())
 
 
-@cache
-def family_coverage() -> dict[str, frozenset[int]]:
-    """The characters each bundled family holds (any of its faces), read once per process."""
+def coverage_from_fonts() -> dict[str, frozenset[int]]:
+    """The characters each bundled family holds (any of its faces), read from the font files' cmaps (slow: fontTools)."""
     found: dict[str, set[int]] = {}
     for family, path in declared_fonts():
         found.setdefault(family, set()).update(_cmap(path))
     return {family: frozenset(chars) for family, chars in found.items()}
+
+
+def _ranges(chars: frozenset[int]) -> str:
+    """Code points as compact hex ranges: '20-7e a0 a2-ff'."""
+    parts: list[str] = []
+    ordered = sorted(chars)
+    index = 0
+    while index < len(ordered):
+        end = index
+        while end + 1 < len(ordered) and ordered[end + 1] == ordered[end] + 1:
+            end += 1
+        first, last = ordered[index], ordered[end]
+        parts.append(f"{first:x}" if first == last else f"{first:x}-{last:x}")
+        index = end + 1
+    return " ".join(parts)
+
+
+def _from_ranges(text: str) -> frozenset[int]:
+    chars: set[int] = set()
+    for part in text.split():
+        first, _, last = part.partition("-")
+        chars.update(range(int(first, 16), int(last or first, 16) + 1))
+    return frozenset(chars)
+
+
+def _face_record(family: str, path: Path) -> dict[str, Any]:
+    return {"family": family, "file": path.relative_to(FONTS_DIR).as_posix(), "bytes": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def coverage_document() -> dict[str, Any]:
+    """What reports/fonts/coverage.json holds: each face (file, size, SHA-256) and each family's characters as ranges."""
+    return {
+        "about": "What each bundled font family can print (Unicode code points, hex ranges), read from the fonts' "
+                 "cmaps by reports/fonts/build.py --coverage. Rebuild it whenever a font file changes.",
+        "faces": [_face_record(family, path) for family, path in declared_fonts()],
+        "families": {family: _ranges(chars) for family, chars in coverage_from_fonts().items()},
+    }
+
+
+def write_coverage_file() -> Path:
+    """Write reports/fonts/coverage.json from the bundled fonts (a maintainer's step, with the fonts)."""
+    COVERAGE_FILE.write_text(json.dumps(coverage_document(), indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
+    return COVERAGE_FILE
+
+
+def _precomputed() -> dict[str, frozenset[int]] | None:
+    """The families' characters from coverage.json, or None when it does not describe the fonts fonts.css declares."""
+    try:
+        stored = json.loads(COVERAGE_FILE.read_text(encoding="utf-8"))
+        faces = [(face["family"], face["file"], face["bytes"]) for face in stored["faces"]]
+        declared = [(family, path.relative_to(FONTS_DIR).as_posix(), path.stat().st_size) for family, path in declared_fonts()]
+        if faces != declared:
+            return None
+        return {family: _from_ranges(ranges) for family, ranges in stored["families"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@cache
+def family_coverage() -> dict[str, frozenset[int]]:
+    """The characters each bundled family holds (any of its faces), in fonts.css's order, read once per process.
+
+    From reports/fonts/coverage.json when it lists exactly the faces fonts.css declares, at their
+    sizes (a stat per file, no hashing: the test suite checks the hashes); else, with a warning,
+    from the fonts themselves.
+    """
+    stored = _precomputed()
+    if stored is not None:
+        return stored
+    log.warning("%s does not match the bundled fonts: reading their cmaps (run reports/fonts/build.py --coverage)",
+                COVERAGE_FILE)
+    return coverage_from_fonts()
 
 
 @cache
