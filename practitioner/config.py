@@ -65,6 +65,8 @@ def build_config(instance_path: str, test_config: Mapping[str, Any] | None) -> d
         "SIGN_IN_DELAY_CAP_SECONDS": _env_int("PRACTITIONER_SIGN_IN_DELAY_CAP_SECONDS", 5),
         # A sign-in lasts at most a working day, however active.
         "SESSION_MAX_AGE": timedelta(hours=_env_int("PRACTITIONER_SESSION_HOURS", 12)),
+        # docs/intake.md: how long a one-time intake link works (it also stops working once used).
+        "INTAKE_LINK_HOURS": _env_int("PRACTITIONER_INTAKE_LINK_HOURS", 72),
         "PATIENTS_PER_PAGE": 25,
         "LOGO_MAX_BYTES": 2 * 1024 * 1024,
         "TRUST_PROXY": _env_bool("PRACTITIONER_TRUST_PROXY", False),

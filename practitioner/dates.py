@@ -36,6 +36,7 @@ LONG = "EEEE d MMMM y"
 LONG_THIS_YEAR = "EEEE d MMMM"
 SHORT = "d MMM y"
 DAY_MONTH_YEAR = "d MMMM y"
+MONTH_YEAR = "MMMM y"
 LOCAL_DATETIME = "d MMM y, HH:mm"
 CLOCK = "HH:mm"
 
@@ -85,6 +86,13 @@ def short_date(value: date | None, locale: str = LOCALE) -> str:
     if value is None or value == "":
         return ""
     return _date_in_words(value, SHORT, locale)
+
+
+def month_year(value: date | None, locale: str = LOCALE) -> str:
+    """'March 2026': a date known only to the month, as a patient remembers it ('' for no date)."""
+    if value is None or value == "":
+        return ""
+    return _date_in_words(value, MONTH_YEAR, locale)
 
 
 def day_month_year(value: date | None, locale: str = LOCALE) -> str:

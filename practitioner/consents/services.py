@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import binascii
-import io
-import warnings
 
-from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,22 +14,9 @@ from practitioner.consents.content import ConsentContent, sha256
 from practitioner.consents.models import Consent
 from practitioner.consultations.models import Consultation
 from practitioner.dates import day_month_year, to_clinic_time
-from practitioner.errors import DomainError, NotAllowed
-
-DATA_URL_PREFIX = "data:image/png;base64,"
-MAX_SIGNATURE_BYTES = 500 * 1024
-MIN_SIZE = (100, 50)
-MAX_SIZE = (4096, 2048)
-# A pixel is ink when it is darker than this on white (0-255); a signature needs a few dozen.
-INK_LEVEL = 160
-MIN_INK_PIXELS = 50
-
-SIGN_AGAIN = "Clear the box and ask the patient to sign again."
-
-
-class InvalidSignature(DomainError):
-    """The drawn signature is missing, not a PNG, too large, or blank."""
-
+from practitioner.errors import NotAllowed
+# The drawn signature's checks and re-encoding are shared with the intake (practitioner/signatures.py).
+from practitioner.signatures import InvalidSignature, decode_signature  # noqa: F401  (InvalidSignature: the views catch it)
 
 def consent_refusal(consultation: Consultation) -> str | None:
     """Why consent cannot be signed for this consultation, with what to do, or None when it can."""
@@ -51,55 +33,6 @@ def consent_refusal(consultation: Consultation) -> str | None:
                 "clearance first. Once you have it, update the screening, or " + override + ".")
     return (f"Consent cannot be signed: the screening result is “{label}” for this treatment. Discuss the "
             f"alternatives with the patient; if you still decide to go ahead, {override}.")
-
-
-def decode_signature(data_url: str) -> bytes:
-    """A drawn signature sent as a data: URL, decoded, checked and re-encoded as a fresh PNG (InvalidSignature saying why not).
-
-    Only the re-encoded pixels are kept: whatever else the posted file carried (text chunks, a trailer
-    after its end, another file appended) is not stored.
-    """
-    data_url = (data_url or "").strip()
-    if not data_url:
-        raise InvalidSignature("Ask the patient to sign in the box.")
-    if not data_url[: len(DATA_URL_PREFIX)].lower() == DATA_URL_PREFIX:
-        raise InvalidSignature(f"The signature was not received as a PNG image. {SIGN_AGAIN}")
-    encoded = data_url[len(DATA_URL_PREFIX):]
-    if len(encoded) > (MAX_SIGNATURE_BYTES * 4) // 3 + 4:
-        raise InvalidSignature(f"The signature image is too large. {SIGN_AGAIN}")
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidSignature(f"The signature image could not be read. {SIGN_AGAIN}") from exc
-    if len(raw) > MAX_SIGNATURE_BYTES:
-        raise InvalidSignature(f"The signature image is too large. {SIGN_AGAIN}")
-    return _reencoded_png(raw)
-
-
-def _reencoded_png(raw: bytes) -> bytes:
-    try:
-        # Pillow warns (rather than fails) on some malformed or huge images: treat that as unreadable.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            with Image.open(io.BytesIO(raw)) as image:
-                if image.format != "PNG":
-                    raise InvalidSignature(f"The signature was not received as a PNG image. {SIGN_AGAIN}")
-                width, height = image.size
-                if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
-                    raise InvalidSignature(f"The signature image is {width}×{height} pixels, which is not a usable size. {SIGN_AGAIN}")
-                image.load()
-                rgba = image.convert("RGBA")
-    except InvalidSignature:
-        raise
-    except Exception as exc:  # Pillow raises many types for a damaged file; all mean the same here
-        raise InvalidSignature(f"The signature image could not be read. {SIGN_AGAIN}") from exc
-    # Transparent pixels count as paper, whatever colour they hold.
-    flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("L")
-    if sum(flat.histogram()[:INK_LEVEL]) < MIN_INK_PIXELS:
-        raise InvalidSignature("The signature box is empty. Ask the patient to sign in the box.")
-    out = io.BytesIO()
-    rgba.save(out, format="PNG", optimize=True)
-    return out.getvalue()
 
 
 def sign_consent(
