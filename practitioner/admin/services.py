@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from practitioner import audit
 from practitioner.admin.models import AftercareSettings, ClinicalPolicy, ClinicSettings, PaperSize
 from practitioner.auth.models import User
+from practitioner.auth.services import apply_two_factor_requirement
 from practitioner.clinical.aftercare import AftercarePolicy
 from practitioner.clinical.screening import POLICY_SETTINGS, Policy
 from practitioner.errors import DomainError
@@ -121,6 +122,9 @@ def update_settings(
     elif remove_logo and settings.logo_sha256:
         changes["logo"] = [settings.logo_sha256, "(removed)"]
         settings.logo_png, settings.logo_width, settings.logo_height, settings.logo_sha256 = None, None, None, ""
+    if "require_two_factor" in changes:
+        # At once, not at each person's next sign-in (docs/security.md).
+        apply_two_factor_requirement(session, settings.require_two_factor)
     if changes:
         settings.updated_by_id = actor.id
         audit.append(session, "settings.update", actor=actor, target="clinic_settings", detail={"changes": changes}, ip_address=ip_address)

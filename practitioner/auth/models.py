@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Enum, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.database import Base, PublicIdMixin, utcnow
@@ -80,9 +80,10 @@ class User(PublicIdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    # Two-factor sign-in (docs/security.md): the authenticator app's shared secret (base32), set once a code
-    # from the app has confirmed it; the last time step used, so a code is never accepted twice.
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Two-factor sign-in (docs/security.md): the authenticator app's shared secret, set once a code from the app
+    # has confirmed it, stored encrypted (auth/totp_secret.py: never the base32 text itself); the last time step
+    # used, so a code is never accepted twice.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(String(255), nullable=True)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
     totp_last_step: Mapped[int | None] = mapped_column(nullable=True)
 
@@ -130,6 +131,9 @@ class UserSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
     ip_address: Mapped[str | None] = mapped_column(String(45), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Set on every open sign-in of a person without two-factor when the clinic starts to require it: their next
+    # request goes to enrolment (auth/views.py enforce_two_factor), read with the session at no extra statement.
+    must_enrol_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     user: Mapped[User] = relationship()
 

@@ -12,7 +12,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Select, and_, bindparam, delete, or_, select
+from sqlalchemy import Select, and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from practitioner import audit
@@ -279,6 +279,7 @@ class LoadedSession:
     user: User | None
     expired_user_id: int | None = None
     changed: bool = False
+    ended_reason: str | None = None  # set on the request that ended the sign-in session just now (idle, max_age, ...)
 
 
 @cache
@@ -311,7 +312,7 @@ def load_session(session: Session, session_key: str, idle_timeout: timedelta, ma
             # Read again under the write lock: a request beside this one may have ended it already.
             session.refresh(user_session)
             end_session(session, user_session, ending)
-        return LoadedSession(None, expired_user_id=user.id if ending == "idle" else None, changed=True)
+        return LoadedSession(None, expired_user_id=user.id if ending == "idle" else None, changed=True, ended_reason=ending)
     user.current_session = user_session
     # Writing on every request would serialise reads; a minute's precision is enough.
     if now - user_session.last_seen_at > timedelta(seconds=60):
@@ -319,6 +320,18 @@ def load_session(session: Session, session_key: str, idle_timeout: timedelta, ma
             user_session.last_seen_at = now
         return LoadedSession(user, changed=True)
     return LoadedSession(user)
+
+
+def apply_two_factor_requirement(session: Session, required: bool) -> None:
+    """The clinic turned "require two-factor for everyone" on or off: applied to the sign-ins open now.
+
+    On: every open sign-in of someone without two-factor goes to enrolment at its next request (and reaches
+    nothing else until they have enrolled). Off: nobody is held at enrolment any more.
+    """
+    query = update(UserSession).where(UserSession.ended_at.is_(None))
+    if required:
+        query = query.where(UserSession.user_id.in_(select(User.id).where(User.totp_enabled_at.is_(None))))
+    session.execute(query.values(must_enrol_two_factor=required).execution_options(synchronize_session="fetch"))
 
 
 def save_form_draft(session: Session, user_id: int, path: str, form: dict[str, list[str]]) -> None:

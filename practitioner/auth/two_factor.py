@@ -1,7 +1,8 @@
 """Two-factor sign-in: a code from an authenticator app (TOTP, RFC 6238), or a one-time recovery code.
 
 Enrolment shows a QR code drawn here as inline SVG (segno: no image is fetched from anywhere); the secret is
-kept only in the person's signed cookie until a code from the app confirms it. Recovery codes are shown once
+kept only in the person's signed cookie until a code from the app confirms it, then stored encrypted
+(practitioner/auth/totp_secret.py). Recovery codes are shown once
 and stored as SHA-256 hashes (they are long random strings, so a fast hash is enough). Every step is audited.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 
@@ -18,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from practitioner import audit
+from practitioner.auth import totp_secret
 from practitioner.auth.models import RecoveryCode, User
 from practitioner.database import utcnow
 from practitioner.errors import DomainError
@@ -72,7 +75,9 @@ def confirm_enrolment(session: Session, user: User, secret: str, code: str, *, i
     step = _matching_step(secret, code, None)
     if step is None:
         raise InvalidCode("That code does not match. Type the 6 digits your app shows now for Practitioner.")
-    user.totp_secret, user.totp_enabled_at, user.totp_last_step = secret, utcnow(), step
+    user.totp_secret_encrypted, user.totp_enabled_at, user.totp_last_step = totp_secret.seal(secret, user.id), utcnow(), step
+    if user.current_session is not None:
+        user.current_session.must_enrol_two_factor = False
     codes = issue_recovery_codes(session, user)
     audit.append(session, "auth.two_factor_enrolled", actor=user, target=f"user:{user.public_id}", ip_address=ip_address)
     return codes
@@ -88,9 +93,15 @@ def issue_recovery_codes(session: Session, user: User) -> list[str]:
 
 def verify(session: Session, user: User, code: str, *, ip_address: str = "") -> str | None:
     """'totp' or 'recovery' when the code lets this user in (each code once), else None."""
-    if user.totp_secret is None:
+    if user.totp_secret_encrypted is None:
         return None
-    step = _matching_step(user.totp_secret, code, user.totp_last_step)
+    try:
+        secret = totp_secret.unseal(user.totp_secret_encrypted, user.id)
+    except totp_secret.SecretUnreadable:
+        # The audit key is not the one the secret was sealed with: a recovery code still works, and the admin can reset.
+        logging.getLogger(__name__).error("An authenticator secret does not open with this installation's audit key.")
+        secret = None
+    step = _matching_step(secret, code, user.totp_last_step) if secret is not None else None
     if step is not None:
         user.totp_last_step = step
         return "totp"
@@ -108,7 +119,7 @@ def verify(session: Session, user: User, code: str, *, ip_address: str = "") -> 
 
 def reset(session: Session, user: User, *, actor: User, ip_address: str = "") -> None:
     """An administrator turns a user's two-factor off (a lost phone); the user enrols again."""
-    user.totp_secret, user.totp_enabled_at, user.totp_last_step = None, None, None
+    user.totp_secret_encrypted, user.totp_enabled_at, user.totp_last_step = None, None, None
     session.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
     audit.append(session, "auth.two_factor_reset", actor=actor, target=f"user:{user.public_id}",
                  detail={"email": user.email}, ip_address=ip_address)

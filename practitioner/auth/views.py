@@ -31,6 +31,10 @@ def load_user(session_key: str):
     loaded = services.load_session(db.session, session_key, current_app.config["IDLE_TIMEOUT"], current_app.config["SESSION_MAX_AGE"])
     if loaded.expired_user_id is not None:
         g.expired_user_id = loaded.expired_user_id
+    if loaded.ended_reason == "max_age":
+        # Said once: only the request that ends the session learns why; the ended session says nothing after.
+        hours = round(current_app.config["SESSION_MAX_AGE"].total_seconds() / 3600)
+        flash(f"You were signed out after {hours} hour{'' if hours == 1 else 's'}; please sign in again.", "warning")
     if loaded.changed:
         commit_exception(CommitReason.SIGN_IN_SESSION)
     return loaded.user
@@ -119,7 +123,7 @@ def _finish_sign_in(user, next_path: str | None, *, draft: bool, failures: int, 
     if user.totp_enabled_at is None and two_factor_required():
         # Remembered in the cookie, so the pages after it ask nothing more of the database.
         session["must_enrol_two_factor"] = True
-        flash("Your clinic asks everyone to sign in with a code from an authenticator app too. Set it up now.", "info")
+        flash(ENROL_FIRST, "info")
         return redirect(url_for("auth.two_factor"), 303)
     return redirect(next_path or url_for("patients.list"), 303)
 
@@ -204,11 +208,24 @@ def clinic_name_text() -> str:
     return db.session.scalar(select(table.c.name).where(table.c.id == 1)) or "clinic"
 
 
+ENROL_FIRST = "Your clinic asks everyone to sign in with a code from an authenticator app too. Set it up now."
+
+
 @bp.before_app_request
 def enforce_two_factor():
-    """When the clinic requires two-factor, a person who signed in without it can only set it up or sign out."""
-    if not session.get("must_enrol_two_factor") or request.endpoint in ("auth.two_factor", "auth.sign_out", "static", "main.health"):
+    """When the clinic requires two-factor, a person signed in without it can only set it up or sign out.
+
+    Asked at sign-in (remembered in the cookie), or at once for someone already signed in when the clinic
+    turned the requirement on (their sign-in session is marked: auth.services.apply_two_factor_requirement).
+    """
+    if request.endpoint in ("auth.two_factor", "auth.sign_out", "static", "main.health"):
         return None
+    if not session.get("must_enrol_two_factor"):
+        if not (current_user.is_authenticated and current_user.current_session is not None
+                and current_user.current_session.must_enrol_two_factor and current_user.totp_enabled_at is None):
+            return None
+        session["must_enrol_two_factor"] = True
+        flash(ENROL_FIRST, "info")
     if not current_user.is_authenticated or current_user.totp_enabled_at is not None:
         session.pop("must_enrol_two_factor", None)
         return None

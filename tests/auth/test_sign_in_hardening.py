@@ -137,6 +137,19 @@ def test_a_sign_in_ends_after_a_working_day_however_active(as_practitioner):
     assert db.session.scalars(select(UserSession)).one().end_reason == "max_age"
 
 
+def test_a_sign_in_ended_after_its_working_day_says_so_once(app, as_practitioner):
+    app.config["SESSION_MAX_AGE"] = timedelta(hours=9)  # the hours come from the setting
+    for user_session in db.session.scalars(select(UserSession)):
+        user_session.created_at -= timedelta(hours=9, minutes=1)
+    db.session.commit()
+    message = "You were signed out after 9 hours; please sign in again."
+    response = as_practitioner.get("/patients/", follow_redirects=True)
+    assert response.request.path == "/sign-in" and message in response.get_data(as_text=True)
+    again = as_practitioner.get("/patients/", follow_redirects=True)
+    assert again.request.path == "/sign-in" and message not in again.get_data(as_text=True), "said once"
+    assert "30 minutes without activity" not in response.get_data(as_text=True)
+
+
 def test_a_sign_in_of_eleven_hours_still_works(as_practitioner):
     for user_session in db.session.scalars(select(UserSession)):
         user_session.created_at -= timedelta(hours=11)

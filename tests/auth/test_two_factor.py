@@ -106,3 +106,56 @@ def test_when_the_clinic_requires_it_a_user_without_it_is_sent_to_enrol(client, 
     _enrol(client)
     assert client.get("/patients/").status_code == 200
     assert db.session.scalars(select(UserSession)).all()
+
+
+def _turn_requirement(as_admin, on: bool):
+    from tests.admin.test_admin_views import SETTINGS
+
+    data = {**SETTINGS, **({"require_two_factor": "y"} if on else {})}
+    assert post_form(as_admin, "/admin/settings", data).status_code == 303
+
+
+def test_turning_the_requirement_on_applies_at_once_to_someone_already_signed_in(app, as_admin, practitioner):
+    theirs = app.test_client()
+    sign_in(theirs, practitioner.email)
+    assert theirs.get("/patients/").status_code == 200
+    _turn_requirement(as_admin, True)
+    response = theirs.get("/patients/")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/account/two-factor")
+    page = theirs.get("/account/two-factor").get_data(as_text=True)
+    assert "Your clinic asks everyone to sign in with a code from an authenticator app too." in page
+    for path in ("/patients/", "/patients/new", f"/admin/users/{practitioner.public_id}"):
+        blocked = theirs.get(path)
+        assert blocked.status_code == 303 and blocked.headers["Location"].endswith("/account/two-factor"), path
+    _enrol(theirs)
+    assert theirs.get("/patients/").status_code == 200
+
+
+def test_someone_held_at_enrolment_can_still_sign_out(app, as_admin, practitioner):
+    theirs = app.test_client()
+    sign_in(theirs, practitioner.email)
+    _turn_requirement(as_admin, True)
+    token = csrf_token(theirs, "/account/two-factor")
+    response = theirs.post("/sign-out", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/sign-in")
+    db.session.expire_all()
+    ended = db.session.scalars(select(UserSession).where(UserSession.user_id == practitioner.id)).one()
+    assert ended.end_reason == "signed_out"
+
+
+def test_someone_who_has_two_factor_already_is_not_held(app, as_admin, practitioner):
+    theirs = app.test_client()
+    sign_in(theirs, practitioner.email)
+    _enrol(theirs)
+    _turn_requirement(as_admin, True)
+    assert theirs.get("/patients/").status_code == 200
+
+
+def test_turning_the_requirement_off_again_releases_those_not_yet_asked(app, as_admin, practitioner):
+    theirs = app.test_client()
+    sign_in(theirs, practitioner.email)
+    _turn_requirement(as_admin, True)
+    assert as_admin.get("/patients/").status_code == 303, "the administrator without two-factor is asked too"
+    _enrol(as_admin)
+    _turn_requirement(as_admin, False)
+    assert theirs.get("/patients/").status_code == 200
