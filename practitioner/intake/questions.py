@@ -259,6 +259,7 @@ CONCERN_CODES: tuple[str, ...] = tuple(c.code for c in CONCERN_CHOICES)
 # The screening answers only a practitioner can give (an examination, a judgement): never asked of the patient.
 PRACTITIONER_ONLY: tuple[str, ...] = ("suspicious_lesion", "expectations_concern")
 
+CONCERNS_WORDING = "What would you like to improve?"  # the hopes screen's question over CONCERN_CHOICES
 SUMMARY_TITLE = "Check your answers"
 DECLARATION = "The answers I have given are true to the best of my knowledge."
 MONTH_YEAR_HINT = "If you do not know the day, the month and year are enough."
