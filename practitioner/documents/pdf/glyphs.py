@@ -188,6 +188,14 @@ _FIELD_NAMES: dict[tuple[str, ...], str] = {
     ("clinic", "address_lines"): "The clinic's address",
     ("clinic", "out_of_hours"): "The clinic's out-of-hours advice",
     ("consent", "typed_name"): "The name typed on the consent",
+    ("intake", "details", "phone"): "The phone number written on the health questionnaire",
+    ("intake", "details", "email"): "The email address written on the health questionnaire",
+    ("intake", "details", "address"): "The address written on the health questionnaire",
+    ("intake", "details", "gp_name"): "The GP's name written on the health questionnaire",
+    ("intake", "details", "gp_practice"): "The GP's practice written on the health questionnaire",
+    ("intake", "details", "allergies_other"): "The other allergies written on the health questionnaire",
+    ("intake", "details", "medicines"): "The medicines written on the health questionnaire",
+    ("intake", "hopes", "words"): "What the patient wrote they hope for, on the health questionnaire",
     ("title",): "The document's title",
 }
 
