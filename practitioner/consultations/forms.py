@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from wtforms import DateField, DecimalField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, DecimalField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from practitioner.clinical.screening import (
@@ -14,7 +14,7 @@ from practitioner.clinical.screening import (
     TREATMENT_AREA_LABELS,
 )
 from practitioner.consultations.models import SCAR_TYPES
-from practitioner.clinical.questions import QUESTIONS
+from practitioner.clinical.questions import QUESTIONS, SECTIONS
 from practitioner.forms import Form, MultiCheckboxField, choices, yes_no
 from practitioner.clinical.vocabulary import (
     DEVICE_SETTING_DEPTH,
@@ -112,3 +112,17 @@ class OverrideForm(Form):
     reason = TextAreaField("Reason for going ahead", filters=F, validators=[
         DataRequired("Give the reason: who advised or cleared treatment, and why it is safe."), Length(min=10, max=2000,
         message="Write at least a sentence (10 characters or more)."), NoControlCharacters(multiline=True)], render_kw={"rows": 3})
+
+
+class FromIntakeForm(ConsultationForm):
+    """The consultation form started from a patient's intake: per section, one explicit confirmation of the
+    patient's No answers; per question, the reason for a correction (consultations/from_intake.py)."""
+
+
+for _key, _title in SECTIONS.items():
+    setattr(FromIntakeForm, f"confirm_{_key}", BooleanField(
+        f"I have gone through these answers with the patient ({_title.lower()}): confirm the patient's “No” answers above"))
+for _question in QUESTIONS:
+    setattr(FromIntakeForm, f"reason_{_question.name}", StringField(
+        f"Why your answer differs from the patient's ({_question.label})", filters=F,
+        validators=[Optional(), Length(max=300), NoControlCharacters()]))

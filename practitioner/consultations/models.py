@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from practitioner.clinical.questions import ANSWER_NAMES, DATE_NAMES, unanswered
@@ -121,6 +121,8 @@ class Consultation(PublicIdMixin, AuditedMixin, Base):
     # refuses any change to it (migration 0007). Changed facts are a new consultation that supersedes it.
     locked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("consultations.id"), nullable=True, index=True)
+    # The patient intake this consultation was started from (its answers confirmed or corrected: ConsultationIntakeAnswer).
+    intake_id: Mapped[int | None] = mapped_column(ForeignKey("patient_intakes.id"), nullable=True, index=True)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -177,6 +179,34 @@ class ConsultationAnswerChange(Base):
     question: Mapped[str] = mapped_column(String(60))
     old_value: Mapped[str | None] = mapped_column(String(40), nullable=True)
     new_value: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    changed_by = relationship("User", lazy="joined")
+
+
+class ConsultationIntakeAnswer(Base):
+    """One answer the patient gave in their intake, beside the value the practitioner confirmed (migration 0018_r).
+
+    `patient_answer` is the patient's code ("yes", "no", "not_sure" or a choice's code) and
+    `patient_when` their date as they gave it ("about March 2026"); `confirmed_value` is stored as
+    ConsultationAnswerChange stores values. A correction (the confirmed value differs from the
+    patient's) carries its reason. Locked with the consultation.
+    """
+
+    __tablename__ = "consultation_intake_answers"
+    __table_args__ = (UniqueConstraint("consultation_id", "question", name="uq_consultation_intake_answers_consultation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"))
+    question: Mapped[str] = mapped_column(String(60))
+    patient_answer: Mapped[str] = mapped_column(String(20))
+    patient_when: Mapped[str] = mapped_column(String(60), default="")
+    patient_date: Mapped[date | None] = mapped_column(nullable=True)
+    confirmed_value: Mapped[str] = mapped_column(String(40))
+    confirmed_date: Mapped[date | None] = mapped_column(nullable=True)
+    corrected: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 

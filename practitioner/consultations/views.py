@@ -11,7 +11,7 @@ from practitioner.admin.services import current_policy
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner.clinical.screening import DECISION_LABELS, FLAG_TITLES, POLICY_LABELS
-from practitioner.consultations import bp, services
+from practitioner.consultations import bp, from_intake, services
 from practitioner.clinical.questions import SECTIONS, in_section
 from practitioner.consultations.forms import ConsultationForm, OverrideForm
 from practitioner.consultations.models import SCAR_TYPES, Consultation
@@ -40,6 +40,7 @@ def _detail_page(consultation: Consultation, override_form: OverrideForm | None 
                            override_form=override_form or OverrideForm(), decision_labels=DECISION_LABELS, flag_titles=FLAG_TITLES,
                            policy_labels=POLICY_LABELS, answer_changes=services.answer_changes(db.session, consultation),
                            rescreens=services.rescreens_of(db.session, consultation), answers=services.answer_summary(consultation),
+                           intake_answers=from_intake.intake_answers(db.session, consultation),
                            **services.related_records(db.session, consultation))
 
 

@@ -84,6 +84,14 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     # A patient's photo timeline and the comparison: practitioners only.
     "photos.patient_timeline": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "photos.compare_photos": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    # The staff side of the intake: starting one, a link, withdrawing, accepting details are POSTs; the signed intake
+    # and the consultation started from it hold clinical answers (practitioners only).
+    "intake.start_tablet": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "intake.create_link": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "intake.withdraw": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "intake.accept_details": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
+    "intake.signed": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.from_intake_new": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
 }
 
 # Which record's id each route's <uuid:public_id> takes (the patient's unless listed).
@@ -116,6 +124,10 @@ ID_KIND = {
     "photos.review_visit": "review",
     "photos.mark_marketing": "photo",
     "photos.unmark_marketing": "photo",
+    "intake.withdraw": "intake",
+    "intake.accept_details": "intake",
+    "intake.signed": "intake",
+    "consultations.from_intake_new": "intake",
 }
 
 # POST rights, checked with a valid CSRF token: 403 for a role that may not, anything else otherwise.
@@ -147,6 +159,12 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "photos.unmark_marketing": {RECEPTION, ADMIN},
     "photos.marketing_export": {RECEPTION, ADMIN},
     "photos.protocol_settings": {RECEPTION, PRACTITIONER},
+    # Reception and practitioners start intakes; the admin, who sees no clinical data, does not.
+    "intake.start_tablet": {ADMIN},
+    "intake.create_link": {ADMIN},
+    "intake.withdraw": {ADMIN},
+    "intake.accept_details": {ADMIN},
+    "consultations.from_intake_new": {RECEPTION, ADMIN},
 }
 
 
@@ -173,6 +191,9 @@ def world(app):
     patient = make_patient(actor=users["practitioner"])
     ids = {"patient": str(patient.public_id), "user": str(users["practitioner"].public_id)}
     ids.update(make_clinical_records(patient, users["practitioner"]))
+    from tests.intake.factories import make_intake
+
+    ids["intake"] = str(make_intake(patient, users["reception"], submitted=True).public_id)  # signed, waiting for review
     return {"users": users, "ids": ids}
 
 

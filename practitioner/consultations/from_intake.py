@@ -1,0 +1,206 @@
+"""A consultation started from a patient's intake: the form shows each patient answer; the practitioner confirms or corrects it.
+
+Nothing is answered for the practitioner. Every screening radio starts empty, as on the ordinary
+form, with the patient's answer written beside it ("Patient answered: Yes (about March 2026)"):
+
+- a patient's "Not sure" is never turned into an answer: the practitioner chooses;
+- a patient's Yes (or any answer that raises something) is confirmed question by question;
+- the patient's No answers of a section may be confirmed together with one explicit checkbox
+  ("I have gone through these answers with the patient"), or one by one;
+- an answer not confirmed is unanswered, so the form's own rule blocks the result and names it;
+- a confirmed value that differs from the patient's is a correction: it needs a short reason, and it
+  is kept beside the patient's answer with who changed it and when (ConsultationIntakeAnswer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from practitioner import audit
+from practitioner.auth.models import User
+from practitioner.clinical.questions import QUESTIONS, SECTIONS, Question, answer_text, in_section
+from practitioner.clinical.screening import Policy
+from practitioner.consultations import services
+from practitioner.consultations.models import Consultation, ConsultationIntakeAnswer
+from practitioner.database import utcnow
+from practitioner.errors import NotAllowed
+from practitioner.intake import mapping
+from practitioner.intake import services as intake_services
+from practitioner.intake.models import PatientIntake
+from practitioner.patients.models import Patient
+
+NOT_SURE = "not_sure"
+TICKED = ("y", "yes", "on", "true", "1")
+REASON_NEEDED = "The patient answered {answer}: say in a few words why yours differs (it is kept beside theirs)."
+
+
+class IntakeNotReviewable(NotAllowed):
+    """The intake is not a submitted one waiting for review (still open, withdrawn, or already reviewed)."""
+
+
+@dataclass(frozen=True)
+class PatientSaid:
+    """One screening question as the patient answered it, in the consultation's terms."""
+
+    question: Question
+    code: str  # the patient's answer code: "yes", "no", "not_sure" or a choice's code
+    value: Any  # what it sets on the consultation column (None for "Not sure")
+    day: date | None  # the date the patient gave (a month estimate read as its last day), for a dated answer
+    when_text: str  # the date as the patient gave it: "about March 2026", or ""
+    words: str  # the answer in the consultation's words: "Yes", "No diabetes", "Not sure"
+    attention: bool  # Yes, Not sure, or any answer that raises something
+
+    @property
+    def is_no(self) -> bool:
+        """The answer that raises nothing ("No", "No diabetes", "Never taken"): confirmable with its section."""
+        return self.value is not None and self.value == self.question.no_answer
+
+    @property
+    def marker(self) -> str:
+        """What the form shows beside the question: "Patient answered: Yes (about March 2026)"."""
+        return f"Patient answered: {self.words}" + (f" ({self.when_text})" if self.when_text else "")
+
+
+def patient_said(intake: PatientIntake) -> dict[str, PatientSaid]:
+    """The patient's answer to each screening question they were asked, keyed by the consultation column."""
+    mapped = mapping.consultation_answers(intake.answers)
+    said: dict[str, PatientSaid] = {}
+    for question in QUESTIONS:
+        answer = mapped.get(question.name)
+        if answer is None or not answer.answer_code:
+            continue
+        dated = mapped.get(question.date_name) if question.date_name else None
+        day = _as_date(dated.value) if dated is not None else _as_date(getattr(answer, "date", None))
+        when_text = answer.when_text or (dated.when_text if dated is not None else "")
+        value = None if answer.answer_code == NOT_SURE else answer.value
+        words = "Not sure" if value is None else answer_text(question.name, value)
+        said[question.name] = PatientSaid(question, answer.answer_code, value, day if value == question.date_when else None,
+                                          when_text if value == question.date_when or value is None else "", words,
+                                          bool(answer.needs_attention) or value is None)
+    return said
+
+
+def _as_date(value: Any) -> date | None:
+    return value if isinstance(value, date) else None
+
+
+def attention_first(said: Mapping[str, PatientSaid]) -> list[PatientSaid]:
+    """Yes and Not sure first, then the rest, each group in the order the form asks."""
+    ordered = [said[q.name] for q in QUESTIONS if q.name in said]
+    return [s for s in ordered if s.attention] + [s for s in ordered if not s.attention]
+
+
+def prefill(intake: PatientIntake, on: date) -> dict[str, Any]:
+    """The new form's starting values: the date, the skin type on record, the concerns the patient named.
+
+    No screening answer is set: the patient's answers are shown beside the questions, to confirm. A
+    date the patient gave goes into its date box (shown only once the practitioner confirms the Yes).
+    """
+    patient: Patient = intake.patient
+    hopes = intake.answers.get("hopes") or {}
+    values: dict[str, Any] = {"consultation_date": on, "fitzpatrick": patient.fitzpatrick,
+                              "concerns": [code for code in hopes.get("concerns") or [] if isinstance(code, str)]}
+    for name, said in patient_said(intake).items():
+        if said.day is not None and said.question.date_name:
+            values[said.question.date_name] = said.day
+    return values
+
+
+def confirmed_formdata(formdata: MultiDict, said: Mapping[str, PatientSaid]) -> MultiDict:
+    """The posted form with each ticked section's patient No answers confirmed, where the practitioner left them blank.
+
+    Only answers that raise nothing are confirmed this way: a Yes, a "Not sure" and a question the
+    patient was not asked stay as the practitioner left them. A date the form was filled with from the
+    patient's answer is dropped when the confirmed answer no longer asks for it.
+    """
+    data = MultiDict(formdata)
+    for section in SECTIONS:
+        if str(data.get(f"confirm_{section}", "")).lower() not in TICKED:
+            continue
+        for question in in_section(section):
+            given = said.get(question.name)
+            if given is not None and given.is_no and not data.get(question.name):
+                data[question.name] = "no" if question.choices is None else str(question.no_answer)
+    for given in said.values():
+        question = given.question
+        if question.date_name and given.day is not None and data.get(question.date_name) == given.day.isoformat():
+            answer = data.get(question.name)
+            if answer and answer != ("yes" if question.choices is None else str(question.date_when)):
+                data.pop(question.date_name)
+    return data
+
+
+def corrections(values: Mapping[str, Any], said: Mapping[str, PatientSaid]) -> dict[str, PatientSaid]:
+    """The questions whose confirmed answer (or date) differs from the patient's; a "Not sure" resolved is not one."""
+    changed = {}
+    for name, given in said.items():
+        if given.value is None:
+            continue
+        question = given.question
+        day = values.get(question.date_name) if question.date_name and values.get(name) == question.date_when else None
+        if values.get(name) != given.value or day != given.day:
+            changed[name] = given
+    return changed
+
+
+def missing_reasons(values: Mapping[str, Any], said: Mapping[str, PatientSaid], reasons: Mapping[str, str]) -> dict[str, str]:
+    """For each correction without a reason: the message its reason box shows."""
+    return {name: REASON_NEEDED.format(answer=given.marker.removeprefix("Patient answered: "))
+            for name, given in corrections(values, said).items() if not (reasons.get(name) or "").strip()}
+
+
+def record_from_intake(session: Session, intake: PatientIntake, values: dict[str, Any], reasons: Mapping[str, str], *,
+                       actor: User, policy: Policy, ip_address: str = "") -> Consultation:
+    """Record the consultation from the confirmed answers, keep each patient answer beside it, mark the intake reviewed."""
+    if intake.status != "submitted" or intake.reviewed_at is not None:
+        raise IntakeNotReviewable("This intake is not waiting for review: it was reviewed already, or never submitted.")
+    said = patient_said(intake)
+    corrected = corrections(values, said)
+    consultation = services.record_consultation(session, intake.patient, values, actor=actor, policy=policy, ip_address=ip_address)
+    consultation.intake_id = intake.id
+    now = utcnow()
+    for name, given in said.items():
+        question = given.question
+        confirmed = getattr(consultation, name)
+        session.add(ConsultationIntakeAnswer(
+            consultation_id=consultation.id, question=name, patient_answer=given.code, patient_when=given.when_text,
+            patient_date=given.day, confirmed_value=services._code(confirmed) or "",
+            confirmed_date=getattr(consultation, question.date_name) if question.date_name else None,
+            corrected=name in corrected, reason=(reasons.get(name) or "").strip() if name in corrected or given.value is None else "",
+            changed_by_id=actor.id, changed_at=now))
+    intake.reviewed_at = now
+    intake.reviewed_by_id = actor.id
+    session.flush()
+    audit.append(session, intake_services.ACTION_REVIEWED, actor=actor, patient=intake.patient, target=f"intake:{intake.public_id}",
+                 detail={"consultation": str(consultation.public_id), "corrected": sorted(corrected)}, ip_address=ip_address)
+    return consultation
+
+
+def intake_answers(session: Session, consultation: Consultation) -> list[dict[str, Any]]:
+    """For the consultation's page: each corrected or resolved patient answer beside the confirmed one, who and why."""
+    if consultation.intake_id is None:
+        return []
+    rows = session.scalars(select(ConsultationIntakeAnswer).where(ConsultationIntakeAnswer.consultation_id == consultation.id))
+    order = {q.name: i for i, q in enumerate(QUESTIONS)}
+    shown = []
+    for row in sorted(rows, key=lambda r: order.get(r.question, len(order))):
+        if not row.corrected and row.patient_answer != NOT_SURE:
+            continue
+        question = next(q for q in QUESTIONS if q.name == row.question)
+        patient_words = "Not sure" if row.patient_answer == NOT_SURE else services._words(row.question, _code_of(question, row.patient_answer))
+        confirmed = services._words(row.question, row.confirmed_value or None)
+        shown.append({"question": question.label, "patient": patient_words, "patient_when": row.patient_when,
+                      "confirmed": confirmed, "confirmed_on": row.confirmed_date, "corrected": row.corrected,
+                      "reason": row.reason, "by": row.changed_by.name, "at": row.changed_at})
+    return shown
+
+
+def _code_of(question: Question, patient_code: str) -> str:
+    """The patient's answer code in the form the change history stores ("yes", "no", a choice's code)."""
+    return patient_code

@@ -1,0 +1,187 @@
+"""A consultation started from a patient's intake: nothing answered for the practitioner, each answer confirmed or corrected."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from practitioner.audit import AuditEvent
+from practitioner.clinical.questions import QUESTIONS, SECTIONS
+from practitioner.consultations.models import Consultation, ConsultationIntakeAnswer
+from practitioner.extensions import db
+from practitioner.intake import questions as intake_questions
+from practitioner.intake.models import PatientIntake
+from tests.conftest import make_patient, post_form
+from tests.intake.factories import answer_set, make_intake
+
+TODAY = date.today()
+ASKED = {q.key for q in intake_questions.QUESTIONS}
+# Questions only the practitioner can answer (an examination, a judgement): never in the intake.
+PRACTITIONER_ONLY = [q for q in QUESTIONS if q.name not in ASKED]
+ASSESSMENT = {"consultation_date": TODAY.isoformat(), "modality": "microneedling", "concerns": ["fine_lines_wrinkles"],
+              "treatment_areas": ["cheeks"], "fitzpatrick": "3"}
+ALL_SECTIONS = {f"confirm_{key}": "y" for key in SECTIONS}
+OWN = {q.name: "no" if q.choices is None else q.no_answer for q in PRACTITIONER_ONLY}
+
+
+def _url(intake) -> str:
+    return f"/intakes/{intake.public_id}/consultation"
+
+
+def _post(client, intake, data):
+    return post_form(client, _url(intake), data)
+
+
+def _saved() -> Consultation | None:
+    db.session.expire_all()
+    return db.session.scalars(select(Consultation)).one_or_none()
+
+
+@pytest.fixture
+def healthy(reception):
+    """A patient with a signed intake answered No (or its calm choice) throughout."""
+    return make_intake(make_patient(fitzpatrick=3), reception, submitted=True)
+
+
+def test_practitioner_only_questions_exist_and_are_few():
+    assert {q.name for q in PRACTITIONER_ONLY} >= {"suspicious_lesion", "expectations_concern"}
+    assert len(PRACTITIONER_ONLY) <= 4
+
+
+def test_form_marks_each_answer_as_the_patients_and_answers_nothing(as_practitioner, reception):
+    intake = make_intake(make_patient(), reception, submitted=True,
+                         answers=answer_set(pregnant="not_sure", had_neurotoxin=("yes", "2026-03")))
+    html = as_practitioner.get(_url(intake)).get_data(as_text=True)
+    assert "New consultation from the patient’s intake" in html
+    assert "Patient answered: Not sure" in html and "Patient answered: Yes (about March 2026)" in html
+    assert html.count("Patient answered: No") >= 20
+    # No screening radio is checked: the patient's answers are beside the questions, not in them.
+    for q in QUESTIONS:
+        assert not re.search(rf'<input[^>]*checked[^>]*name="{q.name}"|<input[^>]*name="{q.name}"[^>]*checked', html), q.name
+    # The "No to the rest" shortcut is not offered here: a section's No answers are the patient's, confirmed explicitly.
+    assert "data-no-to-rest" not in html
+    assert len(re.findall(r'<input[^>]*name="confirm_', html)) == len(SECTIONS)
+
+
+def test_healthy_patient_confirmed_per_section_proceeds(as_practitioner, practitioner, healthy):
+    response = _post(as_practitioner, healthy, {**ASSESSMENT, **ALL_SECTIONS, **OWN})
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    consultation = _saved()
+    assert consultation.decision == "proceed" and consultation.intake_id == healthy.id
+    assert consultation.pregnant is False and consultation.diabetes == "none" and consultation.isotretinoin == "never"
+    rows = db.session.scalars(select(ConsultationIntakeAnswer)).all()
+    assert len(rows) == len(ASKED) and not any(r.corrected for r in rows)
+    intake = db.session.get(PatientIntake, healthy.id)
+    assert intake.reviewed_at is not None and intake.reviewed_by_id == practitioner.id
+    assert "intake_reviewed" in [e.action for e in db.session.scalars(select(AuditEvent))]
+    # Reviewed: no longer waiting, and the form is not offered again.
+    assert as_practitioner.get(_url(healthy)).status_code == 303
+
+
+def test_an_unconfirmed_section_blocks_the_result_naming_its_questions(as_practitioner, healthy):
+    data = {**ASSESSMENT, **ALL_SECTIONS, **OWN}
+    data.pop("confirm_allergies")
+    response = _post(as_practitioner, healthy, data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and _saved() is None
+    for q in QUESTIONS:
+        if q.section == "allergies":
+            assert f"{q.label}: Not answered" in html, q.label
+    assert 'name="confirm_today" type="checkbox" value="y" checked' in html or re.search(r'<input checked[^>]*name="confirm_today"', html)
+
+
+def test_not_sure_is_never_turned_into_an_answer(as_practitioner, reception):
+    intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True, answers=answer_set(pregnant="not_sure"))
+    response = _post(as_practitioner, intake, {**ASSESSMENT, **ALL_SECTIONS, **OWN})
+    assert response.status_code == 422 and "Pregnant: Not answered" in response.get_data(as_text=True)
+    # The practitioner chooses: saved, the patient's Not sure kept beside the answer (a resolution, not a correction).
+    assert _post(as_practitioner, intake, {**ASSESSMENT, **ALL_SECTIONS, **OWN, "pregnant": "no"}).status_code == 303
+    row = db.session.scalars(select(ConsultationIntakeAnswer).where(ConsultationIntakeAnswer.question == "pregnant")).one()
+    assert row.patient_answer == "not_sure" and row.confirmed_value == "no" and not row.corrected
+
+
+def test_a_yes_must_be_confirmed_question_by_question(as_practitioner, reception):
+    intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True, answers=answer_set(smoker="yes"))
+    response = _post(as_practitioner, intake, {**ASSESSMENT, **ALL_SECTIONS, **OWN})
+    assert response.status_code == 422 and "Smokes: Not answered" in response.get_data(as_text=True)
+    assert _post(as_practitioner, intake, {**ASSESSMENT, **ALL_SECTIONS, **OWN, "smoker": "yes"}).status_code == 303
+    consultation = _saved()
+    assert consultation.smoker is True and consultation.decision == "proceed_with_caution"
+
+
+def test_a_dated_yes_is_confirmed_with_the_patients_estimate(as_practitioner, reception):
+    intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True, answers=answer_set(had_neurotoxin=("yes", "2026-03")))
+    html = as_practitioner.get(_url(intake)).get_data(as_text=True)
+    assert 'name="neurotoxin_on" type="date" value="2026-03-31"' in html
+    response = _post(as_practitioner, intake, {**ASSESSMENT, **ALL_SECTIONS, **OWN, "had_neurotoxin": "yes", "neurotoxin_on": "2026-03-31"})
+    assert response.status_code == 303
+    row = db.session.scalars(select(ConsultationIntakeAnswer).where(ConsultationIntakeAnswer.question == "had_neurotoxin")).one()
+    assert row.patient_when == "about March 2026" and row.confirmed_date == date(2026, 3, 31) and not row.corrected
+
+
+def test_a_correction_needs_a_reason_and_keeps_the_patients_answer_who_and_why(as_practitioner, practitioner, reception):
+    intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True, answers=answer_set(smoker="yes"))
+    data = {**ASSESSMENT, **ALL_SECTIONS, **OWN, "smoker": "no"}
+    response = _post(as_practitioner, intake, data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "The patient answered Yes: say in a few words why yours differs" in html
+    assert re.search(r'<input[^>]*checked[^>]*name="smoker"[^>]*value="no"|<input[^>]*name="smoker"[^>]*value="no"[^>]*checked', html) \
+        or re.search(r'<input checked id="smoker-1"', html), "the practitioner's answer is kept on the form"
+    response = _post(as_practitioner, intake, {**data, "reason_smoker": "Stopped two years ago; ticked Yes by mistake."})
+    assert response.status_code == 303
+    consultation = _saved()
+    assert consultation.smoker is False
+    row = db.session.scalars(select(ConsultationIntakeAnswer).where(ConsultationIntakeAnswer.question == "smoker")).one()
+    assert (row.patient_answer, row.confirmed_value, row.corrected, row.changed_by_id) == ("yes", "no", True, practitioner.id)
+    assert row.reason == "Stopped two years ago; ticked Yes by mistake."
+    page = as_practitioner.get(f"/consultations/{consultation.public_id}").get_data(as_text=True)
+    assert "Patient answered" in page and "Stopped two years ago" in page
+    row_html = re.search(r"<td>Smokes</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", page)
+    assert row_html and row_html.groups() == ("Yes", "No")
+
+
+def test_a_patients_no_changed_to_yes_is_a_correction_too(as_practitioner, healthy):
+    data = {**ASSESSMENT, **ALL_SECTIONS, **OWN, "smoker": "yes"}
+    response = _post(as_practitioner, healthy, data)
+    assert response.status_code == 422 and "The patient answered No" in response.get_data(as_text=True)
+
+
+def test_reception_is_refused(as_reception, healthy):
+    assert as_reception.get(_url(healthy)).status_code == 403
+    assert _post(as_reception, healthy, {**ASSESSMENT, **ALL_SECTIONS, **OWN}).status_code == 403
+    assert _saved() is None
+
+
+def test_admin_is_refused(as_admin, healthy):
+    assert as_admin.get(_url(healthy)).status_code == 403
+
+
+def test_the_ordinary_form_is_unchanged(as_practitioner):
+    patient = make_patient()
+    html = as_practitioner.get(f"/patients/{patient.public_id}/consultations/new").get_data(as_text=True)
+    assert "Patient answered" not in html and "data-no-to-rest" in html and "I have gone through" not in html
+
+
+def test_intake_answers_lock_with_the_consultation(as_practitioner, healthy):
+    _post(as_practitioner, healthy, {**ASSESSMENT, **ALL_SECTIONS, **OWN})
+    consultation = _saved()
+    db.session.execute(sa.text("UPDATE consultations SET locked_at = CURRENT_TIMESTAMP WHERE id = :id"), {"id": consultation.id})
+    db.session.commit()
+    for statement in ("UPDATE consultation_intake_answers SET reason = 'x' WHERE consultation_id = :id",
+                      "DELETE FROM consultation_intake_answers WHERE consultation_id = :id",
+                      "INSERT INTO consultation_intake_answers (consultation_id, question, patient_answer, patient_when, "
+                      "confirmed_value, corrected, reason, changed_by_id, changed_at) "
+                      "VALUES (:id, 'other', 'no', '', 'no', false, '', 1, CURRENT_TIMESTAMP)"):
+        with pytest.raises(sa.exc.DatabaseError):
+            db.session.execute(sa.text(statement), {"id": consultation.id})
+            db.session.flush()
+        db.session.rollback()
+    if db.engine.dialect.name == "sqlite":
+        with pytest.raises(sa.exc.DatabaseError):
+            db.session.execute(sa.text("REPLACE INTO consultation_intake_answers SELECT * FROM consultation_intake_answers "
+                                       "WHERE consultation_id = :id"), {"id": consultation.id})
+        db.session.rollback()
