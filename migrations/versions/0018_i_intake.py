@@ -39,10 +39,10 @@ def _sqlite_statements():
     yield ("CREATE TRIGGER patient_intakes_locked_delete BEFORE DELETE ON patient_intakes "
            f"WHEN OLD.submitted_at IS NOT NULL BEGIN SELECT RAISE(ABORT, '{LOCKED}'); END")
     same_key = " OR ".join("(" + " AND ".join(f"o.{c} = NEW.{c}" for c in key) + ")" for key in KEYS)
-    yield ("CREATE TRIGGER patient_intakes_no_replace BEFORE INSERT ON patient_intakes "
+    yield ("CREATE TRIGGER patient_intakes_no_replace BEFORE INSERT ON patient_intakes "  # nosec B608  # names are this file's constants
            f"WHEN EXISTS (SELECT 1 FROM patient_intakes AS o WHERE ({same_key}) AND o.submitted_at IS NOT NULL) "
            f"BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END")
-    yield ("CREATE TRIGGER patient_intakes_no_replace_update BEFORE UPDATE ON patient_intakes "
+    yield ("CREATE TRIGGER patient_intakes_no_replace_update BEFORE UPDATE ON patient_intakes "  # nosec B608  # names are this file's constants
            f"WHEN EXISTS (SELECT 1 FROM patient_intakes AS o WHERE o.rowid != OLD.rowid AND ({same_key}) "
            f"AND o.submitted_at IS NOT NULL) BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END")
 

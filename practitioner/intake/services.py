@@ -268,10 +268,9 @@ def save_topic(intake: PatientIntake, slug: str, topic_answers: Mapping[str, Any
     _require_open(intake)
     cleaned = clean_topic(slug, topic_answers, clinic_today())
     topic = q.topic(slug)
-    assert topic is not None  # clean_topic refused an unknown slug  # nosec B101
     draft = intake.draft_answers
     stored_questions = dict(draft.get("questions") or {})
-    for question in topic.questions:
+    for question in topic.questions if topic is not None else ():
         stored_questions.pop(question.key, None)
     stored_questions.update(cleaned["questions"])
     draft["questions"] = stored_questions
@@ -346,6 +345,25 @@ def matches_hash(intake: PatientIntake) -> bool:
         return False
     return content_sha256(intake.text_version or "", intake.answers_json, intake.submitted_at,
                           intake.signature_png) == intake.sha256
+
+
+def integrity_problems(intake: PatientIntake) -> list[str]:
+    """What no longer matches what was signed: the row against its SHA-256, and against its sealing audit row.
+
+    Empty when everything matches (and for an intake not submitted). For audit-verify and the pages that show
+    or print a signed intake (a warning, printing refused), as consents.services.integrity_problems is.
+    """
+    if not intake.is_submitted:
+        return []
+    problems = []
+    if not matches_hash(intake):
+        problems.append("the signed intake does not match its stored SHA-256")
+    sealed = audit.sealed_details(db.session, ACTION_SUBMITTED, _target(intake), patient_id=intake.patient_id)
+    if not sealed:
+        problems.append("the signed intake has no intact submission audit row")
+    elif not any(d.get("sha256") == intake.sha256 and d.get("text_version") == intake.text_version for d in sealed):
+        problems.append("the signed intake does not match what its submission audit row sealed")
+    return problems
 
 
 def _signature(signature: bytes | str) -> bytes:

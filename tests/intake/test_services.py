@@ -323,3 +323,42 @@ def test_on_conflict_do_update_over_a_submitted_intake_is_refused(patient, staff
     with pytest.raises(DatabaseError, match="kept exactly as signed"):
         _sql("INSERT INTO patient_intakes SELECT * FROM patient_intakes WHERE id = :id "
              "ON CONFLICT (id) DO UPDATE SET answers_json = '{}'", id=intake.id)
+
+
+def _unlock() -> None:
+    """What someone holding the database can do first: switch the lock off."""
+    db.session.rollback()
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE patient_intakes DISABLE TRIGGER USER")
+        else:
+            for name in ("patient_intakes_locked", "patient_intakes_no_replace_update"):
+                connection.exec_driver_sql(f"DROP TRIGGER {name}")
+
+
+def test_a_rewritten_signed_intake_is_found_even_with_its_hash_recomputed(patient, staff):
+    intake = make_intake(patient, staff, submitted=True)
+    assert services.integrity_problems(intake) == []
+    assert services.integrity_problems(make_intake(patient, staff)) == []
+    forged = json.loads(intake.answers_json)
+    forged["questions"]["pregnant"]["answer"] = "yes"
+    forged_json = json.dumps(forged, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    intake_id = intake.id
+    _unlock()
+    _sql("UPDATE patient_intakes SET answers_json = :forged WHERE id = :id", forged=forged_json, id=intake_id)
+    db.session.expire_all()
+    intake = db.session.get(PatientIntake, intake_id)
+    assert services.integrity_problems(intake) == ["the signed intake does not match its stored SHA-256"]
+    recomputed = services.content_sha256(intake.text_version, forged_json, intake.submitted_at, intake.signature_png)
+    _sql("UPDATE patient_intakes SET sha256 = :sha WHERE id = :id", sha=recomputed, id=intake_id)
+    db.session.expire_all()
+    intake = db.session.get(PatientIntake, intake_id)
+    assert services.integrity_problems(intake) == ["the signed intake does not match what its submission audit row sealed"]
+
+
+def test_consent_and_intake_signatures_are_checked_by_one_piece_of_code():
+    from practitioner import signatures
+    from practitioner.consents import services as consents
+
+    assert consents.decode_signature is signatures.decode_signature
+    assert services.decode_signature is signatures.decode_signature and services.reencoded_png is signatures.reencoded_png
