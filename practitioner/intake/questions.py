@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TEXT_VERSION = "2026-12-06.1"
+TEXT_VERSION = "2026-12-06.2"
 
 YES, NO, NOT_SURE = "yes", "no", "not_sure"
 
@@ -94,11 +94,12 @@ def _when(key: str, wording: str = "When was the most recent time?", shown_for: 
     return FollowUp(shown_for=shown_for, key=key, wording=wording)
 
 
-TODAY_AREA = "on your face, neck or chest, where you would like treatment"
+TODAY_AREA = "where you would like treatment"
 
 ABOUT_TODAY = Topic(
     "today", "About today",
-    "These are about how you and your skin are at the moment.",
+    "These are about how you and your skin are at the moment. “Where you would like treatment” means the "
+    "parts of your face, neck or chest you hope to have treated.",
     (
         Question("pregnant", "Are you pregnant, or could you be?"),
         Question("breastfeeding", "Are you breastfeeding?"),
