@@ -14,6 +14,8 @@ import hmac
 import json
 import os
 import secrets
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +27,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, bindparam, insert, selec
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
-from practitioner.database import Base, insert_if_absent, utcnow, write_step
+from practitioner.database import Base, insert_if_absent, reads_only, utcnow, write_step
 
 GENESIS_HASH = "0" * 64
 
@@ -176,11 +178,51 @@ def append(
     `patient` is the Patient the action concerns, or only its id when the caller has not loaded it.
 
     In a read-only request (a page view, a reprint) the row is written and committed at once in
-    its own short write transaction (`write_step`), so reading pages never queue for the lock.
+    its own short write transaction (`write_step`), so reading pages never queue for the lock; inside
+    `one_write_for_page` it is kept and written with the page's other rows when the block ends (the
+    row returned then has no id or hash yet).
     """
+    batch = _page_rows.get()
+    if batch is not None and reads_only():
+        fields = _fields(action, actor=actor, actor_label=actor_label, patient=patient, target=target, outcome=outcome,
+                         detail=detail, ip_address=ip_address)
+        batch.append(fields)
+        return AuditEvent(**{**fields, "patient_id": _patient_id(fields["patient_id"])})
     with write_step(session):
         return _append(session, action, actor=actor, actor_label=actor_label, patient=patient, target=target,
                        outcome=outcome, detail=detail, ip_address=ip_address)
+
+
+_page_rows: ContextVar[list[dict[str, Any]] | None] = ContextVar("practitioner_audit_page_rows", default=None)
+
+
+@contextmanager
+def one_write_for_page(session: Session) -> Iterator[None]:
+    """The audit rows a read-only page appends inside this block, written together when it ends.
+
+    A patient's page appends the view of the record and, when it shows photos, a row naming them: one
+    short write transaction for both (one wait for SQLite's write lock, one read of the chain's head,
+    one INSERT), instead of one each. The rows are written even when the block raises (what was read
+    is audited, as before). Outside a read-only request each row is appended at once, as `append` does.
+    """
+    if not reads_only() or _page_rows.get() is not None:
+        yield
+        return
+    rows: list[dict[str, Any]] = []
+    token = _page_rows.set(rows)
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        _page_rows.reset(token)
+        if rows:
+            if failed:
+                session.rollback()  # the failed read's transaction, so the rows can still be written
+            with write_step(session):
+                _append_rows(session, rows)
 
 
 def _append(
@@ -195,6 +237,33 @@ def _append(
     detail: dict[str, Any] | None,
     ip_address: str,
 ) -> AuditEvent:
+    # A patient registered in this transaction gets its id from the flush in _append_rows, before the row names it.
+    fields = _fields(action, actor=actor, actor_label=actor_label, patient=patient, target=target, outcome=outcome,
+                     detail=detail, ip_address=ip_address)
+    return _append_rows(session, [fields])[0]
+
+
+def _fields(action: str, *, actor: Any, actor_label: str | None, patient: Any, target: str, outcome: str,
+            detail: dict[str, Any] | None, ip_address: str) -> dict[str, Any]:
+    """A row's own fields (everything but its place in the chain: id, at, prev_hash, hash)."""
+    return {
+        "actor_id": getattr(actor, "id", None),
+        "actor_label": actor_label if actor_label is not None else (getattr(actor, "email", "") or ""),
+        "action": action,
+        "patient_id": patient,  # its id, or the Patient (a patient registered just now has its id after the flush)
+        "target": target,
+        "outcome": outcome,
+        "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str) if detail else "",
+        "ip_address": ip_address or "",
+    }
+
+
+def _patient_id(patient: Any) -> int | None:
+    return patient if patient is None or isinstance(patient, int) else getattr(patient, "id", None)
+
+
+def _append_rows(session: Session, rows: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Chain rows (their own fields, `_fields`) after the newest, in order; one head read, one INSERT, one head move."""
     # Core statements built once (no ORM unit of work for a row that is only ever inserted): every page
     # view appends one, so this is on the busiest write path. Whatever the session has pending is
     # flushed first, as the ORM's autoflush did, so the row can name a patient registered just now.
@@ -206,28 +275,21 @@ def _append(
         head = session.execute(_LOCKED_HEAD).one()
     # The id is taken from the locked head rather than from the insert, so the hash can be
     # computed before the row is written: the row is never updated afterwards.
-    values = {
-        "id": (head.last_event_id or 0) + 1,
-        "at": utcnow(),
-        "actor_id": getattr(actor, "id", None),
-        "actor_label": actor_label if actor_label is not None else (getattr(actor, "email", "") or ""),
-        "action": action,
-        "patient_id": patient if isinstance(patient, int) else getattr(patient, "id", None),
-        "target": target,
-        "outcome": outcome,
-        "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str) if detail else "",
-        "ip_address": ip_address or "",
-        "prev_hash": head.last_hash,
-    }
-    values["hash"] = keyed_hash(canonical_bytes(values))
-    session.execute(_INSERT_EVENT, values)
-    session.execute(_MOVE_HEAD, {"new_id": values["id"], "new_hash": values["hash"]})
+    last_id, last_hash, now, key = head.last_event_id or 0, head.last_hash, utcnow(), audit_key()
+    chained = []
+    for fields in rows:
+        values = {**fields, "id": last_id + 1, "at": now, "prev_hash": last_hash, "patient_id": _patient_id(fields["patient_id"])}
+        values["hash"] = last_hash = keyed_hash(canonical_bytes(values), key)
+        last_id = values["id"]
+        chained.append(values)
+    session.execute(_INSERT_EVENT, chained if len(chained) > 1 else chained[0])
+    session.execute(_MOVE_HEAD, {"new_id": last_id, "new_hash": last_hash})
     # A head this session loaded earlier (verify_chain's) must not keep the old values (expire_on_commit is off).
     loaded_head = session.identity_map.get(session.identity_key(AuditChainHead, 1))
     if loaded_head is not None:
-        set_committed_value(loaded_head, "last_event_id", values["id"])
-        set_committed_value(loaded_head, "last_hash", values["hash"])
-    return AuditEvent(**values)
+        set_committed_value(loaded_head, "last_event_id", last_id)
+        set_committed_value(loaded_head, "last_hash", last_hash)
+    return [AuditEvent(**values) for values in chained]
 
 
 _HEAD = AuditChainHead.__table__

@@ -317,3 +317,52 @@ def test_the_timeline_says_an_override_is_recorded_without_loading_the_overrides
     version = re.search(r'name="version" type="hidden" value="(\d+)"', edit).group(1)
     assert post_form(as_practitioner, f"{page}/edit", {**deferred, "pregnant": "y", "version": version}).status_code == 303
     assert "(override recorded)" not in as_practitioner.get(url).get_data(as_text=True)
+
+
+# -- the patient's page with photos ------------------------------------------------------------------
+
+# The patient's page of a patient with consent, photos of a consultation, sessions and a review visit: 49
+# statements before issue 11's last round (the review visits loaded their plans' every eager load, the photo
+# consent read the consents and consultations the timeline had just read, the photo timeline wrote its own
+# audit row in a second write transaction, the documents were read twice). Counted: BEGIN, COMMIT not seen
+# (sqlite3 commits without a statement); the intake section and its timeline entry are one statement each.
+PATIENT_PAGE_WITH_PHOTOS = 25
+
+
+def test_the_patient_page_with_photos_stays_lean(as_practitioner, practitioner):
+    from tests.photos.factories import course_with_photos
+
+    patient = make_patient(actor=practitioner)
+    course_with_photos(patient, practitioner, sessions=3, review=True, signed=2)
+    url = f"/patients/{patient.public_id}"
+    _statements(as_practitioner, url)  # first-use rows (settings, the chain's head) out of the way
+    seen = _statements(as_practitioner, url)
+    assert len(seen) <= PATIENT_PAGE_WITH_PHOTOS, "\n".join(s[:120] for s in seen)
+    # One write for the page: the view of the record and the row naming the photos shown, in one INSERT.
+    assert [s for s in seen if s.startswith("BEGIN IMMEDIATE")] == ["BEGIN IMMEDIATE"]
+    assert len([s for s in seen if s.startswith("INSERT INTO audit_events")]) == 1
+    # Each of these is read once: the page's parts share what they both need (practitioner/per_request.py).
+    for table in ("consents", "consultations", "issued_documents", "photo_protocol_views", "review_visits"):
+        assert len([s for s in seen if s.startswith(f"SELECT {table}.")]) <= 1, table
+    # The review visits' plans come with their zones, not with their sessions, consultations and findings.
+    assert not [s for s in seen if s.startswith(("SELECT session_products.", "SELECT consultation_concerns."))]
+    rows = list(db.session.scalars(select(audit.AuditEvent).order_by(audit.AuditEvent.id.desc()).limit(2)))
+    assert [r.action for r in reversed(rows)] == ["patient.view", "photo.timeline_view"]
+    assert rows[0].at == rows[1].at and verify_chain(db.session).intact
+
+
+def test_a_page_that_fails_still_audits_what_it_read(app, as_practitioner, practitioner, monkeypatch):
+    # The rows kept for the page's one write are written even when the page fails after reading the record.
+    from practitioner.patients import timeline
+
+    patient = make_patient(actor=practitioner)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a receiver failed")
+
+    monkeypatch.setattr(timeline, "entries_for", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert as_practitioner.get(f"/patients/{patient.public_id}").status_code == 500
+    viewed = list(db.session.scalars(select(audit.AuditEvent).where(audit.AuditEvent.action == "patient.view")))
+    assert [r.patient_id for r in viewed] == [patient.id]
+    assert verify_chain(db.session).intact

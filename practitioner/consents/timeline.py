@@ -12,6 +12,7 @@ from practitioner.clinical.screening import MODALITY_LABELS
 from practitioner.consents.models import Consent
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
+from practitioner.per_request import remembered
 
 
 def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_: object) -> list[TimelineEntry]:
@@ -19,7 +20,7 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    for consent in session.scalars(_consents(), {"patient_id": patient.id}):
+    for consent in patient_consents(session, patient.id):
         entries.append(TimelineEntry(
             when=consent.signed_at, kind="consent", title=f"Consent signed: {MODALITY_LABELS[consent.modality].lower()}",
             url=url_for("consents.detail", public_id=consent.public_id),
@@ -27,6 +28,11 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
             details=(f"Photos: clinical {'yes' if consent.photo_clinical else 'no'}, marketing {'yes' if consent.photo_marketing else 'no'}",),
         ))
     return entries
+
+
+def patient_consents(session: Session, patient_id: int) -> list[Consent]:
+    """The patient's signed consents (their columns only), read once per page: the timeline lists them, photos read the latest."""
+    return remembered(("patient_consents", patient_id), lambda: list(session.scalars(_consents(), {"patient_id": patient_id})))
 
 
 @cache

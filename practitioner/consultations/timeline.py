@@ -12,6 +12,7 @@ from practitioner.clinical.screening import DECISION_LABELS, MODALITY_LABELS
 from practitioner.consultations.models import Consultation, ScreeningOverride
 from practitioner.patients.models import Patient
 from practitioner.patients.timeline import TimelineEntry
+from practitioner.per_request import remembered
 
 
 def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_: object) -> list[TimelineEntry]:
@@ -19,7 +20,7 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    rows = session.execute(_consultations(), {"patient_id": patient.id}).all()
+    rows = patient_consultations(session, patient.id)
     consultations = [c for c, _ in rows]
     overridden = {c.id for c, has_override in rows if has_override}
     # A re-screen shows beside the consultation it supersedes, each saying where the other is.
@@ -38,6 +39,12 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
             badge_class=f"badge--{c.decision}", details=(*links, *(f.reason for f in c.flags[:3])),
         ))
     return entries
+
+
+def patient_consultations(session: Session, patient_id: int) -> list[tuple[Consultation, bool]]:
+    """The patient's consultations, each with whether an override is active, read once per page (photos ask for the latest)."""
+    return remembered(("patient_consultations", patient_id),
+                      lambda: [(c, bool(overridden)) for c, overridden in session.execute(_consultations(), {"patient_id": patient_id})])
 
 
 # The timeline prints a few facts of each record, so each query loads just the children those

@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from practitioner import signals
@@ -101,8 +101,12 @@ def queue_issue(session: Session, kind: Any, source_id: uuid.UUID, *, actor: Use
 
 def latest_for(session: Session, kind: Any, source_id: str) -> DocumentJob | None:
     """The newest job for one document of one record, if any."""
-    return session.scalars(select(DocumentJob).where(DocumentJob.kind == kind, DocumentJob.source_id == source_id)
-                           .order_by(DocumentJob.id.desc()).limit(1)).first()
+    return session.scalars(_LATEST_FOR, {"kind": kind, "source_id": source_id}).first()
+
+
+# Built once (every page with a Documents box asks it): the kind and the record are bound at execution.
+_LATEST_FOR = (select(DocumentJob).where(DocumentJob.kind == bindparam("kind"), DocumentJob.source_id == bindparam("source_id"))
+               .order_by(DocumentJob.id.desc()).limit(1))
 
 
 def _claimable(now: datetime) -> Any:

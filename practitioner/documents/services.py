@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import date, datetime, time, timezone
+from functools import cache
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from practitioner.documents.pdf.pool import render_pdf
 from practitioner.documents.pdf.worker import AttachedFile
 from practitioner.errors import NotAllowed
 from practitioner.patients.models import Patient
+from practitioner.per_request import remembered
 from practitioner.unit_of_work import CommitReason, commit_exception
 
 
@@ -134,9 +136,16 @@ def archive(session: Session, spec: DocumentSpec, pdf: bytes, *, actor: User, la
 
 
 def issued_for_patient(session: Session, patient_id: int) -> list[IssuedDocument]:
-    """Everything a patient was given, newest first (without loading the PDF bytes)."""
-    return list(session.scalars(select(IssuedDocument).where(IssuedDocument.patient_id == patient_id)
-                                .order_by(IssuedDocument.issued_at.desc(), IssuedDocument.id.desc())))
+    """Everything a patient was given, newest first (without loading the PDF bytes); read once per page (the timeline
+    and the Documents box both list it)."""
+    return remembered(("issued_for_patient", patient_id), lambda: list(session.scalars(_issued_for_patient(), {"patient_id": patient_id})))
+
+
+@cache
+def _issued_for_patient() -> Select[tuple[IssuedDocument]]:
+    # Built once per process: every patient page runs it.
+    return (select(IssuedDocument).where(IssuedDocument.patient_id == bindparam("patient_id"))
+            .order_by(IssuedDocument.issued_at.desc(), IssuedDocument.id.desc()))
 
 
 def issued_for_source(session: Session, kind: DocumentKind, source_id: str) -> list[IssuedDocument]:

@@ -7,6 +7,7 @@ import uuid
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from practitioner import audit
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner.errors import DomainError, DuplicateRecord, StaleRecord
@@ -83,9 +84,11 @@ def new():
 def detail(public_id: uuid.UUID):
     """The patient's page, which grows into their timeline."""
     patient = db.one_or_404(Patient.by_public_id(public_id))
-    services.record_view(db.session, patient, actor=current_user, ip_address=client_ip())
-    entries = timeline.entries_for(db.session, patient, clinical=current_user.can(Permission.VIEW_CLINICAL))
-    return render_template("patients/detail.html", patient=patient, archive_form=ArchiveForm(), timeline=entries)
+    # The view of the record and the row naming the photos the page shows (photos' section) are written together.
+    with audit.one_write_for_page(db.session):
+        services.record_view(db.session, patient, actor=current_user, ip_address=client_ip())
+        entries = timeline.entries_for(db.session, patient, clinical=current_user.can(Permission.VIEW_CLINICAL))
+        return render_template("patients/detail.html", patient=patient, archive_form=ArchiveForm(), timeline=entries)
 
 
 @bp.route("/<uuid:public_id>/edit", methods=["GET", "POST"])

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Iterable, Union
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from practitioner import audit
 from practitioner.clinical.screening import TREATMENT_AREAS
 from practitioner.clinical.vocabulary import ZONES, zone_label
 from practitioner.consultations.models import Consultation
 from practitioner.photos import imaging, services
+from practitioner.photos.compare import protocol_rows
 from practitioner.photos.consent import SIGNED, PhotoRefused, clinical_consent_for
 from practitioner.photos.models import CAPTURE_CHECKS, MOMENT_LABELS, VIEW_LABELS, VIEWS, Photo, PhotoProtocolView, ReviewVisit
 from practitioner.plans.models import TreatmentPlan
@@ -183,8 +184,8 @@ def visit_zones(session: Session, visit: Visit, fallback: list[str] | None = Non
 def protocol(session: Session) -> dict[str, tuple[str, ...]]:
     """The clinic's photo protocol: the views a complete set holds, per treatment area."""
     views: dict[str, list[str]] = {}
-    for row in session.scalars(select(PhotoProtocolView)):
-        views.setdefault(row.area, []).append(row.view)
+    for area, view in protocol_rows(session):
+        views.setdefault(area, []).append(view)
     return {area: tuple(v for v in VIEWS if v in found) for area, found in views.items()}
 
 
@@ -314,11 +315,16 @@ def create_review_visit(session: Session, patient: Patient, *, visit_date: date,
 
 
 def review_visits_of(session: Session, patient_id: int) -> list[ReviewVisit]:
-    """The patient's review visits, newest first, with their plans' zones (and nothing else loaded)."""
-    return list(session.scalars(select(ReviewVisit).where(ReviewVisit.patient_id == patient_id)
-                                .options(lazyload(ReviewVisit.patient), lazyload(ReviewVisit.created_by),
-                                         selectinload(ReviewVisit.plan).lazyload(TreatmentPlan.consultation))
-                                .order_by(ReviewVisit.visit_date.desc(), ReviewVisit.id.desc())))
+    """The patient's review visits, newest first, with their plans' zones (and nothing else loaded): one statement."""
+    return list(session.scalars(_REVIEW_VISITS, {"patient_id": patient_id}).unique())
+
+
+# Built once (every patient page asks it). The plan and its zones are joined in; the plan's own eager loads (its
+# consultation, that consultation's findings, its sessions and all theirs) were 18 more statements on a patient's page.
+_REVIEW_VISITS = (select(ReviewVisit).where(ReviewVisit.patient_id == bindparam("patient_id"))
+                  .options(lazyload("*"), joinedload(ReviewVisit.plan).lazyload("*"),
+                           joinedload(ReviewVisit.plan).joinedload(TreatmentPlan.zones))
+                  .order_by(ReviewVisit.visit_date.desc(), ReviewVisit.id.desc()))
 
 
 def record_view(session: Session, visit: Visit, *, actor: User, ip_address: str = "") -> None:

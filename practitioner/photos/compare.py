@@ -28,6 +28,7 @@ from practitioner.clinical.vocabulary import zone_label
 from practitioner.consents.models import Consent
 from practitioner.consultations.models import Consultation
 from practitioner.dates import day_month_year, short_date
+from practitioner.per_request import remembered
 from practitioner.photos.models import MOMENT_LABELS, VIEW_LABELS, VIEWS, Photo, PhotoProtocolView, ReviewVisit
 from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import SessionZone, TreatmentSession
@@ -155,10 +156,15 @@ _ZONE_ROWS = (
 _PROTOCOL_ROWS = select(PhotoProtocolView.area, PhotoProtocolView.view)
 
 
+def protocol_rows(session: Session) -> list[tuple[str, str]]:
+    """The clinic's photo protocol as (treatment area, view) rows: one statement, read once per page."""
+    return remembered("photo_protocol_rows", lambda: [(area, view) for area, view in session.execute(_PROTOCOL_ROWS)])
+
+
 def view_areas(session: Session) -> dict[str, frozenset[str]]:
     """For each view, the treatment areas whose protocol lists it (one statement)."""
     areas: dict[str, set[str]] = defaultdict(set)
-    for area, view in session.execute(_PROTOCOL_ROWS):
+    for area, view in protocol_rows(session):
         areas[view].add(area)
     return {view: frozenset(found) for view, found in areas.items()}
 
@@ -171,15 +177,21 @@ def _deepest(zones: list[tuple[str, Decimal]], wanted: frozenset[str]) -> tuple[
     return deepest, tuple(dict.fromkeys(zone_label(zone) for zone, depth in depths if depth == deepest))
 
 
-def patient_photos(session: Session, patient_id: int) -> list[PhotoCard]:
-    """Every photo of a patient, labelled, in date order: three statements whatever the number of photos."""
+def patient_photos(session: Session, patient_id: int, *, parameters: bool = True) -> list[PhotoCard]:
+    """Every photo of a patient, labelled, in date order: three statements whatever the number of photos.
+
+    `parameters=False`: without the deepest depth beside each session's photo (pages that do not print it, such
+    as the photo timeline): one statement.
+    """
     rows = session.execute(_PHOTO_ROWS, {"patient_id": patient_id}).all()
     zones: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
-    for session_id, zone, depth in session.execute(_ZONE_ROWS, {"patient_id": patient_id}):
-        zones[session_id].append((zone, depth))
-    areas = view_areas(session)
+    areas: dict[str, frozenset[str]] = {}
+    if parameters and any(row.session_id is not None for row in rows):
+        for session_id, zone, depth in session.execute(_ZONE_ROWS, {"patient_id": patient_id}):
+            zones[session_id].append((zone, depth))
+        areas = view_areas(session)
     # A session's parameters for one view (or close-up zone), worked out once for all the photos that share them.
-    parameters: dict[tuple[int, str, str | None], tuple[Decimal | None, tuple[str, ...]]] = {}
+    worked_out: dict[tuple[int, str, str | None], tuple[Decimal | None, tuple[str, ...]]] = {}
     cards = []
     for (public_id, view, zone, moment, session_id, consultation_id, width, height, thumb_width, thumb_height, sha256,
          captured_at, consultation_date, visit_date, review_plan_id, session_date, sequence, device_make, device_model,
@@ -187,10 +199,10 @@ def patient_photos(session: Session, patient_id: int) -> list[PhotoCard]:
         if session_id is not None:
             kind, day, visit = "session", session_date, f"Session {sequence} of {sessions_planned}"
             key = (session_id, view, zone)
-            if key not in parameters:
+            if key not in worked_out:
                 wanted = frozenset({zone}) if view == "close_up" else areas.get(view, frozenset())
-                parameters[key] = _deepest(zones.get(session_id, []), wanted)
-            depth, depth_zones = parameters[key]
+                worked_out[key] = _deepest(zones.get(session_id, []), wanted) if parameters else (None, ())
+            depth, depth_zones = worked_out[key]
             device = " ".join(part for part in (device_make, device_model) if part) or None
         elif visit_date is not None:
             kind, day, visit, depth, depth_zones, device, plan_id = "review", visit_date, "Review visit", None, (), None, review_plan_id

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from practitioner import audit
 from practitioner.consents.models import Consent
-from practitioner.consultations.models import Consultation
+from practitioner.consents.timeline import patient_consents
+from practitioner.consultations.timeline import patient_consultations
 from practitioner.dates import as_utc, short_date
 from practitioner.database import utcnow
 from practitioner.photos.models import CONSENT_SCOPE_LABELS, CONSENT_SCOPES, MarketingMark, Photo, PhotoConsentWithdrawal
@@ -127,19 +128,26 @@ class ConsentOverview:
 
 
 def overview(session: Session, patient_id: int) -> ConsentOverview:
-    """What the patient's page shows of photo consent, in two statements (three without a consent form)."""
-    latest_consultation = (select(Consultation.public_id).where(Consultation.patient_id == patient_id)
-                           .order_by(Consultation.consultation_date.desc(), Consultation.id.desc()).limit(1))
-    row = session.execute(select(Consent, latest_consultation.scalar_subquery()).where(Consent.patient_id == patient_id).options(lazyload("*"))
-                          .order_by(Consent.signed_at.desc(), Consent.id.desc()).limit(1)).first()
-    if row is None:  # no form: nothing was given, so nothing can have been withdrawn
-        form, history = None, []
-        consultation_id = session.scalar(latest_consultation)
-    else:
-        form, consultation_id = row[0], row[1]
-        history = list(session.scalars(select(PhotoConsentWithdrawal).where(PhotoConsentWithdrawal.patient_id == patient_id)
-                                       .order_by(PhotoConsentWithdrawal.withdrawn_at.desc(), PhotoConsentWithdrawal.id.desc())))
-    return ConsentOverview(_state(CLINICAL, form, history), _state(MARKETING, form, history), history, consultation_id)
+    """What the patient's page shows of photo consent: one statement (the withdrawals; none without a consent form).
+
+    The latest consent form and the latest consultation come from the page's own reads of the patient's consents
+    and consultations (the timeline lists them; per_request keeps them for the page), picked here in the order
+    the database would sort them.
+    """
+    forms = patient_consents(session, patient_id)
+    form = max(forms, key=lambda c: (as_utc(c.signed_at), c.id)) if forms else None
+    consultations = [c for c, _ in patient_consultations(session, patient_id)]
+    latest = max(consultations, key=lambda c: (c.consultation_date, c.id)) if consultations else None
+    # No form: nothing was given, so nothing can have been withdrawn.
+    history = list(session.scalars(_WITHDRAWALS, {"patient_id": patient_id})) if form is not None else []
+    return ConsentOverview(_state(CLINICAL, form, history), _state(MARKETING, form, history), history,
+                           latest.public_id if latest is not None else None)
+
+
+# Built once (every patient page with a consent form asks it), with who recorded each withdrawal joined in.
+_WITHDRAWALS = (select(PhotoConsentWithdrawal).where(PhotoConsentWithdrawal.patient_id == bindparam("patient_id"))
+                .options(joinedload(PhotoConsentWithdrawal.recorded_by).lazyload("*"))
+                .order_by(PhotoConsentWithdrawal.withdrawn_at.desc(), PhotoConsentWithdrawal.id.desc()))
 
 
 def _refusal(state: ConsentState) -> PhotoRefused:

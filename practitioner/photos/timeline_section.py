@@ -17,9 +17,8 @@ def patient_photo_timeline(record: object, **_: object) -> Markup | None:
     """On a patient's page, for practitioners: each view's first and latest photos, linking to the comparison."""
     if not isinstance(record, Patient) or not current_user.can(Permission.VIEW_CLINICAL):
         return None
-    cards = compare.patient_photos(db.session, record.id)
+    cards = compare.patient_photos(db.session, record.id, parameters=False)  # the summary prints no depths
     rows = timeline.rows(cards, per_view=timeline.SUMMARY_PER_VIEW)
-    if cards:
-        record_shown(record, "photo.timeline_view", [card for row in rows for card in row.photos])
+    named = record_shown(record, "photo.timeline_view", [card for row in rows for card in row.photos]) if cards else frozenset()
     return Markup(render_template("photos/_patient_timeline.html", patient=record, rows=rows, total=len(cards),  # nosec B704  # the output of an autoescaped template, not typed text
-                                  links=PhotoLinks(record)))
+                                  links=PhotoLinks(record, named)))

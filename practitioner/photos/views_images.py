@@ -15,7 +15,7 @@ from flask_login import current_user
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
 from practitioner.extensions import db
-from practitioner.photos import bp, imaging, services
+from practitioner.photos import bp, imaging, services, shown
 from practitioner.photos.models import Photo
 
 # A visit's protocol views may come in one form: a set of phone photos (3-6 MB each) fits with room to spare.
@@ -65,13 +65,18 @@ def _wants_download() -> bool:
 
 
 def _serve(public_id: uuid.UUID, part: str, *, download: bool) -> Response:
-    """One photo's image or thumbnail (each read alone from its column), its view or download audited."""
+    """One photo's image or thumbnail (each read alone from its column), its view or download audited.
+
+    A thumbnail fetched with the proof of the page that showed it (photos/shown.py) is covered by that page's
+    audit row, which names the photo: no row of its own. Without a valid proof, every fetch is audited.
+    """
     photo = db.one_or_404(Photo.by_public_id(public_id))
     read = services.image_bytes if part == "image" else services.thumbnail_bytes
     body = read(db.session, photo)
     if not body:
         abort(404)
-    services.record_view(db.session, photo, part=part, download=download, actor=current_user, ip_address=client_ip())
+    if not (part == "thumbnail" and shown.covers(request.args.get("shown"), current_user.id, str(photo.public_id))):
+        services.record_view(db.session, photo, part=part, download=download, actor=current_user, ip_address=client_ip())
     return _image_response(body, photo, part=part, download=download)
 
 
