@@ -210,7 +210,7 @@ def _summary_rows(draft: dict[str, Any]) -> list[dict[str, Any]]:
             items.append({"label": question.wording, "answer": shown, "missing": not answer.answer_code, "text": False})
         if topic.kind == "hopes":
             chosen = [questions.concern_label(code) for code in texts.get("concerns") or []]
-            items.append({"label": "What you would like to improve", "answer": ", ".join(chosen) or "None chosen",
+            items.append({"label": questions.CONCERNS_WORDING, "answer": ", ".join(chosen) or "None chosen",
                           "missing": False, "text": False})
         for field in topic.fields:
             items.append({"label": field.label, "answer": texts.get(field.key) or "Not given", "missing": False,

@@ -92,6 +92,14 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     "intake.accept_details": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
     "intake.signed": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "consultations.from_intake_new": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    # The patient's intake pages: open without an account, but only to a browser holding one intake (a tablet handed
+    # over, or a link whose date of birth was right: test_intake_patient_pages_need_the_intake_session). Without it,
+    # signed in or not, each is the same calm page (404), as is an unknown link.
+    "intake.open_link": {ANON: 404, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
+    "intake.welcome": {ANON: 404, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
+    "intake.screen": {ANON: 404, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
+    "intake.summary": {ANON: 404, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
+    "intake.done": {ANON: 404, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
 }
 
 # Which record's id each route's <uuid:public_id> takes (the patient's unless listed).
@@ -180,6 +188,7 @@ def _endpoints(app: Flask) -> list[tuple[str, str, set[str]]]:
 def _url(rule: str, endpoint: str, world: dict) -> str:
     url = rule.replace("<uuid:public_id>", world["ids"][ID_KIND.get(endpoint, "patient")])
     url = url.replace("<kind>", "aftercare").replace("<uuid:source_id>", world["ids"]["session"])
+    url = url.replace("<token>", "an-unknown-link-token-of-the-usual-length-000").replace("<slug>", "today")
     assert "<" not in url, f"no test value for a parameter of {rule}"
     return url
 
@@ -434,3 +443,29 @@ def test_an_id_that_names_no_record_answers_404(app, world, who):
         if status != 404:
             wrong[endpoint] = status
     assert not wrong, f"expected 404 for {who}: {wrong}"
+
+
+INTAKE_PATIENT_PAGES = {"intake.welcome": "/intake/welcome", "intake.screen": "/intake/questions/today", "intake.summary": "/intake/check"}
+
+
+@pytest.mark.parametrize("who", [ANON, RECEPTION])
+def test_intake_patient_pages_need_the_intake_session(app, world, who):
+    """The patient's pages answer (200, with the app's headers) to a browser holding an open intake, signed in or not,
+    and nothing else (the calm 404 of GET_MATRIX); a signed or withdrawn intake closes them again."""
+    from practitioner.intake import tablet
+    from tests.intake.factories import make_intake
+
+    patient = make_patient(actor=world["users"]["practitioner"])
+    intake = make_intake(patient, world["users"]["reception"], channel="link")
+    client = _client_as(app, world, who)
+    with client.session_transaction() as cookie:
+        cookie[tablet.ACCESS] = str(intake.public_id)
+    for endpoint, path in INTAKE_PATIENT_PAGES.items():
+        response = client.get(path)
+        assert response.status_code == OK, endpoint
+        assert response.headers["Cache-Control"] == "no-store" and response.headers["X-Robots-Tag"] == "noindex, nofollow", endpoint
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"], endpoint
+    withdrawn = db.session.get(type(intake), intake.id)  # each request ended the test's session: load it again
+    withdrawn.status, withdrawn.abandoned_at = "abandoned", withdrawn.created_at
+    db.session.commit()
+    assert {client.get(path).status_code for path in INTAKE_PATIENT_PAGES.values()} == {404}
