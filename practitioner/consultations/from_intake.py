@@ -62,6 +62,15 @@ class PatientSaid:
         return self.value is not None and self.value == self.question.no_answer
 
     @property
+    def form_value(self) -> str:
+        """The patient's answer as the form's radio value ("yes", "no", a choice's code; "" for Not sure)."""
+        if self.value is None:
+            return ""
+        if isinstance(self.value, bool):
+            return "yes" if self.value else "no"
+        return str(self.value)
+
+    @property
     def marker(self) -> str:
         """What the form shows beside the question: "Patient answered: Yes (about March 2026)"."""
         return f"Patient answered: {self.words}" + (f" ({self.when_text})" if self.when_text else "")
@@ -129,7 +138,10 @@ def confirmed_formdata(formdata: MultiDict, said: Mapping[str, PatientSaid]) -> 
                 data[question.name] = "no" if question.choices is None else str(question.no_answer)
     for given in said.values():
         question = given.question
-        if question.date_name and given.day is not None and data.get(question.date_name) == given.day.isoformat():
+        if question.date_name and given.day is not None and not data.get(question.name) and not data.get(question.date_name):
+            # Still unanswered (so the form comes back, and nothing is saved): the box keeps the patient's date to confirm.
+            data[question.date_name] = given.day.isoformat()
+        elif question.date_name and given.day is not None and data.get(question.date_name) == given.day.isoformat():
             answer = data.get(question.name)
             if answer and answer != ("yes" if question.choices is None else str(question.date_when)):
                 data.pop(question.date_name)
@@ -193,14 +205,9 @@ def intake_answers(session: Session, consultation: Consultation) -> list[dict[st
         if not row.corrected and row.patient_answer != NOT_SURE:
             continue
         question = next(q for q in QUESTIONS if q.name == row.question)
-        patient_words = "Not sure" if row.patient_answer == NOT_SURE else services._words(row.question, _code_of(question, row.patient_answer))
+        patient_words = "Not sure" if row.patient_answer == NOT_SURE else services._words(row.question, row.patient_answer)
         confirmed = services._words(row.question, row.confirmed_value or None)
         shown.append({"question": question.label, "patient": patient_words, "patient_when": row.patient_when,
                       "confirmed": confirmed, "confirmed_on": row.confirmed_date, "corrected": row.corrected,
                       "reason": row.reason, "by": row.changed_by.name, "at": row.changed_at})
     return shown
-
-
-def _code_of(question: Question, patient_code: str) -> str:
-    """The patient's answer code in the form the change history stores ("yes", "no", a choice's code)."""
-    return patient_code

@@ -185,3 +185,10 @@ def test_intake_answers_lock_with_the_consultation(as_practitioner, healthy):
             db.session.execute(sa.text("REPLACE INTO consultation_intake_answers SELECT * FROM consultation_intake_answers "
                                        "WHERE consultation_id = :id"), {"id": consultation.id})
         db.session.rollback()
+
+
+def test_the_patients_date_stays_in_its_box_while_the_answer_is_unconfirmed(as_practitioner, reception):
+    """The browser sends no hidden date box: when the form comes back, the patient's date is still there to confirm."""
+    intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True, answers=answer_set(had_neurotoxin=("yes", "2026-03")))
+    html = _post(as_practitioner, intake, {**ASSESSMENT}).get_data(as_text=True)
+    assert 'name="neurotoxin_on" type="date" value="2026-03-31"' in html

@@ -1,0 +1,138 @@
+"""From reception's tablet to the practitioner's screening result, on an 820x1180 tablet, driven by labels.
+
+Reception signs in and starts the intake on the tablet; the "patient" answers every screen by its labels
+and signs (the patient's own pages); the practitioner signs in, reviews the intake on the patient page,
+starts the consultation from it, resolves the Yes and Not sure answers one by one, confirms the No
+answers section by section, corrects one answer with a reason, and gets the screening result. Every
+staff page on the way passes axe-core; each is photographed at the tablet's size and at 1280x800.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from practitioner.auth.models import Role
+from practitioner.clinical.questions import QUESTIONS, SECTIONS
+from practitioner.extensions import db
+from practitioner.intake import questions
+from tests.browser.conftest import TABLET, LiveServer, shot_both_sizes
+from tests.browser.test_accessibility import axe_context, axe_violations
+from tests.browser.test_consent_flow import draw_signature
+from tests.browser.test_intake_patient import answer_screen
+from tests.conftest import PASSWORD, make_patient, make_user
+
+pytestmark = pytest.mark.browser
+
+RECEPTION_EMAIL = "reception@clinic.example"
+ASKED = {q.key for q in questions.QUESTIONS}
+
+
+def seed(server: LiveServer) -> str:
+    """Asha (phone on record differs from the one she will type) and a reception account; returns her public id."""
+    with server.app.app_context():
+        make_user(Role.RECEPTION, email=RECEPTION_EMAIL, name="Robin Reception")
+        patient = make_patient(given_name="Asha", family_name="Raman", date_of_birth=date(1988, 4, 2), fitzpatrick=3,
+                               phone="01632 960001")
+        public_id = str(patient.public_id)
+        db.session.remove()
+        return public_id
+
+
+def sign_in_as(page: Page, server: LiveServer, email: str) -> None:
+    """Staff sign-in through the form, by its labels."""
+    page.goto(server("/sign-in"))
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/patients/$"))
+
+
+def checked(page: Page, name: str) -> None:
+    """No axe violation, and the page's picture at both sizes."""
+    found = axe_violations(page)
+    assert not found, f"axe on {name}: {found}"
+    shot_both_sizes(page, f"intake-review-{name}")
+
+
+def question(page: Page, label: str):
+    """A screening question's group on the consultation form, by its words."""
+    return page.get_by_role("group", name=label, exact=True)
+
+
+def test_reception_starts_patient_signs_practitioner_reviews_corrects_and_screens(browser, live_server: LiveServer) -> None:
+    patient_id = seed(live_server)
+    context = axe_context(browser, dict(TABLET))
+    page = context.new_page()
+    try:
+        # Reception: the patient page's intake section, then the tablet handed over.
+        sign_in_as(page, live_server, RECEPTION_EMAIL)
+        page.goto(live_server(f"/patients/{patient_id}"))
+        expect(page.get_by_role("heading", name="Patient intake")).to_be_visible()
+        checked(page, "1-reception-patient-page")
+        page.get_by_role("button", name="Start intake on this tablet").click()
+        expect(page).to_have_url(re.compile(r"/intake/welcome$"))
+
+        # The patient: every screen by its labels, the summary, a drawn signature.
+        page.get_by_role("link", name="Start").click()
+        for topic in questions.TOPICS:
+            expect(page.get_by_role("heading", name=topic.title, level=1)).to_be_visible()
+            answer_screen(page, topic)
+            page.get_by_role("button", name="Next").click()
+        page.get_by_label(questions.DECLARATION).check()
+        draw_signature(page)
+        page.get_by_role("button", name="Send my answers").click()
+        expect(page.get_by_role("heading", name="Thank you", level=1)).to_be_visible()
+
+        # The practitioner: the waiting intake on the patient page, Yes and Not sure first.
+        sign_in_as(page, live_server, live_server.email)
+        page.goto(live_server(f"/patients/{patient_id}"))
+        expect(page.get_by_role("heading", name=re.compile("Intake waiting for review"))).to_be_visible()
+        answers = page.locator(".intake-answers__answer").all_inner_texts()
+        assert answers[:3] and all(a != "No" for a in answers[:3]), answers
+        expect(page.get_by_text("Phone: 07700 900123")).to_be_visible()  # offered, not yet written
+        checked(page, "2-practitioner-patient-page")
+
+        page.get_by_role("link", name="Start consultation from intake").click()
+        expect(page.get_by_role("heading", name="New consultation from the patient’s intake", level=1)).to_be_visible()
+        assert page.locator(".question input[type=radio]:checked").count() == 0, "a screening answer was chosen for the practitioner"
+        checked(page, "3-form-from-intake")
+
+        # Save with only the assessment: every screening question is still unanswered, listed by name.
+        page.get_by_label("Microneedling", exact=True).check()
+        page.get_by_label("Cheeks", exact=True).check()
+        page.get_by_role("button", name="Save and screen").click()
+        expect(page.get_by_role("heading", name=re.compile(r"Please correct \d+ things below"))).to_be_visible()
+        expect(page.locator(".error-summary").get_by_text("Smokes: Not answered", exact=False)).to_be_visible()
+
+        # The Yes and Not sure answers, one by one; one of them corrected with its reason.
+        question(page, "Smokes").get_by_label("No", exact=True).check()  # the patient was not sure
+        question(page, "Recent botulinum toxin").get_by_label("Yes", exact=True).check()
+        iso = question(page, "Isotretinoin (Roaccutane)")
+        iso.get_by_label("Never taken", exact=True).check()
+        reason = iso.get_by_label(re.compile("Why your answer differs"))
+        expect(reason).to_be_visible()  # shown once the answer differs from the patient's
+        expect(question(page, "Smokes").get_by_label(re.compile("Why your answer differs"))).to_have_count(0)  # Not sure: no correction
+        expect(question(page, "Keloid scars").get_by_label(re.compile("Why your answer differs"))).to_be_hidden()
+        reason.fill("Took lymecycline, not isotretinoin: checked her list.")
+        # The practitioner's own questions (an examination, a judgement).
+        for q in QUESTIONS:
+            if q.name not in ASKED:
+                question(page, q.label).get_by_label("No", exact=True).check()
+        # The patient's No answers, section by section, after going through them with her.
+        for key, title in SECTIONS.items():
+            box = page.get_by_label(re.compile(rf"I have gone through these answers with the patient \({title.lower()}\)"))
+            if box.count():
+                box.check()
+        page.get_by_role("button", name="Save and screen").click()
+
+        expect(page.get_by_text(re.compile("Consultation saved from the patient.s intake. Screening:"))).to_be_visible()
+        expect(page.locator(".verdict")).to_be_visible()
+        table = page.get_by_role("region", name="The patient’s intake, corrected or resolved")
+        expect(table.get_by_role("row", name=re.compile("Isotretinoin"))).to_contain_text("lymecycline")
+        checked(page, "4-consultation-result")
+    finally:
+        context.close()
