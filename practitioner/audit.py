@@ -27,6 +27,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, bindparam, insert, selec
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
+from practitioner import audit_head
 from practitioner.database import Base, insert_if_absent, reads_only, utcnow, write_step
 
 GENESIS_HASH = "0" * 64
@@ -284,6 +285,8 @@ def _append_rows(session: Session, rows: list[dict[str, Any]]) -> list[AuditEven
         chained.append(values)
     session.execute(_INSERT_EVENT, chained if len(chained) > 1 else chained[0])
     session.execute(_MOVE_HEAD, {"new_id": last_id, "new_hash": last_hash})
+    # Recorded outside the database once this transaction commits (practitioner/audit_head.py).
+    audit_head.note_append(session, last_id, last_hash, head.keyed_from_id)
     # A head this session loaded earlier (verify_chain's) must not keep the old values (expire_on_commit is off).
     loaded_head = session.identity_map.get(session.identity_key(AuditChainHead, 1))
     if loaded_head is not None:
@@ -294,7 +297,7 @@ def _append_rows(session: Session, rows: list[dict[str, Any]]) -> list[AuditEven
 
 _HEAD = AuditChainHead.__table__
 # Locking the head serialises appends (on SQLite the write lock is already held: BEGIN IMMEDIATE).
-_LOCKED_HEAD = select(_HEAD.c.last_event_id, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_LOCKED_HEAD = select(_HEAD.c.last_event_id, _HEAD.c.last_hash, _HEAD.c.keyed_from_id).where(_HEAD.c.id == 1).with_for_update()
 _INSERT_EVENT = insert(AuditEvent.__table__)
 _MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1)
               .values(last_event_id=bindparam("new_id"), last_hash=bindparam("new_hash")))

@@ -1,8 +1,9 @@
 """Everything signed, issued or audited, checked against what was sealed when it was made (`flask audit-verify`).
 
 The checks (docs/integrity.md): the audit chain (keyed, numbered without gaps, linked, its head in the
-database), the head recorded outside the database (instance/audit-head.json, so deleting the newest rows
-and moving the database's head back is found), every signed session and its addenda, every consent and
+database), the head recorded outside the database (instance/audit-head.json, moved forward after every
+audited write by practitioner/audit_head.py, so deleting the newest rows and moving the database's head
+back is found), every signed session and its addenda, every consent and
 every issued document against their SHA-256 and the audit row that sealed them, every signing or issuing
 audit row against a record that still exists, and every photo's bytes. This module sits above the
 features (like cli.py): no feature imports it.
@@ -11,19 +12,18 @@ features (like cli.py): no feature imports it.
 from __future__ import annotations
 
 import hmac
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from practitioner import audit
+from practitioner import audit, audit_head
 
-HEAD_FILE_NAME = "audit-head.json"
+HEAD_FILE_NAME = audit_head.HEAD_FILE_NAME
+head_file = audit_head.head_file
+read_head = audit_head.read_head
 
 
 @dataclass(frozen=True)
@@ -54,39 +54,10 @@ class Summary:
         return not self.findings
 
 
-def head_file() -> Path | None:
-    """Where the chain's head is recorded outside the database: AUDIT_HEAD_FILE, else next to the audit key in
-    instance/ (under tests only when a test names a file, so tests never share one)."""
-    config = current_app.config
-    if config.get("AUDIT_HEAD_FILE"):
-        return Path(config["AUDIT_HEAD_FILE"])
-    if config.get("TESTING"):
-        return None
-    return Path(current_app.instance_path) / HEAD_FILE_NAME
-
-
-def read_head(path: Path | None) -> dict | None:
-    """The head recorded by the last clean check, or None when there is none yet."""
-    if path is None or not path.exists():
-        return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"unreadable": True}
-    return value if isinstance(value, dict) else {"unreadable": True}
-
-
 def record_head(path: Path | None, report: audit.ChainReport) -> None:
-    """Write the newest row's number and hash (and where keying starts) outside the database, 0600, atomically."""
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        json.dump({"last_event_id": report.last_event_id, "last_hash": report.last_hash,
-                   "keyed_from_id": report.keyed_from_id}, out)
-    os.replace(temporary, path)
+    """Record a verified chain's head outside the database (only ever forward: audited writes move it too)."""
+    if path is not None:
+        audit_head.write_forward(path, report.last_event_id, report.last_hash, report.keyed_from_id)
 
 
 def _head_findings(session: Session, report: audit.ChainReport, recorded: dict | None) -> Iterator[Finding]:
@@ -179,6 +150,7 @@ def _photo_findings(session: Session, summary: Summary) -> Iterator[Finding]:
 
 def verify_all(session: Session, *, update_head: bool = True) -> Summary:
     """Run every check; when all pass, record the chain's head outside the database for the next run."""
+    audit_head.flush()  # this process's own newest rows first
     summary = Summary()
     findings = summary.findings
     report = audit.verify_chain(session)

@@ -669,6 +669,11 @@ def restore_command(file: Path, yes: bool, force: bool) -> None:
             f"Put the previous one back with: mv '{kept}' '{target}'")
     click.echo(f"Restored {target}: integrity ok, audit chain intact ({after.audit_rows:,} rows), "
                f"revision {after.alembic_revision}.")
+    from practitioner import audit_head  # the audit head outside the database was the replaced database's
+
+    head_aside = audit_head.set_aside(_utc_stamp())
+    if head_aside is not None:
+        click.echo(f"The audit head recorded outside the database (newer than the backup) is kept at {head_aside}.")
     if not plan.head:
         click.echo("The backup is from an older version: run `flask --app wsgi db upgrade` before starting the app.")
     click.echo("Start the app again.")

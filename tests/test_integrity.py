@@ -334,3 +334,99 @@ def test_the_audit_key_file_is_made_once_and_private(tmp_path):
 def test_a_chain_verified_with_another_key_is_broken(app, world):
     assert audit.verify_chain(db.session).intact
     assert not audit.verify_chain(db.session, key=b"another key").intact
+
+
+# -- 4. The head outside the database moves with every audited write, not only with audit-verify ----------------
+
+
+def _head_in_database() -> tuple[int, str]:
+    db.session.rollback()
+    return tuple(db.session.execute(text("SELECT last_event_id, last_hash FROM audit_chain_head")).one())
+
+
+def _until_recorded(path: Path, event_id: int, seconds: float = 5.0) -> None:
+    """Wait (without flushing) until the recorder's timer has written this head: the path production takes."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and json.loads(path.read_text()).get("last_event_id") == event_id:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the head outside the database did not reach row {event_id} within {seconds} s")
+
+
+def test_every_audited_write_moves_the_head_outside_the_database(app, client, world):
+    path = Path(app.config["AUDIT_HEAD_FILE"])
+    patient = world["patient"]
+    sign_in(client, world["practitioner"].email)  # an audited write, through a real request
+    last_id, last_hash = _head_in_database()
+    _until_recorded(path, last_id)  # by the process's timer, within AUDIT_HEAD_INTERVAL_SECONDS
+    assert json.loads(path.read_text()) == {"last_event_id": last_id, "last_hash": last_hash, "keyed_from_id": 1}
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    for _ in range(3):  # page views: each writes its audit row in its own short transaction
+        assert client.get(f"/patients/{patient.public_id}").status_code == 200
+    newest, _ = _head_in_database()
+    assert newest > last_id
+    _until_recorded(path, newest)
+    # The attack: the newest rows deleted and the database's head moved back, with no audit-verify run since.
+    keep = newest - 2
+    _drop_all_triggers()
+    with db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE id > :keep"), {"keep": keep})
+        kept = connection.execute(text("SELECT hash FROM audit_events WHERE id = :id"), {"id": keep}).scalar()
+        connection.execute(text("UPDATE audit_chain_head SET last_event_id = :id, last_hash = :h"), {"id": keep, "h": kept})
+    code, output = _verify(app)
+    assert code == 1 and f"rows {keep + 1} to {newest} are missing" in output and "recorded outside the database" in output
+
+
+def test_a_rolled_back_append_is_never_recorded_outside_the_database(app, world):
+    from practitioner import audit_head
+
+    path = Path(app.config["AUDIT_HEAD_FILE"])
+    audit_head.flush()
+    before = path.read_text()
+    audit.append(db.session, "test.rolled_back", actor_label="test")
+    db.session.flush()
+    db.session.rollback()
+    audit_head.flush()
+    assert path.read_text() == before
+    db.session.commit()  # a later commit with nothing appended records nothing either
+    audit_head.flush()
+    assert path.read_text() == before
+    assert _verify(app)[0] == 0
+
+
+def test_the_head_outside_the_database_only_moves_forward(tmp_path):
+    from practitioner import audit_head
+
+    path = tmp_path / "audit-head.json"
+    assert audit_head.write_forward(path, 10, "a" * 64, 1)
+    assert not audit_head.write_forward(path, 9, "b" * 64, 1), "an older head never replaces a newer one"
+    assert not audit_head.write_forward(path, 10, "c" * 64, 1)
+    assert json.loads(path.read_text()) == {"last_event_id": 10, "last_hash": "a" * 64, "keyed_from_id": 1}
+    assert audit_head.write_forward(path, 11, "d" * 64, 1) and json.loads(path.read_text())["last_event_id"] == 11
+
+
+def _write_heads(path: str, ids: list[int]) -> None:
+    from practitioner import audit_head
+
+    for event_id in ids:
+        audit_head.write_forward(Path(path), event_id, f"{event_id:064d}", 1)
+
+
+def test_worker_processes_writing_at_once_leave_the_newest_head(tmp_path):
+    """Four processes record heads interleaved (as gunicorn workers committing in turn): the file ends at the
+    highest, and is whole JSON throughout."""
+    import multiprocessing
+
+    path = str(tmp_path / "audit-head.json")
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_write_heads, args=(path, list(range(start, 100, 4)))) for start in range(1, 5)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert all(worker.exitcode == 0 for worker in workers)
+    assert json.loads(Path(path).read_text())["last_event_id"] == 99
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit-head.json", "audit-head.json.lock"]

@@ -394,6 +394,19 @@ def test_restore_asks_first_and_stops_on_no(small_backup, current):
     assert scalar(path, "SELECT count(*) FROM patients") == 30
 
 
+def test_restore_sets_the_newer_audit_head_aside(small_backup, current, tmp_path):
+    """The head recorded outside the database is the replaced database's: kept beside, so the restored one verifies."""
+    live, path = current
+    head = tmp_path / "live" / "audit-head.json"
+    live.config["AUDIT_HEAD_FILE"] = str(head)
+    head.write_text(json.dumps({"last_event_id": 10**6, "last_hash": "f" * 64, "keyed_from_id": 1}))
+    result = invoke(live, "restore", str(small_backup), "--yes")
+    assert result.exit_code == 0 and "The audit head recorded outside the database" in result.output, result.output
+    assert not head.exists() and len(list(head.parent.glob("audit-head.json.before-restore-*"))) == 1
+    verified = invoke(live, "audit-verify")
+    assert verified.exit_code == 0, verified.output
+
+
 def test_restore_refuses_a_missing_file(current, tmp_path):
     live, path = current
     digest = sha256(path)
