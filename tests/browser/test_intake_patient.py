@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from datetime import date
 
 import pytest
@@ -18,10 +19,12 @@ from playwright.sync_api import Page, expect
 from practitioner.auth.models import User
 from practitioner.extensions import db
 from practitioner.intake import questions
+from practitioner.patients.models import Patient
 from tests.browser.conftest import TABLET, LiveServer, shot_both_sizes, sign_in
 from tests.browser.test_accessibility import axe_context, axe_violations
 from tests.browser.test_consent_flow import draw_signature
 from tests.conftest import make_patient
+from tests.intake.factories import make_intake
 
 pytestmark = pytest.mark.browser
 
@@ -166,5 +169,38 @@ def test_patient_fills_the_intake_on_a_locked_tablet(browser, live_server: LiveS
         expect(page).to_have_url(re.compile(r"/sign-in"))
         print(f"\nintake on the tablet: the patient's time {watch.total:.1f} s for {len(questions.QUESTIONS)} questions "
               f"on {len(questions.TOPICS)} screens, the summary and the signature")
+    finally:
+        context.close()
+
+
+def test_patient_opens_a_link_with_the_date_of_birth(browser, live_server: LiveServer) -> None:
+    """By link on the patient's own device: a dead link's calm page, the date of birth (a wrong one refused calmly), then hello."""
+    patient_id = seed_patient(live_server)
+    with live_server.app.app_context():
+        author = db.session.scalars(db.select(User).where(User.email == live_server.email)).one()
+        patient = db.session.scalars(Patient.by_public_id(uuid.UUID(patient_id))).one()
+        intake = make_intake(patient, author, channel="link", verified=False)
+        link, intake_id = f"/intake/{intake.token}", str(intake.public_id)
+    context = axe_context(browser, dict(TABLET))
+    page = context.new_page()
+    try:
+        page.goto(live_server("/intake/" + "z" * 43))
+        expect(page.get_by_role("heading", name="This link no longer works", level=1)).to_be_visible()
+        check_screen(page, "link-0-not-working")
+        page.goto(live_server(link))
+        expect(page.get_by_role("heading", name="Before we start", level=1)).to_be_visible()
+        assert page.get_by_text("Asha").count() == 0
+        check_screen(page, "link-1-date-of-birth")
+        dob = page.get_by_role("group", name="Your date of birth")
+        dob.get_by_label("Day", exact=True).fill("3")
+        dob.get_by_label("Month", exact=True).fill("4")
+        dob.get_by_label("Year", exact=True).fill("1988")
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("heading", name="That date of birth does not match")).to_be_visible()
+        check_screen(page, "link-2-wrong-date")
+        dob.get_by_label("Day", exact=True).fill("2")
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("heading", name="Hello, Asha", level=1)).to_be_visible()
+        assert patient_id not in page.url and intake_id not in page.content()
     finally:
         context.close()

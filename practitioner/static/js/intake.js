@@ -20,6 +20,15 @@
     var form = document.querySelector("form[data-intake-form]");
     if (!form) { return; }
     sync(form);
-    form.addEventListener("change", function () { sync(form); });
+    form.addEventListener("change", function (event) {
+      sync(form);
+      // A question asked for again is answered now: its own message goes (a date's message stays until Next).
+      var question = event.target.closest(".intake-question--error");
+      if (question && event.target.type === "radio" && !question.querySelector(".intake-when--error")) {
+        question.classList.remove("intake-question--error");
+        question.querySelectorAll(":scope > .error").forEach(function (message) { message.hidden = true; });
+        question.querySelectorAll("input[aria-invalid]").forEach(function (input) { input.removeAttribute("aria-invalid"); });
+      }
+    });
   });
 })();
