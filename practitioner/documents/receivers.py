@@ -85,14 +85,15 @@ def documents_box(record: Any, **_: Any) -> signals.DocumentsBox | None:
         issued = [d for kind in sorted(declared.kind for declared in made)
                   for d in services.issued_for_source(db.session, kind, str(record.public_id))]
         empty = "Nothing issued from this record yet."
-    # Every kind made from this kind of record (the catalogue says), offered to issue once it is ready.
+    # Every kind made from this kind of record (the catalogue says), offered to issue once it is ready: what each
+    # kind offers (its document, or the export's volumes: DocumentType.offers).
     actions = tuple(
         signals.DocumentAction(
-            label=_PREVIEW_NAMES.get(declared.kind, declared.label), issue_label=declared.issue_label,
-            preview_url=url_for("documents.preview", kind=declared.kind.value, source_id=record.public_id),
-            issue_url=url_for("documents.issue", kind=declared.kind.value, source_id=record.public_id)
+            label=_PREVIEW_NAMES.get(declared.kind, offer.label), issue_label=offer.issue_label,
+            preview_url=url_for("documents.preview", kind=declared.kind.value, source_id=offer.source_id),
+            issue_url=url_for("documents.issue", kind=declared.kind.value, source_id=offer.source_id)
             if declared.missing(record) is None else None)
-        for declared in made)
+        for declared in made for offer in declared.offers(db.session, record))
     return signals.DocumentsBox(anchor=str(record.public_id), empty=empty,
                                 issued=tuple(_entry(d) for d in issued), actions=actions,
                                 jobs=_job_states(record, made))
@@ -101,11 +102,11 @@ def documents_box(record: Any, **_: Any) -> signals.DocumentsBox | None:
 def _job_states(record: Any, made: list[Any]) -> tuple[signals.DocumentJobState, ...]:
     """What the background jobs of this record's documents are doing: preparing, failed (with Try again), or done."""
     states = []
-    for declared in made:
-        job = jobs.latest_for(db.session, declared.kind, str(record.public_id))
+    for declared, offer in ((declared, offer) for declared in made for offer in declared.offers(db.session, record)):
+        job = jobs.latest_for(db.session, declared.kind, str(offer.source_id))
         if job is None:
             continue
-        label = declared.label
+        label = offer.label
         if job.state is JobState.DONE:
             if job.finished_at is None or job.finished_at < utcnow() - DONE_SHOWN_FOR:
                 continue  # long done: the Documents list says it

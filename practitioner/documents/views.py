@@ -36,7 +36,7 @@ def pdf_response(body: bytes, filename: str) -> Response:
 # The page of each kind of record documents are made from: where a refusal sends the person back to
 # (never the Referer, which may be another site), and where a job's "Try again" returns.
 RECORD_PAGES = {"Patient": "patients.detail", "Consultation": "consultations.detail", "TreatmentPlan": "plans.detail",
-                "Consent": "consents.detail", "TreatmentSession": "treatments.detail"}
+                "Consent": "consents.detail", "TreatmentSession": "treatments.detail", "PatientIntake": "intake.signed"}
 
 
 def record_page(document_kind: DocumentKind, source_id: uuid.UUID | str) -> str:
@@ -44,6 +44,7 @@ def record_page(document_kind: DocumentKind, source_id: uuid.UUID | str) -> str:
     endpoint = RECORD_PAGES.get(document_kind.document_type.source.__name__)
     if endpoint is None:
         return url_for("patients.list")
+    source_id = document_kind.document_type.page_record(db.session, source_id)  # a plan's export volume: the patient
     return url_for(endpoint, public_id=source_id) + f"#docs-title-{source_id}"
 
 

@@ -81,6 +81,19 @@ class DocumentSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Offer:
+    """One document a record's Documents box offers to preview and issue, made from the source with `source_id`.
+
+    A kind offers the document made from the record itself; the patient record export offers one per volume
+    when the record is too large for one (practitioner/documents/kinds/patient_export.py).
+    """
+
+    label: str
+    issue_label: str
+    source_id: uuid.UUID
+
+
 def always_ready(record: Any) -> str | None:
     """The readiness check of a kind that any record of its source can make: nothing is missing."""
     return None
@@ -123,6 +136,14 @@ class DocumentType:
     def issued_phrase(self) -> str:
         """How the timeline and the Documents list say what happened to an issued copy."""
         return "given to the patient" if self.for_patient else "saved to the clinic file"
+
+    def offers(self, session: Session, record: Any) -> tuple[Offer, ...]:
+        """What this kind offers in the Documents box of `record` (one of its source): the document made from it."""
+        return (Offer(self.label, self.issue_label, record.public_id),)
+
+    def page_record(self, session: Session, source_id: uuid.UUID | str) -> uuid.UUID | str:
+        """The public id of the record whose page offers the document made from `source_id`: the source itself."""
+        return source_id
 
     def load(self, session: Session, public_id: uuid.UUID) -> Any:
         """The source record with this public id, or SourceNotFound."""
