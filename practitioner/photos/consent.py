@@ -136,7 +136,7 @@ def overview(session: Session, patient_id: int) -> ConsentOverview:
     """
     forms = patient_consents(session, patient_id)
     form = max(forms, key=lambda c: (as_utc(c.signed_at), c.id)) if forms else None
-    consultations = [c for c, _ in patient_consultations(session, patient_id)]
+    consultations = patient_consultations(session, patient_id)
     latest = max(consultations, key=lambda c: (c.consultation_date, c.id)) if consultations else None
     # No form: nothing was given, so nothing can have been withdrawn.
     history = list(session.scalars(_WITHDRAWALS, {"patient_id": patient_id})) if form is not None else []
