@@ -23,7 +23,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, object_session
 
 from practitioner.consents.models import Consent
@@ -44,6 +44,7 @@ from practitioner.documents.kinds._types import DocumentSpec, DocumentType, Offe
 from practitioner.documents.kinds import aftercare as aftercare_kind
 from practitioner.documents.models import IssuedDocument
 from practitioner.patients.models import Patient
+from practitioner.per_request import remembered
 from practitioner.photos.export import export_image_sources, export_photos
 from practitioner.photos.models import ReviewVisit
 from practitioner.plans.models import TreatmentPlan
@@ -89,15 +90,30 @@ class Volume:
 
 
 def volumes(session: Session, patient: Patient) -> list[Volume]:
-    """The volumes a patient's export is issued in; empty when the record fits one export (one plan, or few sessions)."""
-    plans = session.execute(select(TreatmentPlan.public_id, TreatmentPlan.first_session_on, TreatmentPlan.modality)
-                            .where(TreatmentPlan.patient_id == patient.id)
-                            .order_by(TreatmentPlan.first_session_on, TreatmentPlan.id)).all()
-    if len(plans) < 2:
+    """The volumes a patient's export is issued in; empty when the record fits one export (one plan, or few sessions).
+
+    One statement, asked once per page (the patient's Documents box asks it for its offers and their jobs).
+    """
+    return remembered(("export_volumes", patient.id), lambda: _volumes(session, patient))
+
+
+# Built once (every patient page asks it): the patient's plans, each row with the patient's count of sessions.
+_PLANS_AND_SESSIONS = (
+    select(TreatmentPlan.public_id, TreatmentPlan.first_session_on, TreatmentPlan.modality,
+           select(func.count()).select_from(TreatmentSession).where(TreatmentSession.patient_id == bindparam("patient_id"))
+           .scalar_subquery().label("sessions"))
+    .where(TreatmentPlan.patient_id == bindparam("patient_id"))
+    .order_by(TreatmentPlan.first_session_on, TreatmentPlan.id)
+)
+
+
+def _volumes(session: Session, patient: Patient) -> list[Volume]:
+    rows = session.execute(_PLANS_AND_SESSIONS, {"patient_id": patient.id}).all()
+    if len(rows) < 2:
         return []
-    sessions = session.scalar(select(func.count()).select_from(TreatmentSession).where(TreatmentSession.patient_id == patient.id))
-    if (sessions or 0) <= SESSIONS_PER_VOLUME:
+    if (rows[0].sessions or 0) <= SESSIONS_PER_VOLUME:
         return []
+    plans = [(plan_id, first, modality) for plan_id, first, modality, _ in rows]
     count = len(plans) + 1
     return [Volume(1, count, None, 0, "your details, consultations, signed consents, the photographs taken outside a "
                                       "treatment plan, and the documents issued to you"),
