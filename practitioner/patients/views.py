@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Callable
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -52,7 +53,14 @@ def list():  # noqa: A001 - the endpoint is patients.list by convention
     statement, values, understood = services.search_query(form.q.data or "", include_archived=bool(form.archived.data))
     page = services.patient_page(db.session, statement, values=values, per_page=current_app.config["PATIENTS_PER_PAGE"],
                                  page=page_number(request.args))
-    return render_template("patients/list.html", form=form, page=page, understood=understood)
+    return render_template("patients/list.html", form=form, page=page, understood=understood, detail_url=_detail_url())
+
+
+def _detail_url() -> Callable[[uuid.UUID], str]:
+    """A patient's page address, the route built once per list (a url_for per row cost more than the row's own printing)."""
+    sample = uuid.UUID(int=0)
+    head, tail = url_for("patients.detail", public_id=sample).split(str(sample))
+    return lambda public_id: f"{head}{public_id}{tail}"
 
 
 @bp.route("/new", methods=["GET", "POST"])
