@@ -8,9 +8,12 @@ import uuid
 import segno
 from flask import flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from practitioner.auth.access import client_ip, require
 from practitioner.auth.models import Permission
+from practitioner.clinical.screening import CONCERN_LABELS
+from practitioner.database import utcnow
 from practitioner.errors import DomainError
 from practitioner.extensions import db
 from practitioner.intake import bp, sections, services, tablet
@@ -27,9 +30,10 @@ def _patient_page(patient: Patient):
     return redirect(url_for("patients.detail", public_id=patient.public_id) + "#intake-title", 303)
 
 
-def qr_svg(url: str) -> str:
+def qr_svg(url: str) -> Markup:
     """The link as a QR code, drawn here as inline SVG (nothing is fetched from anywhere)."""
-    return segno.make(url, error="m").svg_inline(scale=4, border=4, dark="#000", light="#fff", omitsize=False)
+    svg = segno.make(url, error="m").svg_inline(scale=4, border=4, dark="#000", light="#fff", omitsize=False)
+    return Markup(svg)  # nosec B704  # segno's SVG holds only drawn modules, no text from the URL
 
 
 @bp.post("/patients/<uuid:public_id>/intake/tablet")
@@ -39,6 +43,17 @@ def start_tablet(public_id: uuid.UUID):
     patient = db.one_or_404(Patient.by_public_id(public_id))
     intake = services.start_tablet(patient, current_user, client_ip())
     commit_request()
+    return redirect(tablet.hand_over(intake), 303)
+
+
+@bp.post("/intakes/<uuid:public_id>/tablet")
+@require(Permission.START_INTAKE)
+def resume_tablet(public_id: uuid.UUID):
+    """Hand the tablet back for an open tablet intake (staff signed in meanwhile): the answers so far are still there."""
+    intake = db.one_or_404(PatientIntake.by_public_id(public_id))
+    if intake.channel != "tablet" or not intake.is_open(utcnow()):
+        flash("This intake can no longer be answered on the tablet. Start a new one if the patient still needs it.", "warning")
+        return _patient_page(intake.patient)
     return redirect(tablet.hand_over(intake), 303)
 
 
@@ -85,7 +100,8 @@ def signed(public_id: uuid.UUID):
     signature = base64.b64encode(intake.signature_png or b"").decode("ascii")
     return render_template("intake/staff/signed.html", intake=intake, patient=intake.patient, signature=signature,
                            answers=sections.answers_in_words(intake), details=intake.answers.get("details") or {},
-                           hopes=intake.answers.get("hopes") or {}, reviewed_by=intake.reviewed_by)
+                           hopes=intake.answers.get("hopes") or {}, reviewed_by=intake.reviewed_by,
+                           concerns=[CONCERN_LABELS.get(code, code) for code in (intake.answers.get("hopes") or {}).get("concerns") or []])
 
 
 @bp.post("/intakes/<uuid:public_id>/details")

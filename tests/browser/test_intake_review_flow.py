@@ -136,3 +136,49 @@ def test_reception_starts_patient_signs_practitioner_reviews_corrects_and_screen
         checked(page, "4-consultation-result")
     finally:
         context.close()
+
+
+def test_link_page_and_signed_intake_page(browser, live_server: LiveServer) -> None:
+    """The link shown once with its QR code (copy, print), withdrawn from the patient page; the signed intake in full."""
+    from practitioner.auth.models import User
+    from tests.intake.factories import answer_set, make_intake
+
+    patient_id = seed(live_server)
+    with live_server.app.app_context():
+        patient = db.session.scalars(db.select(__import__("practitioner.patients.models", fromlist=["Patient"]).Patient)).one()
+        reception = db.session.scalars(db.select(User).where(User.email == RECEPTION_EMAIL)).one()
+        intake = make_intake(patient, reception, submitted=True, answers=answer_set(smoker="not_sure", had_neurotoxin=("yes", "2026-09")))
+        signed_id = str(intake.public_id)
+        db.session.remove()
+    context = axe_context(browser, dict(TABLET))
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    try:
+        sign_in_as(page, live_server, RECEPTION_EMAIL)
+        page.goto(live_server(f"/patients/{patient_id}"))
+        page.get_by_role("button", name="Create a link for the patient").click()
+        expect(page.get_by_role("heading", name="Give this link to the patient")).to_be_visible()
+        link = page.get_by_label("Link for the patient").input_value()
+        assert re.fullmatch(re.escape(live_server.url) + r"/intake/[A-Za-z0-9_-]{43}", link), link
+        assert page.get_by_role("img", name="QR code of the patient's intake link").locator("svg").count() == 1
+        page.get_by_role("button", name="Copy the link").click()
+        expect(page.get_by_text("Link copied.")).to_be_visible()
+        checked(page, "5-link")
+        page.get_by_role("link", name="Back to the patient").click()
+        expect(page.get_by_text(re.compile(r"By link, started .*; works until"))).to_be_visible()
+        assert link not in page.content()
+        checked(page, "6-reception-open-link")
+        page.get_by_role("button", name="Withdraw link").click()
+        expect(page.get_by_text("Intake withdrawn")).to_be_visible()
+        page.goto(link)
+        expect(page.get_by_role("heading", level=1)).not_to_have_text(re.compile("Hello"))  # the calm page
+        page.goto(live_server("/patients/"))
+        page.get_by_role("button", name="Sign out").click()
+
+        sign_in_as(page, live_server, live_server.email)
+        page.goto(live_server(f"/intakes/{signed_id}"))
+        expect(page.get_by_role("heading", name="Signed intake", level=1)).to_be_visible()
+        expect(page.get_by_role("img", name="The patient's drawn signature")).to_be_visible()
+        checked(page, "7-signed-intake")
+    finally:
+        context.close()
