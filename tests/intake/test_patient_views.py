@@ -235,6 +235,25 @@ def test_staff_signing_in_ends_the_lock_and_abandons_nothing(client, asha, recep
     assert reload(intake).status == "open"  # still there to hand back
 
 
+def test_staff_hand_the_tablet_back_to_the_same_intake(client, asha, reception):
+    intake = make_intake(asha, reception, answers={"questions": {"pregnant": {"answer": "no", "when": None, "estimate": False}}})
+    holding(client, intake, locked=True)
+    assert sign_in(client, reception.email).status_code == 303
+    page = client.get(f"/patients/{asha.public_id}").get_data(as_text=True)
+    assert f'action="/intakes/{intake.public_id}/tablet"' in page and "Hand the tablet back" in page
+    response = client.post(f"/intakes/{intake.public_id}/tablet", data={"csrf_token": form_token(page)})
+    assert response.status_code == 303 and response.headers["Location"] == "/intake/welcome"
+    assert client.get("/patients/").headers["Location"] == "/intake/welcome"  # locked again, signed out
+    chosen = re.findall(r'<input[^>]*name="pregnant"[^>]*>', client.get("/intake/questions/today").get_data(as_text=True))
+    assert [tag for tag in chosen if "checked" in tag and 'value="no"' in tag]  # the answer saved before is still there
+    # A link's intake, or one no longer open, is not handed to a tablet.
+    link = make_intake(asha, reception, channel="link")
+    assert sign_in(client, reception.email).status_code == 303
+    refused = client.post(f"/intakes/{link.public_id}/tablet", data={"csrf_token": token(client, "/patients/")})
+    assert refused.headers["Location"].startswith(f"/patients/{asha.public_id}")
+    assert client.get("/patients/").status_code == 200  # not locked
+
+
 def test_a_closed_intake_on_a_locked_tablet_asks_for_the_tablet_back(client, asha, reception):
     intake = make_intake(asha, reception)
     holding(client, intake, locked=True)

@@ -95,6 +95,7 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     # The patient's intake pages: open without an account, but only to a browser holding one intake (a tablet handed
     # over, or a link whose date of birth was right: test_intake_patient_pages_need_the_intake_session). Without it,
     # signed in or not, each is the same calm page (404), as is an unknown link.
+    "intake.resume_tablet": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
     "intake.open_link": {ANON: 404, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
     "intake.welcome": {ANON: 404, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
     "intake.screen": {ANON: 404, RECEPTION: 404, PRACTITIONER: 404, ADMIN: 404},
@@ -133,6 +134,7 @@ ID_KIND = {
     "photos.mark_marketing": "photo",
     "photos.unmark_marketing": "photo",
     "intake.withdraw": "intake",
+    "intake.resume_tablet": "intake",
     "intake.accept_details": "intake",
     "intake.signed": "intake",
     "consultations.from_intake_new": "intake",
@@ -171,6 +173,7 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "intake.start_tablet": {ADMIN},
     "intake.create_link": {ADMIN},
     "intake.withdraw": {ADMIN},
+    "intake.resume_tablet": {ADMIN},
     "intake.accept_details": {ADMIN},
     "consultations.from_intake_new": {RECEPTION, ADMIN},
 }
