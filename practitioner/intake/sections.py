@@ -12,6 +12,7 @@ from flask import render_template
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import and_, or_, select
+from wtforms.validators import StopValidation, ValidationError
 
 from practitioner.auth.models import Permission
 from practitioner.database import utcnow
@@ -19,6 +20,7 @@ from practitioner.extensions import db
 from practitioner.intake import mapping
 from practitioner.intake.models import PatientIntake
 from practitioner.intake.questions import QUESTIONS
+from practitioner.patients.forms import PatientForm
 from practitioner.patients.models import Patient
 
 #: The details the patient typed that may be offered as changes to the record, with their labels.
@@ -35,6 +37,37 @@ class DetailChange:
     label: str
     old: str
     new: str
+    fits: bool = True  # passes the patient form's own checks for that field (else shown, not offered)
+
+
+class _Probe:
+    """The least of a WTForms field that the patient form's validators read, holding one value."""
+
+    def __init__(self, value: str) -> None:
+        self.data = value
+        self.raw_data = [value]
+        self.errors: list[str] = []
+
+    def gettext(self, text: str) -> str:
+        """No translation."""
+        return text
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """No translation."""
+        return singular if n == 1 else plural
+
+
+def fits_the_record(name: str, value: str) -> bool:
+    """Whether the patient form would take `value` for this field (its own validators: length, phone, email)."""
+    probe = _Probe(value)
+    for validator in getattr(PatientForm, name).kwargs.get("validators", []):
+        try:
+            validator(None, probe)
+        except StopValidation:
+            return True
+        except ValidationError:
+            return False
+    return True
 
 
 def open_and_waiting(patient_id: int) -> list[PatientIntake]:
@@ -55,7 +88,7 @@ def detail_changes(intake: PatientIntake, patient: Patient) -> list[DetailChange
         new = str(details.get(name) or "").strip()
         old = str(getattr(patient, name) or "")
         if new and new != old.strip():
-            changes.append(DetailChange(name, label, old, new))
+            changes.append(DetailChange(name, label, old, new, fits_the_record(name, new)))
     return changes
 
 

@@ -110,7 +110,8 @@ def accept_details(public_id: uuid.UUID):
     """Copy the ticked details the patient typed into the record, through the patients' own service (audited there)."""
     intake = db.one_or_404(PatientIntake.by_public_id(public_id))
     patient = intake.patient
-    changes = {change.field: change for change in sections.detail_changes(intake, patient)} if intake.status == "submitted" else {}
+    offered = sections.detail_changes(intake, patient) if intake.status == "submitted" else []
+    changes = {change.field: change for change in offered if change.fits}
     form = AcceptDetailsForm()
     form.accept.choices = [(name, change.label) for name, change in changes.items()]
     if not form.validate_on_submit() or not form.accept.data:

@@ -165,3 +165,14 @@ def test_patient_page_section_is_one_statement(request, who, reception):
         event.remove(db.engine, "before_cursor_execute", count)
     assert "Intake waiting for review" in html and "Withdraw link" in html
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements
+
+
+def test_a_detail_the_record_would_refuse_is_shown_but_not_offered(as_reception, reception):
+    patient = make_patient(phone="01234 567890")
+    intake = make_intake(patient, reception, submitted=True, answers=answer_set(details={"phone": "call me maybe", "email": "not-an-address"}))
+    html = _page(as_reception, patient)
+    assert "call me maybe" in html and "not in a form the record takes" in html
+    assert 'value="phone"' not in html and 'value="email"' not in html
+    post_form(as_reception, f"/intakes/{intake.public_id}/details", {"accept": ["phone", "email"]}, page=f"/patients/{patient.public_id}")
+    db.session.expire_all()
+    assert db.session.get(Patient, patient.id).phone == "01234 567890"
