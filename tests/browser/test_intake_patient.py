@@ -154,6 +154,10 @@ def test_patient_fills_the_intake_on_a_locked_tablet(browser, live_server: LiveS
         expect(page.get_by_text("Yes, but I have stopped, about March 2025")).to_be_visible()
         expect(page.get_by_text("Yes, 14 September 2026")).to_be_visible()
         check_screen(page, f"{len(questions.TOPICS) + 1}-summary")
+        # Sent with neither the tick nor a signature: both are asked for (422), nothing is signed.
+        page.get_by_role("button", name="Send my answers").click()
+        expect(page.get_by_text("Tick the box to confirm your answers are true").first).to_be_visible()
+        check_screen(page, f"{len(questions.TOPICS) + 1}-summary-errors")
         watch.start()
         page.get_by_label(questions.DECLARATION).check()
         draw_signature(page)

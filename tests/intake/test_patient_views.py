@@ -435,6 +435,7 @@ def test_signing_needs_the_declaration_and_a_drawing(client, asha, reception):
     html = neither.get_data(as_text=True)
     assert neither.status_code == 422
     assert "Tick the box to confirm your answers are true" in html and "Sign in the box" in html
+    assert "Before you send, please check these" in html and 'href="#declaration"' in html and 'href="#signature"' in html
     blank = client.post("/intake/check", data={"csrf_token": tok, "declaration": "y", "signature": "data:image/png;base64,AAAA"})
     assert blank.status_code == 422 and 'id="signature-error"' in blank.get_data(as_text=True)
     assert reload(intake).status == "open"
