@@ -138,3 +138,5 @@ Technique = Literal["glide", "stamp", "cross_hatch"]
 TECHNIQUES: Final[tuple[Technique, ...]] = get_args(Technique)
 # How the needles move over a zone (docs/session-record.md, zones treated): a plan may name one per zone.
 TECHNIQUE_LABELS: Final[dict[str, str]] = {"glide": "Glide", "stamp": "Stamp", "cross_hatch": "Cross-hatch"}
+# How a patient intake reaches the patient (practitioner/intake/models.py CHANNELS), as the patient page lists open ones.
+INTAKE_CHANNEL_LABELS: Final[dict[str, str]] = {"tablet": "On the clinic's tablet", "link": "By link"}

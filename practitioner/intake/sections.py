@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select
 from wtforms.validators import StopValidation, ValidationError
 
 from practitioner.auth.models import Permission
+from practitioner.clinical.vocabulary import INTAKE_CHANNEL_LABELS
 from practitioner.database import utcnow
 from practitioner.extensions import db
 from practitioner.intake import mapping
@@ -26,7 +27,6 @@ from practitioner.patients.models import Patient
 #: The details the patient typed that may be offered as changes to the record, with their labels.
 DETAIL_FIELDS = {"phone": "Phone", "email": "Email", "address": "Address", "gp_name": "GP or physician", "gp_practice": "GP practice"}
 WORDING = {question.key: question.wording for question in QUESTIONS}
-CHANNEL_LABELS = {"tablet": "On the clinic's tablet", "link": "By link"}
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,6 @@ def patient_intake(record: object, **_: object) -> Markup | None:
     waiting = [{"intake": i, "answers": answers_in_words(i) if clinical else [], "changes": detail_changes(i, record)}
                for i in intakes if i.status == "submitted"]
     return Markup(render_template("intake/staff/_section.html", patient=record, open=[i for i in intakes if i.is_open(now)],  # nosec B704  # the output of an autoescaped template, not typed text
-                                  waiting=waiting, clinical=clinical, channel_labels=CHANNEL_LABELS,
+                                  waiting=waiting, clinical=clinical, channel_labels=INTAKE_CHANNEL_LABELS,
                                   can_consult=current_user.can(Permission.EDIT_CLINICAL),
                                   can_edit_details=current_user.can(Permission.EDIT_DEMOGRAPHICS)))
