@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time, get_month_names
 from flask import current_app, has_app_context
 
 LOCALE = "en"
@@ -93,6 +93,12 @@ def month_year(value: date | None, locale: str = LOCALE) -> str:
     if value is None or value == "":
         return ""
     return _date_in_words(value, MONTH_YEAR, locale)
+
+
+def month_names(locale: str = LOCALE) -> list[str]:
+    """The twelve months by name, January first: a form's list for a date a patient knows only to the month."""
+    names = get_month_names("wide", locale=locale)
+    return [names[number] for number in range(1, 13)]
 
 
 def day_month_year(value: date | None, locale: str = LOCALE) -> str:

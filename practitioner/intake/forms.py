@@ -13,11 +13,10 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from babel.dates import get_month_names
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from practitioner.dates import LOCALE, clinic_today
+from practitioner.dates import clinic_today, month_names
 from practitioner.forms import Form, MultiCheckboxField, choices, typed_input
 from practitioner.intake import questions as q
 from practitioner.validators import NoControlCharacters, Phone, email_address_problem, strip_filter
@@ -29,8 +28,7 @@ NEXT, BACK = "next", "back"
 
 def month_choices() -> list[Any]:
     """The months by name, after an empty first option ("Month"), so none is chosen for the patient."""
-    names = get_month_names("wide", locale=LOCALE)
-    return choices([("", "Month"), *((str(number), names[number]) for number in range(1, 13))])
+    return choices([("", "Month"), *((str(number), name) for number, name in enumerate(month_names(), 1))])
 
 
 class DateOfBirthForm(Form):

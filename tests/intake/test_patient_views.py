@@ -321,6 +321,8 @@ def test_a_follow_up_date_is_asked_only_after_the_answer_that_needs_it(client, a
     holding(client, intake)
     page = client.get("/intake/questions/medicines").get_data(as_text=True)
     assert "When did you stop?" in page and "only if you answered “Yes, but I have stopped”" in page
+    assert '<option value="">Month</option>' in page and " selected" not in page  # no month chosen for the patient
+    assert '<option value="3">March</option>' in page and '<option value="12">December</option>' in page
     base = {"csrf_token": form_token(page), "action": "next", "anticoagulant_prescribed": "no", "took_nsaid_or_supplement": "no",
             "used_topical_retinoid_or_acid": "no"}
     # Stopped, with no month: the date is asked for, on its own boxes.
