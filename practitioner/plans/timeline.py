@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from flask import url_for
 from sqlalchemy import Select, bindparam, func, literal, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from practitioner.clinical.screening import MODALITY_LABELS
 from practitioner.patients.models import Patient
@@ -19,7 +20,8 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
     if not clinical:
         return []
     entries: list[TimelineEntry] = []
-    for plan, done in session.execute(_plans(), {"patient_id": patient.id}):
+    for plan in session.execute(_plans(), {"patient_id": patient.id}):
+        done = plan.done
         entries.append(TimelineEntry(
             when=plan.created_at, kind="plan",
             title=f"Treatment plan: {plan.sessions_planned} sessions of {MODALITY_LABELS[plan.modality].lower()}, every {plan.interval_weeks} weeks",
@@ -33,8 +35,11 @@ def timeline_entries(patient: Patient, *, session: Session, clinical: bool, **_:
 # consultation's findings) would run again for every plan (see consultations/timeline.py). Built once
 # per process, on the first patient page (after every feature has added its links).
 @cache
-def _plans() -> Select[tuple[TreatmentPlan, int]]:
-    query = select(TreatmentPlan).where(TreatmentPlan.patient_id == bindparam("patient_id")).options(lazyload("*"))
+def _plans() -> Select[tuple[Any, ...]]:
+    # The printed columns only (no ORM object per plan, with its every column).
+    query = (select(TreatmentPlan.public_id, TreatmentPlan.created_at, TreatmentPlan.sessions_planned, TreatmentPlan.modality,
+                    TreatmentPlan.interval_weeks, TreatmentPlan.first_session_on)
+             .where(TreatmentPlan.patient_id == bindparam("patient_id")))
     # The entry prints the plan's `sessions_done`: its signed sessions, through the link the treatments
     # feature adds. Counted beside the plan (the link's own join condition, correlated) rather than
     # loading every session of every plan to count them in Python.
