@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -172,11 +172,18 @@ def record_from_intake(session: Session, intake: PatientIntake, values: dict[str
     """Record the consultation from the confirmed answers, keep each patient answer beside it, mark the intake reviewed."""
     if intake.status != "submitted" or intake.reviewed_at is not None:
         raise IntakeNotReviewable("This intake is not waiting for review: it was reviewed already, or never submitted.")
+    now = utcnow()
+    # Claim the review first, in one conditional statement: of two practitioners saving at once, the second
+    # finds it taken (PostgreSQL re-reads the row after the first commits; SQLite writes one at a time).
+    claimed = session.execute(update(PatientIntake).where(PatientIntake.id == intake.id, PatientIntake.reviewed_at.is_(None))
+                              .values(reviewed_at=now, reviewed_by_id=actor.id).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise IntakeNotReviewable("Another practitioner has just reviewed this intake: open their consultation from the patient page.")
+    session.expire(intake, ["reviewed_at", "reviewed_by_id", "updated_at"])
     said = patient_said(intake)
     corrected = corrections(values, said)
     consultation = services.record_consultation(session, intake.patient, values, actor=actor, policy=policy, ip_address=ip_address)
     consultation.intake_id = intake.id
-    now = utcnow()
     for name, given in said.items():
         question = given.question
         confirmed = getattr(consultation, name)
@@ -186,8 +193,6 @@ def record_from_intake(session: Session, intake: PatientIntake, values: dict[str
             confirmed_date=getattr(consultation, question.date_name) if question.date_name else None,
             corrected=name in corrected, reason=(reasons.get(name) or "").strip() if name in corrected or given.value is None else "",
             changed_by_id=actor.id, changed_at=now))
-    intake.reviewed_at = now
-    intake.reviewed_by_id = actor.id
     session.flush()
     audit.append(session, intake_services.ACTION_REVIEWED, actor=actor, patient=intake.patient, target=f"intake:{intake.public_id}",
                  detail={"consultation": str(consultation.public_id), "corrected": sorted(corrected)}, ip_address=ip_address)

@@ -192,3 +192,23 @@ def test_the_patients_date_stays_in_its_box_while_the_answer_is_unconfirmed(as_p
     intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True, answers=answer_set(had_neurotoxin=("yes", "2026-03")))
     html = _post(as_practitioner, intake, {**ASSESSMENT}).get_data(as_text=True)
     assert 'name="neurotoxin_on" type="date" value="2026-03-31"' in html
+
+
+def test_a_second_review_of_the_same_intake_is_refused_calmly(as_practitioner, practitioner, healthy):
+    """Two practitioners with the form open: the first save reviews the intake, the second is told, not shown a 500."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from practitioner.admin.services import current_policy
+    from practitioner.consultations import from_intake
+
+    page = as_practitioner.get(_url(healthy))  # the second practitioner's form, opened before the first saves
+    assert page.status_code == 200
+    db.session.execute(sa.update(PatientIntake).where(PatientIntake.id == healthy.id)
+                       .values(reviewed_at=sa.func.now(), reviewed_by_id=practitioner.id))
+    db.session.commit()
+    intake = db.session.get(PatientIntake, healthy.id)
+    set_committed_value(intake, "reviewed_at", None)  # as the second request read it, before the first committed
+    with pytest.raises(from_intake.IntakeNotReviewable):
+        from_intake.record_from_intake(db.session, intake, {}, {}, actor=practitioner, policy=current_policy(db.session))
+    db.session.rollback()
+    assert db.session.scalars(select(Consultation)).all() == []
