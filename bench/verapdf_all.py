@@ -4,7 +4,9 @@ The records come from tests/documents/pdf_corpus.py (realistic, hostile and spar
 PDF is written to a folder and the folder's PDFs are validated with veraPDF in one call per flavour.
 Prints one row per file with the rules that failed in each flavour ("-" when none) and a total.
 
-Run: .venv/bin/python bench/verapdf_all.py --verapdf PATH [--out /tmp/verapdf] [--render-only | --validate-only]
+Run: .venv/bin/python bench/verapdf_all.py --verapdf PATH [--out /tmp/verapdf] [--kind CODE ...] [--render-only | --validate-only]
+Every kind of the catalogue is rendered (the health questionnaire from each patient's signed intake); --kind keeps
+only the kinds named (for example --kind intake-record).
 veraPDF needs Java 17; give its launcher with --verapdf or the VERAPDF environment variable (without
 one the PDFs are rendered and nothing is validated, so `make bench` goes on).
 """
@@ -27,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import common  # noqa: E402
 
 
-def render_all(out: Path) -> list[Path]:
-    """Write every kind x data set x paper x print PDF into `out`; return the files."""
+def render_all(out: Path, kinds: list[str] | None = None) -> list[Path]:
+    """Write every kind (or the kinds named) x data set x paper x print PDF into `out`; return the files."""
     from practitioner.admin.services import get_settings
     from practitioner.extensions import db
     from tests.documents import pdf_corpus
@@ -48,7 +50,7 @@ def render_all(out: Path) -> list[Path]:
         get_settings(db.session).phone = "0117 496 0123"
         db.session.commit()
         author = common.create_bench_user("verapdf.practitioner@bench.example", "Dr Priya Raman")
-        made = pdf_corpus.specs(author)
+        made = {key: spec for key, spec in pdf_corpus.specs(author).items() if not kinds or key[0] in kinds}
         for name, pdf in pdf_corpus.renders(made):
             path = out / name
             path.write_bytes(pdf)
@@ -82,6 +84,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="folder for the PDFs (default: a new temporary folder)")
     parser.add_argument("--verapdf", type=Path, default=os.environ.get("VERAPDF"), help="the veraPDF launcher (or VERAPDF)")
+    parser.add_argument("--kind", action="append", default=None, help="only this kind's code (repeat for more); default every kind")
     parser.add_argument("--render-only", action="store_true", help="write the PDFs, do not validate")
     parser.add_argument("--validate-only", action="store_true", help="validate the PDFs already in --out, render nothing")
     args = parser.parse_args()
@@ -93,7 +96,7 @@ def main() -> int:
         for old in out.glob("*.pdf"):
             old.unlink()
         started = time.perf_counter()
-        files = render_all(out)
+        files = render_all(out, args.kind)
         print(f"{len(files)} PDFs in {out} ({time.perf_counter() - started:.0f} s)")
     if args.render_only:
         return 0

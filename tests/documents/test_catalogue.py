@@ -25,7 +25,8 @@ DOCUMENTS_DIR = KINDS_DIR.parent
 def test_the_registry_lists_exactly_the_modules_in_the_kinds_folder():
     on_disk = sorted(path.stem for path in KINDS_DIR.glob("*.py") if not path.stem.startswith("_"))
     assert on_disk == sorted(kinds.module_names())
-    assert on_disk == sorted(["treatment_guide", "aftercare", "consent_form", "consultation_summary", "session_record", "patient_export", "progress_sheet"])
+    assert on_disk == sorted(["treatment_guide", "aftercare", "consent_form", "consultation_summary", "session_record", "patient_export", "progress_sheet",
+                              "intake_record"])
     declared = {name: __import__(f"practitioner.documents.kinds.{name}", fromlist=["TYPE"]).TYPE for name in on_disk}
     assert all(isinstance(t, DocumentType) for t in declared.values())
     # One module per code: each module is named after the kind it declares, and the registry holds that very object.
@@ -44,7 +45,8 @@ def test_every_kind_declares_everything_once_and_its_template_exists():
         assert (REPORT_TEMPLATES_DIR / kind_type.template).is_file(), f"{kind_type.kind}: no template {kind_type.template}"
         assert hasattr(kind_type.source, "public_id") and kind_type.source_name
         assert callable(kind_type.build) and callable(kind_type.missing)
-    assert {k.value for k, t in KINDS.items() if t.for_patient} == {"treatment-guide", "aftercare", "consent-form", "patient-export", "progress-sheet"}
+    assert {k.value for k, t in KINDS.items() if t.for_patient} == {"treatment-guide", "aftercare", "consent-form", "patient-export", "progress-sheet",
+                                                                    "intake-record"}
 
 
 def test_the_kind_enum_reads_its_words_from_the_catalogue():
@@ -116,7 +118,7 @@ from practitioner.documents.models import DocumentKind, KindColumn
 from practitioner.documents.pdf.html import render_html
 from practitioner.paths import REPORT_TEMPLATES_DIR
 letter = kinds.get("referral-letter")
-assert "referral_letter" in kinds.module_names() and len(kinds.KINDS) == 8
+assert "referral_letter" in kinds.module_names() and len(kinds.KINDS) == 9
 assert DocumentKind.REFERRAL_LETTER.label == "Referral letter" and DocumentKind.REFERRAL_LETTER.issue_label == "Save referral letter to the file"
 assert KindColumn().process_bind_param(DocumentKind.REFERRAL_LETTER, None) == "referral-letter"
 assert KindColumn().process_result_value("referral-letter", None) is DocumentKind.REFERRAL_LETTER

@@ -218,6 +218,10 @@ def renders(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -
         }
         if "progress-sheet" in KIND_CODES:
             sources["progress-sheet"] = _progress_sheet_source(author)
+        if "intake-record" in KIND_CODES:
+            from tests.documents.pdf_corpus import signed_intake
+
+            sources["intake-record"] = signed_intake("realistic", story.patient, author).public_id
         missing = set(KIND_CODES) - set(sources)
         assert not missing, f"add a record for {missing} to this module's sources, so its layout is checked"
         specs = {kind: services.build(db.session, DocumentKind(kind), source, date.today()) for kind, source in sources.items()}
@@ -323,6 +327,18 @@ def test_consent_signature_is_on_the_page_of_the_last_declaration(renders, paper
     last_declaration = page_of(texts, content.declarations[-1])
     assert page_of(texts, "Typed name") == last_declaration
     assert rendered.image_pages == [last_declaration], "the drawn signature"
+
+
+@pytest.mark.parametrize(("paper", "large"), VARIANTS, ids=VARIANT_IDS)
+def test_intake_signature_is_on_the_page_of_the_declaration_it_confirms(renders, paper, large):
+    """The health questionnaire's declaration, the drawn signature, its facts and its SHA-256 share one page."""
+    from practitioner.intake.questions import DECLARATION
+
+    rendered = renders.get("intake-record", paper, large)
+    texts = rendered.texts()
+    declaration = page_of(texts, DECLARATION)
+    assert page_of(texts, "Date signed") == page_of(texts, "SHA-256 of the signed answers") == declaration
+    assert rendered.image_pages == [declaration], "the drawn signature"
 
 
 @pytest.mark.parametrize(("paper", "large"), VARIANTS, ids=VARIANT_IDS)
