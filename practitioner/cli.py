@@ -138,7 +138,7 @@ def render_document_command(kind: str, public_id, out: str, large_print: bool) -
     from practitioner.documents.models import DocumentKind
 
     try:
-        spec = services.build(db.session, DocumentKind(kind), public_id, date.today())
+        spec = services.build_to_print(db.session, DocumentKind(kind), public_id, date.today())
     except (SourceNotFound, NotReady) as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.rollback()

@@ -81,15 +81,17 @@ def consent_record_hash(consent: Consent) -> str:
     return sha256(json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
-def integrity_problems(session: Session, consent: Consent) -> list[str]:
+def integrity_problems(session: Session, consent: Consent, sealed: audit.SealedDetails | None = None) -> list[str]:
     """What no longer matches what was signed: the text and the signature against their stored SHA-256, and the
-    whole consent against its signing audit row. Empty when everything matches."""
+    whole consent against its signing audit row. Empty when everything matches. `sealed`: the audit rows read
+    beforehand for many records at once (audit.sealed_details_for)."""
     problems = []
     if sha256(consent.content_text) != consent.content_sha256:
         problems.append("the consent text does not match its stored SHA-256")
     if sha256(consent.signature_png) != consent.signature_sha256:
         problems.append("the signature image does not match its stored SHA-256")
-    sealed = audit.sealed_details(session, "consent.sign", f"consent:{consent.public_id}", patient_id=consent.patient_id)
+    sealed = audit.sealed_details(session, "consent.sign", f"consent:{consent.public_id}", patient_id=consent.patient_id,
+                                  prefetched=sealed)
     if not sealed:
         problems.append("the consent has no intact signing audit row")
     elif not any(d.get("sha256") == consent.content_sha256 and d.get("photo_clinical") == consent.photo_clinical

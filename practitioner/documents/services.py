@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.database import utcnow
+from practitioner.dates import day_month_year, to_clinic_time
 from practitioner.admin.services import get_settings
 from practitioner.documents import kinds
 from practitioner.documents.kinds import DocumentSpec, NotReady, SourceNotFound  # noqa: F401  (callers catch them from here too)
@@ -38,8 +39,8 @@ def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on:
     return document_type.make(session, source_id, issued_on)
 
 
-# The kinds that print a signed record itself: its hash is re-checked before each one is made. (The aftercare
-# reads only what it prints, in a few statements; `flask audit-verify` checks the sessions it comes from.)
+# The kinds that print a signed record itself: its hash is re-checked by `build` before each one is made. (The
+# aftercare, the export and the others that print signed records: `refuse_if_prints_altered`, below.)
 PRINTS_THE_SIGNED_RECORD = frozenset({"session-record", "consent-form"})
 
 
@@ -62,6 +63,82 @@ def refuse_if_altered(session: Session, source: type, source_id: uuid.UUID) -> N
     problems, warning = checks[source]
     if record is not None and problems(session, record):
         raise RecordAltered("Not printed. " + warning(record))
+
+
+def build_to_print(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on: date) -> DocumentSpec:
+    """`build`, once every signed record the document prints has been re-checked (`refuse_if_prints_altered`):
+    what previews, issues and the document jobs render."""
+    refuse_if_prints_altered(session, kind, source_id)
+    return build(session, kind, source_id, issued_on)
+
+
+# The signed records each kind prints besides its own source (which `build` checks for the kinds above): the
+# aftercare's session, the export's sessions and consents, a consultation summary's consents, the sessions a
+# progress sheet lists. Each is checked against its stored SHA-256 and its sealing audit row before the render,
+# in a fixed number of statements however many it prints (the session's rows by key, then one audit query).
+# Kept out of `build`, which reads only what the document prints (tests/documents/test_issuing.py).
+PRINTED_SIGNED_RECORDS = {"aftercare": "session", "patient-export": "patient", "consultation-summary": "consultation",
+                          "progress-sheet": "plan"}
+SEALED_ACTIONS = ("session.sign", "session.addendum", "consent.sign")
+
+
+def refuse_if_prints_altered(session: Session, kind: DocumentKind, source_id: uuid.UUID) -> None:
+    """RecordAltered, naming the record, when a signed session or consent the document prints no longer matches
+    what was signed (the red integrity warning of the session's and consent's pages): it is not printed."""
+    from practitioner.consents import services as consents
+    from practitioner.treatments import services as treatments
+
+    records, signed_consents = printed_signed_records(session, kind, source_id)
+    if not records and not signed_consents:
+        return
+    patient_id = (records or signed_consents)[0].patient_id
+    targets = [f"session:{r.public_id}" for r in records] + [f"consent:{c.public_id}" for c in signed_consents]
+    sealed = audit.sealed_details_for(session, patient_id, SEALED_ACTIONS, targets)
+    for record in records:
+        if treatments.integrity_problems(session, record, sealed):
+            raise RecordAltered(f"Not printed. {treatments.tamper_warning(record)} The record that changed: session "
+                                f"{record.sequence} of {day_month_year(record.session_date)}.")
+    for consent in signed_consents:
+        if consents.integrity_problems(session, consent, sealed):
+            raise RecordAltered(f"Not printed. {consents.tamper_warning(consent)} The record that changed: the consent "
+                                f"signed on {day_month_year(to_clinic_time(consent.signed_at).date())}.")
+
+
+def printed_signed_records(session: Session, kind: DocumentKind, source_id: uuid.UUID) -> tuple[list, list]:
+    """The signed sessions and the consents a document of this kind prints, loaded with what their hashes cover."""
+    from sqlalchemy.orm import lazyload, selectinload, undefer
+
+    from practitioner.consents.models import Consent
+    from practitioner.consultations.models import Consultation
+    from practitioner.plans.models import TreatmentPlan
+    from practitioner.treatments.models import TreatmentSession
+
+    source = PRINTED_SIGNED_RECORDS.get(kind.value)
+    if source is None:
+        return [], []
+    patient = select(Patient.id).where(Patient.public_id == source_id).scalar_subquery()
+    session_where = {"session": TreatmentSession.public_id == source_id, "patient": TreatmentSession.patient_id == patient,
+                     "plan": TreatmentSession.plan_id == select(TreatmentPlan.id).where(TreatmentPlan.public_id == source_id)
+                     .scalar_subquery()}.get(source)
+    consent_where = {"patient": Consent.patient_id == patient,
+                     "consultation": Consent.consultation_id == select(Consultation.id).where(Consultation.public_id == source_id)
+                     .scalar_subquery()}.get(source)
+    records = [] if session_where is None else list(session.scalars(
+        select(TreatmentSession).where(session_where, TreatmentSession.signed_at.is_not(None)).order_by(TreatmentSession.id)
+        .options(
+            # What the record's hash covers and no more, by key (never the session's default graph).
+            lazyload("*"),
+            selectinload(TreatmentSession.patient).lazyload("*"),
+            selectinload(TreatmentSession.plan).lazyload("*"),
+            selectinload(TreatmentSession.practitioner).lazyload("*"),
+            selectinload(TreatmentSession.consent).load_only(Consent.id, Consent.public_id).lazyload("*"),
+            selectinload(TreatmentSession.zones), selectinload(TreatmentSession.products),
+            selectinload(TreatmentSession.adverse_events), selectinload(TreatmentSession.addenda).lazyload("*"),
+            selectinload(TreatmentSession.rescreen_flag_rows), selectinload(TreatmentSession.acknowledged_warning_rows),
+        )))
+    found_consents = [] if consent_where is None else list(session.scalars(
+        select(Consent).where(consent_where).order_by(Consent.id).options(lazyload("*"), undefer(Consent.signature_png))))
+    return records, found_consents
 
 
 class DocumentAltered(Exception):
@@ -182,7 +259,7 @@ def issue_now(session: Session, kind: DocumentKind, source_id: uuid.UUID, *, act
     `with_archive(issued)` runs in the archive's transaction (a background job marks itself done there, so a
     job is never left unfinished with its document archived).
     """
-    spec = build(session, kind, source_id, issued_on)
+    spec = build_to_print(session, kind, source_id, issued_on)
     check_can_issue(session, kind)
     # End the read before rendering: on SQLite an open transaction holds the write lock.
     commit_exception(CommitReason.RENDER_THEN_ARCHIVE, session)

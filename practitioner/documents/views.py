@@ -61,7 +61,7 @@ def preview(kind: str, source_id: uuid.UUID):
     document_kind = _kind_or_404(kind)
     large = request.args.get("large") == "1"
     try:
-        spec = services.build(db.session, document_kind, source_id, clinic_today())
+        spec = services.build_to_print(db.session, document_kind, source_id, clinic_today())
     except SourceNotFound:
         abort(404)
     except NotReady as exc:

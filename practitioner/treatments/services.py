@@ -527,21 +527,24 @@ def addendum_hash(addendum: Addendum) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def integrity_problems(session: Session, record: TreatmentSession) -> list[str]:
+def integrity_problems(session: Session, record: TreatmentSession, sealed: audit.SealedDetails | None = None) -> list[str]:
     """What no longer matches what was signed: the record against its stored SHA-256 and its signing audit row, and
-    each addendum against its audit row. Empty for a draft, or when everything matches."""
+    each addendum against its audit row. Empty for a draft, or when everything matches. `sealed`: the audit rows
+    read beforehand for many records at once (audit.sealed_details_for)."""
     if not record.is_signed:
         return []
     problems = []
     target = f"session:{record.public_id}"
     actual = record_hash(record)
-    sealed = [d.get("sha256") for d in audit.sealed_details(session, "session.sign", target, patient_id=record.patient_id)]
+    signed = [d.get("sha256") for d in audit.sealed_details(session, "session.sign", target, patient_id=record.patient_id,
+                                                            prefetched=sealed)]
     if actual != record.content_sha256:
         problems.append("the session record does not match its stored SHA-256")
-    if actual not in sealed:
+    if actual not in signed:
         problems.append("the session record does not match the SHA-256 its signing audit row sealed"
-                        if sealed else "the session has no intact signing audit row")
-    added = {d.get("addendum"): d for d in audit.sealed_details(session, "session.addendum", target, patient_id=record.patient_id)}
+                        if signed else "the session has no intact signing audit row")
+    added = {d.get("addendum"): d for d in audit.sealed_details(session, "session.addendum", target, patient_id=record.patient_id,
+                                                                prefetched=sealed)}
     for addendum in record.addenda:
         seal = added.get(addendum.id)
         if seal is None:

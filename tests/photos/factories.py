@@ -18,6 +18,7 @@ from practitioner.extensions import db
 from practitioner.photos.models import Photo, PhotoImage, ReviewVisit
 from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import SessionZone, TreatmentSession
+from tests.factories import seal_consent
 
 _COLOURS = ((210, 160, 140), (190, 140, 120), (170, 120, 100), (150, 110, 95), (130, 95, 80), (200, 150, 130))
 
@@ -41,7 +42,7 @@ def photo_consent(consultation: Consultation, witness: User, *, clinical: bool =
                       content_version="test-1", content_sha256=hashlib.sha256(text.encode()).hexdigest(), content_text=text,
                       patient_typed_name="Alex Test", signature_png=b"\x89PNG\r\n", signature_sha256="0" * 64,
                       witnessed_by_id=witness.id, photo_clinical=clinical, photo_marketing=marketing)
-    db.session.add(consent)
+    seal_consent(consent)  # as signing seals it, so the documents that re-check it print it
     db.session.commit()
     return consent
 
@@ -87,9 +88,19 @@ def make_session(plan: TreatmentPlan, author: User, *, sequence: int, session_da
 
 
 def sign(record: TreatmentSession) -> None:
-    """Mark a session signed (the stand-in for the sign service: what the pages read is signed_at)."""
+    """Mark a session signed (the stand-in for the sign service: what the pages read is signed_at), sealed as the
+    service seals it (its SHA-256 and a `session.sign` audit row), so the documents that re-check it print it."""
+    from practitioner import audit
+    from practitioner.treatments.services import record_hash
+
+    db.session.flush()
+    db.session.refresh(record)  # its rows as stored, as the hash reads them back
+    record.content_sha256 = record_hash(record)
     record.signed_at = datetime.combine(record.session_date, time(12, 0), tzinfo=timezone.utc)
     record.signed_by_id = record.practitioner_id
+    db.session.flush()
+    audit.append(db.session, "session.sign", actor_label="test", patient=record.patient_id, target=f"session:{record.public_id}",
+                 detail={"sha256": record.content_sha256})
     db.session.flush()
 
 
