@@ -208,3 +208,15 @@ def test_the_intake_documents_box_offers_it_once_signed(app, practitioner, recep
     offer, = signed_box.actions
     assert offer.issue_label == "Issue health questionnaire (signed intake) to the patient"
     assert offer.issue_url and offer.issue_url.endswith("/issue") and "/documents/intake-record/" in offer.preview_url
+
+
+def test_the_signed_intake_page_offers_it_and_lists_the_issued_copies(as_practitioner, signed):
+    public_id = signed.public_id
+    page = as_practitioner.get(f"/intakes/{public_id}").get_data(as_text=True)
+    assert f'id="docs-title-{public_id}">Documents<' in page and "Nothing issued from this record yet." in page
+    assert f'href="/documents/intake-record/{public_id}.pdf">Preview health questionnaire (signed intake)<' in page
+    assert "Issue health questionnaire (signed intake) to the patient</button>" in page
+    issued = post_form(as_practitioner, f"/documents/intake-record/{public_id}/issue", {"large_print": "1"}, page=f"/intakes/{public_id}")
+    assert issued.status_code == 303
+    page = as_practitioner.get(f"/intakes/{public_id}").get_data(as_text=True)
+    assert "Health questionnaire (signed intake)</a>" in page and "Given to the patient · HQ-" in page and "large print" in page
