@@ -8,10 +8,11 @@ open links and that an intake is waiting; practitioners also see its answers, Ye
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from flask import render_template
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from wtforms.validators import StopValidation, ValidationError
 
 from practitioner.auth.models import Permission
@@ -72,12 +73,16 @@ def fits_the_record(name: str, value: str) -> bool:
 
 def open_and_waiting(patient_id: int) -> list[PatientIntake]:
     """The patient's open intakes (not expired) and the submitted ones not yet reviewed, oldest first: one statement."""
-    now = utcnow()
-    return list(db.session.scalars(
-        select(PatientIntake).where(PatientIntake.patient_id == patient_id, or_(
-            and_(PatientIntake.status == "open", PatientIntake.expires_at > now),
-            and_(PatientIntake.status == "submitted", PatientIntake.reviewed_at.is_(None))))
-        .order_by(PatientIntake.created_at, PatientIntake.id)))
+    return list(db.session.scalars(_open_and_waiting(), {"patient_id": patient_id, "now": utcnow()}))
+
+
+@cache
+def _open_and_waiting() -> Select[tuple[PatientIntake]]:
+    # Built once per process (every patient page asks it; building it and its cache key cost more than running it).
+    return (select(PatientIntake).where(PatientIntake.patient_id == bindparam("patient_id"), or_(
+        and_(PatientIntake.status == "open", PatientIntake.expires_at > bindparam("now")),
+        and_(PatientIntake.status == "submitted", PatientIntake.reviewed_at.is_(None))))
+        .order_by(PatientIntake.created_at, PatientIntake.id))
 
 
 def detail_changes(intake: PatientIntake, patient: Patient) -> list[DetailChange]:
