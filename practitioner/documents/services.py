@@ -41,7 +41,7 @@ def build(session: Session, kind: DocumentKind, source_id: uuid.UUID, issued_on:
 
 # The kinds that print a signed record itself: its hash is re-checked by `build` before each one is made. (The
 # aftercare, the export and the others that print signed records: `refuse_if_prints_altered`, below.)
-PRINTS_THE_SIGNED_RECORD = frozenset({"session-record", "consent-form"})
+PRINTS_THE_SIGNED_RECORD = frozenset({"session-record", "consent-form", "intake-record"})
 
 
 class RecordAltered(NotReady):
@@ -49,14 +49,17 @@ class RecordAltered(NotReady):
 
 
 def refuse_if_altered(session: Session, source: type, source_id: uuid.UUID) -> None:
-    """RecordAltered when the source is a signed session or consent that no longer matches its signature."""
+    """RecordAltered when the source is a signed session, consent or intake that no longer matches its signature."""
     from practitioner.consents import services as consents
     from practitioner.consents.models import Consent
+    from practitioner.documents.kinds import intake_record
+    from practitioner.intake.models import PatientIntake
     from practitioner.treatments import services as treatments
     from practitioner.treatments.models import TreatmentSession
 
     checks = {TreatmentSession: (treatments.integrity_problems, treatments.tamper_warning),
-              Consent: (consents.integrity_problems, consents.tamper_warning)}
+              Consent: (consents.integrity_problems, consents.tamper_warning),
+              PatientIntake: (intake_record.integrity_problems, intake_record.tamper_warning)}
     if source not in checks:
         return
     record = session.scalar(source.by_public_id(source_id))

@@ -145,7 +145,7 @@ def test_a_changed_answer_with_its_hash_recomputed_is_refused_by_the_audit_seal(
              sha256=content_sha256(signed.text_version, forged, signed.submitted_at, signed.signature_png))
     intake = db.session.get(PatientIntake, signed.id)
     assert intake_record.integrity_problems(db.session, intake) == [
-        "the signed intake does not match the SHA-256 its signing audit row sealed"]
+        "the signed intake does not match what its submission audit row sealed"]
     with pytest.raises(services.RecordAltered):
         services.build(db.session, KIND, signed.public_id, date.today())
 

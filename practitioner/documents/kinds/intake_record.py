@@ -41,19 +41,9 @@ def missing(intake: PatientIntake) -> str | None:
 
 
 def integrity_problems(session: Session, intake: PatientIntake) -> list[str]:
-    """What no longer matches what was signed: the stored content against its SHA-256, and that SHA-256 against the
-    audit row that sealed it when the patient signed. Empty for an intake not signed, or when everything matches."""
-    if intake.status != "submitted":
-        return []
-    problems = []
-    if not services.matches_hash(intake):
-        problems.append("the signed intake does not match its stored SHA-256")
-    sealed = audit.sealed_details(session, services.ACTION_SUBMITTED, f"intake:{intake.public_id}", patient_id=intake.patient_id)
-    if not sealed:
-        problems.append("the intake has no intact signing audit row")
-    elif not any(d.get("sha256") == intake.sha256 for d in sealed):
-        problems.append("the signed intake does not match the SHA-256 its signing audit row sealed")
-    return problems
+    """What no longer matches what was signed (the intake's own check: the stored content against its SHA-256, and
+    that against the audit row that sealed it). Empty for an intake not signed, or when everything matches."""
+    return services.integrity_problems(intake)
 
 
 def tamper_warning(intake: PatientIntake) -> str:
