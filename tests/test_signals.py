@@ -35,7 +35,7 @@ def test_every_signal_has_a_receiver_once_the_app_is_built(app):
         assert signal.__doc__ and "Sent by" in signal.__doc__, f"{signal.name} says who sends it"
     assert {signals._name(r) for r in signals.session_signed.receivers.values()} == {
         "practitioner.documents.receivers.issue_aftercare"}
-    assert len(signals.patient_timeline.receivers) == 5, "consultations, plans, consents, sessions and documents"
+    assert len(signals.patient_timeline.receivers) == 6, "intake, consultations, plans, consents, sessions and documents"
 
 
 def test_receivers_are_connected_once_however_many_apps_a_process_builds(app, database_url):
@@ -227,8 +227,11 @@ def test_each_kind_in_the_catalogue_is_offered_on_the_page_of_the_record_it_is_m
     photo_consent_form = photo_consent(story.consultation, practitioner)
     for _ in range(2):
         make_photo(story.patient.id, photo_consent_form, practitioner, view="frontal", moment="baseline", consultation=story.consultation)
+    from tests.intake.factories import make_intake
+
     records = {"patients.detail": story.patient, "consultations.detail": story.consultation, "plans.detail": story.plan,
-               "consents.detail": story.consent, "treatments.detail": story.signed}
+               "consents.detail": story.consent, "treatments.detail": story.signed,
+               "intake.signed": make_intake(story.patient, practitioner, submitted=True)}
     with app.test_request_context():
         pages = {type(record): (url_for(endpoint, public_id=record.public_id), str(record.public_id)) for endpoint, record in records.items()}
     for declared in kinds.KINDS.values():
