@@ -14,7 +14,7 @@ from practitioner.clinical.screening import (
     TREATMENT_AREA_LABELS,
 )
 from practitioner.consultations.models import SCAR_TYPES
-from practitioner.clinical.questions import QUESTIONS, SECTIONS
+from practitioner.clinical.questions import QUESTIONS
 from practitioner.forms import Form, MultiCheckboxField, choices, yes_no
 from practitioner.clinical.vocabulary import (
     DEVICE_SETTING_DEPTH,
@@ -115,13 +115,12 @@ class OverrideForm(Form):
 
 
 class FromIntakeForm(ConsultationForm):
-    """The consultation form started from a patient's intake: per section, one explicit confirmation of the
-    patient's No answers; per question, the reason for a correction (consultations/from_intake.py)."""
+    """The consultation form started from a patient's intake: one explicit confirmation of all the patient's
+    No answers; per question, the reason for a correction (consultations/from_intake.py)."""
+
+    confirm_all = BooleanField("I have gone through all the patient’s “No” answers with them: confirm them")
 
 
-for _key, _title in SECTIONS.items():
-    setattr(FromIntakeForm, f"confirm_{_key}", BooleanField(
-        f"I have gone through these answers with the patient ({_title.lower()}): confirm the patient's “No” answers above"))
 for _question in QUESTIONS:
     setattr(FromIntakeForm, f"reason_{_question.name}", StringField(
         f"Why your answer differs from the patient's ({_question.label})", filters=F,

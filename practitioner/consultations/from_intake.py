@@ -5,8 +5,12 @@ form, with the patient's answer written beside it ("Patient answered: Yes (about
 
 - a patient's "Not sure" is never turned into an answer: the practitioner chooses;
 - a patient's Yes (or any answer that raises something) is confirmed question by question;
-- the patient's No answers of a section may be confirmed together with one explicit checkbox
-  ("I have gone through these answers with the patient"), or one by one;
+- the patient's No answers may be confirmed together, explicitly: with the form's one checkbox ("I have
+  gone through all the patient's No answers with them"), or with the patient page's button "Confirm the
+  patient's No answers and start the consultation" (which opens this form with that box ticked and each
+  No chosen, every one still changeable), or one by one; the row keeps how each was confirmed;
+- the questions not asked of the patient (intake/questions.py PRACTITIONER_ONLY) form their own group,
+  with the ordinary form's explicit "No to the rest" button for that group alone;
 - an answer not confirmed is unanswered, so the form's own rule blocks the result and names it;
 - a confirmed value that differs from the patient's is a correction: it needs a short reason, and it
   is kept beside the patient's answer with who changed it and when (ConsultationIntakeAnswer).
@@ -24,7 +28,7 @@ from werkzeug.datastructures import MultiDict
 
 from practitioner import audit
 from practitioner.auth.models import User
-from practitioner.clinical.questions import QUESTIONS, SECTIONS, Question, answer_text, in_section
+from practitioner.clinical.questions import QUESTIONS, Question, answer_text
 from practitioner.clinical.screening import Policy
 from practitioner.consultations import services
 from practitioner.consultations.models import Consultation, ConsultationIntakeAnswer
@@ -37,6 +41,8 @@ from practitioner.patients.models import Patient
 
 NOT_SURE = "not_sure"
 TICKED = ("y", "yes", "on", "true", "1")
+ALL_NOS = "all_nos"  # ConsultationIntakeAnswer.confirmation: a No confirmed with all the patient's No answers
+ONE_BY_ONE = "one_by_one"  # answered by the practitioner on the question itself
 REASON_NEEDED = "The patient answered {answer}: say in a few words why yours differs (it is kept beside theirs)."
 
 
@@ -122,20 +128,17 @@ def prefill(intake: PatientIntake, on: date) -> dict[str, Any]:
 
 
 def confirmed_formdata(formdata: MultiDict, said: Mapping[str, PatientSaid]) -> MultiDict:
-    """The posted form with each ticked section's patient No answers confirmed, where the practitioner left them blank.
+    """The posted form with the patient's No answers confirmed (its one box ticked), where the practitioner left them blank.
 
     Only answers that raise nothing are confirmed this way: a Yes, a "Not sure" and a question the
     patient was not asked stay as the practitioner left them. A date the form was filled with from the
     patient's answer is dropped when the confirmed answer no longer asks for it.
     """
     data = MultiDict(formdata)
-    for section in SECTIONS:
-        if str(data.get(f"confirm_{section}", "")).lower() not in TICKED:
-            continue
-        for question in in_section(section):
-            given = said.get(question.name)
-            if given is not None and given.is_no and not data.get(question.name):
-                data[question.name] = "no" if question.choices is None else str(question.no_answer)
+    if all_nos_ticked(data):
+        for given in said.values():
+            if given.is_no and not data.get(given.question.name):
+                data[given.question.name] = given.form_value
     for given in said.values():
         question = given.question
         if question.date_name and given.day is not None and not data.get(question.name) and not data.get(question.date_name):
@@ -146,6 +149,25 @@ def confirmed_formdata(formdata: MultiDict, said: Mapping[str, PatientSaid]) -> 
             if answer and answer != ("yes" if question.choices is None else str(question.date_when)):
                 data.pop(question.date_name)
     return data
+
+
+def all_nos_ticked(formdata: Mapping[str, Any]) -> bool:
+    """Whether the form's one "I have gone through all the patient's No answers" box is ticked."""
+    return str(formdata.get("confirm_all", "")).lower() in TICKED
+
+
+def all_nos_confirmed(intake: PatientIntake, on: date) -> dict[str, Any]:
+    """The form as the patient page's "Confirm the patient's No answers" button opens it: the box ticked, each No chosen.
+
+    Only the answers that raise nothing; a Yes, a "Not sure" and a question not asked of the patient stay
+    empty for the practitioner. Every one stays changeable on the form (a change needs its reason).
+    """
+    values = prefill(intake, on)
+    values["confirm_all"] = True
+    for name, given in patient_said(intake).items():
+        if given.is_no:
+            values[name] = given.value
+    return values
 
 
 def corrections(values: Mapping[str, Any], said: Mapping[str, PatientSaid]) -> dict[str, PatientSaid]:
@@ -168,8 +190,12 @@ def missing_reasons(values: Mapping[str, Any], said: Mapping[str, PatientSaid], 
 
 
 def record_from_intake(session: Session, intake: PatientIntake, values: dict[str, Any], reasons: Mapping[str, str], *,
-                       actor: User, policy: Policy, ip_address: str = "") -> Consultation:
-    """Record the consultation from the confirmed answers, keep each patient answer beside it, mark the intake reviewed."""
+                       actor: User, policy: Policy, ip_address: str = "", all_nos: bool = False) -> Consultation:
+    """Record the consultation from the confirmed answers, keep each patient answer beside it, mark the intake reviewed.
+
+    `all_nos`: the practitioner confirmed all the patient's No answers at once (the form's box, or the patient
+    page's button); each No kept unchanged is recorded as confirmed that way, with who and when.
+    """
     if intake.status != "submitted" or intake.reviewed_at is not None:
         raise IntakeNotReviewable("This intake is not waiting for review: it was reviewed already, or never submitted.")
     now = utcnow()
@@ -192,10 +218,11 @@ def record_from_intake(session: Session, intake: PatientIntake, values: dict[str
             patient_date=given.day, confirmed_value=services._code(confirmed) or "",
             confirmed_date=getattr(consultation, question.date_name) if question.date_name else None,
             corrected=name in corrected, reason=(reasons.get(name) or "").strip() if name in corrected or given.value is None else "",
+            confirmation=ALL_NOS if all_nos and given.is_no and name not in corrected else ONE_BY_ONE,
             changed_by_id=actor.id, changed_at=now))
     session.flush()
     audit.append(session, intake_services.ACTION_REVIEWED, actor=actor, patient=intake.patient, target=f"intake:{intake.public_id}",
-                 detail={"consultation": str(consultation.public_id), "corrected": sorted(corrected)}, ip_address=ip_address)
+                 detail={"consultation": str(consultation.public_id), "corrected": sorted(corrected), "all_nos_confirmed": all_nos}, ip_address=ip_address)
     return consultation
 
 

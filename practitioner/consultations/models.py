@@ -207,6 +207,8 @@ class ConsultationIntakeAnswer(Base):
     confirmed_date: Mapped[date | None] = mapped_column(nullable=True)
     corrected: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str] = mapped_column(Text, default="")
+    # How it was confirmed (migration 0018_r2): "one_by_one", "all_nos" (all the patient's No answers at once), "" before.
+    confirmation: Mapped[str] = mapped_column(String(20), default="", server_default="")
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -19,23 +19,54 @@ from practitioner.dates import clinic_today
 from practitioner.errors import DomainError
 from practitioner.extensions import db
 from practitioner.intake.models import PatientIntake
+from practitioner.intake.questions import PRACTITIONER_ONLY
 from practitioner.unit_of_work import commit_request
 
-SCREENING_SECTIONS = [(key, title, in_section(key)) for key, title in SECTIONS.items()]
+# The patient's questions by section; the ones not asked of the patient in a group of their own, with its own
+# explicit "No to the rest" button (it can never answer one of the patient's questions).
+OWN_GROUP = "practitioner_only"
+SCREENING_SECTIONS = [*((key, title, tuple(q for q in in_section(key) if q.name not in PRACTITIONER_ONLY)) for key, title in SECTIONS.items()),
+                      (OWN_GROUP, "Your questions (not asked of the patient)", tuple(q for q in QUESTIONS if q.name in PRACTITIONER_ONLY))]
 EXTRA = ("csrf_token", "version")
 
 
 def _values(form: FromIntakeForm) -> dict:
     return {name: field.data for name, field in form._fields.items()
-            if name not in EXTRA and not name.startswith(("confirm_", "reason_"))}
+            if name not in EXTRA and name != "confirm_all" and not name.startswith("reason_")}
 
 
 def _render(form: FromIntakeForm, intake: PatientIntake, said: dict, status: int):
-    confirmable = {key: [s.question.label for s in said.values() if s.question.section == key and s.is_no] for key in SECTIONS}
     details = intake.answers.get("details") or {}
+    # "Patient answered No; confirmed by you": a No the one box confirms and the form still holds unchanged.
+    confirmed = {name for name, s in said.items() if form.confirm_all.data and s.is_no and form[name].data in (s.value, s.form_value)}
     return render_template("consultations/form.html", form=form, patient=intake.patient, consultation=None, sections=SCREENING_SECTIONS,
                            record_hints=services.allergy_hints(intake.patient), scar_types=SCAR_TYPES, from_intake=intake,
-                           said=said, confirmable=confirmable, intake_details=details), status
+                           said=said, any_no=any(s.is_no for s in said.values()), confirmed_nos=confirmed, own_group=OWN_GROUP,
+                           intake_details=details), status
+
+
+def _waiting(intake: PatientIntake):
+    """None when the intake is waiting for review; otherwise the redirect to the patient page, with the reason flashed."""
+    if intake.status != "submitted" or intake.reviewed_at is not None:
+        flash("This intake is not waiting for review (it was reviewed already, or not submitted): start a new consultation instead.", "warning")
+        return redirect(url_for("patients.detail", public_id=intake.patient.public_id), 303)
+    return None
+
+
+@bp.route("/intakes/<uuid:public_id>/consultation/all-no-answers-confirmed", methods=["POST"])
+@require(Permission.EDIT_CLINICAL)
+def from_intake_all_nos(public_id: uuid.UUID):
+    """The patient page's "Confirm the patient's No answers and start the consultation": the form, each No confirmed.
+
+    The click (a POST, CSRF-checked) is the practitioner's confirmation; it is recorded with who and when
+    in the answers' rows when the consultation is saved. Each No stays changeable; Yes, Not sure and the
+    questions not asked of the patient stay empty.
+    """
+    intake = db.one_or_404(PatientIntake.by_public_id(public_id))
+    if (away := _waiting(intake)) is not None:
+        return away
+    form = FromIntakeForm(formdata=None, data=from_intake.all_nos_confirmed(intake, clinic_today()))
+    return _render(form, intake, from_intake.patient_said(intake), 200)
 
 
 @bp.route("/intakes/<uuid:public_id>/consultation", methods=["GET", "POST"])
@@ -43,9 +74,8 @@ def _render(form: FromIntakeForm, intake: PatientIntake, said: dict, status: int
 def from_intake_new(public_id: uuid.UUID):
     """Start a consultation from a submitted intake: every patient answer shown as theirs, confirmed or corrected here."""
     intake = db.one_or_404(PatientIntake.by_public_id(public_id))
-    if intake.status != "submitted" or intake.reviewed_at is not None:
-        flash("This intake is not waiting for review (it was reviewed already, or not submitted): start a new consultation instead.", "warning")
-        return redirect(url_for("patients.detail", public_id=intake.patient.public_id), 303)
+    if (away := _waiting(intake)) is not None:
+        return away
     said = from_intake.patient_said(intake)
     if request.method == "GET":
         form = FromIntakeForm(data=from_intake.prefill(intake, clinic_today()))
@@ -60,7 +90,8 @@ def from_intake_new(public_id: uuid.UUID):
         if not missing:
             try:
                 consultation = from_intake.record_from_intake(db.session, intake, values, reasons, actor=current_user,
-                                                              policy=current_policy(db.session), ip_address=client_ip())
+                                                              policy=current_policy(db.session), ip_address=client_ip(),
+                                                              all_nos=bool(form.confirm_all.data))
             except DomainError as exc:
                 db.session.rollback()
                 flash(str(exc), "error")

@@ -21,13 +21,14 @@ from practitioner.database import utcnow
 from practitioner.extensions import db
 from practitioner.intake import mapping
 from practitioner.intake.models import PatientIntake
-from practitioner.intake.questions import QUESTIONS
+from practitioner.intake.questions import QUESTIONS, TOPICS
 from practitioner.patients.forms import PatientForm
 from practitioner.patients.models import Patient
 
 #: The details the patient typed that may be offered as changes to the record, with their labels.
 DETAIL_FIELDS = {"phone": "Phone", "email": "Email", "address": "Address", "gp_name": "GP or physician", "gp_practice": "GP practice"}
 WORDING = {question.key: question.wording for question in QUESTIONS}
+TOPIC_OF = {question.key: topic.title for topic in TOPICS for question in topic.questions}
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,15 @@ def answers_in_words(intake: PatientIntake) -> list[AnswerInWords]:
     return [AnswerInWords(WORDING.get(answer.key, answer.key), answer) for answer in mapping.attention_first(intake.answers)]
 
 
+def calm_by_topic(answers: list[AnswerInWords]) -> list[tuple[str, list[AnswerInWords]]]:
+    """The answers that raise nothing (the patient's No answers), grouped by the topic the patient saw them under."""
+    groups: dict[str, list[AnswerInWords]] = {}
+    for item in answers:
+        if not item.answer.needs_attention:
+            groups.setdefault(TOPIC_OF.get(item.answer.key, ""), []).append(item)
+    return list(groups.items())
+
+
 def patient_intake(record: object, **_: object) -> Markup | None:
     """On a patient's page, for reception and practitioners: start an intake, the open links, and the intakes waiting."""
     if not isinstance(record, Patient) or not current_user.is_authenticated or not current_user.can(Permission.START_INTAKE):
@@ -119,6 +129,8 @@ def patient_intake(record: object, **_: object) -> Markup | None:
     clinical = current_user.can(Permission.VIEW_CLINICAL)
     waiting = [{"intake": i, "answers": answers_in_words(i) if clinical else [], "changes": detail_changes(i, record)}
                for i in intakes if i.status == "submitted"]
+    for item in waiting:
+        item["calm_by_topic"] = calm_by_topic(item["answers"])
     return Markup(render_template("intake/staff/_section.html", patient=record, open=[i for i in intakes if i.is_open(now)],  # nosec B704  # the output of an autoescaped template, not typed text
                                   waiting=waiting, clinical=clinical, channel_labels=INTAKE_CHANNEL_LABELS,
                                   can_consult=current_user.can(Permission.EDIT_CLINICAL),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from practitioner.audit import AuditEvent
-from practitioner.clinical.questions import QUESTIONS, SECTIONS
+from practitioner.clinical.questions import QUESTIONS
 from practitioner.consultations.models import Consultation, ConsultationIntakeAnswer
 from practitioner.extensions import db
 from practitioner.intake import questions as intake_questions
@@ -24,7 +24,7 @@ ASKED = {q.key for q in intake_questions.QUESTIONS}
 PRACTITIONER_ONLY = [q for q in QUESTIONS if q.name not in ASKED]
 ASSESSMENT = {"consultation_date": TODAY.isoformat(), "modality": "microneedling", "concerns": ["fine_lines_wrinkles"],
               "treatment_areas": ["cheeks"], "fitzpatrick": "3"}
-ALL_SECTIONS = {f"confirm_{key}": "y" for key in SECTIONS}
+ALL_SECTIONS = {"confirm_all": "y"}  # the form's one "I have gone through all the patient's No answers with them"
 OWN = {q.name: "no" if q.choices is None else q.no_answer for q in PRACTITIONER_ONLY}
 
 
@@ -62,9 +62,16 @@ def test_form_marks_each_answer_as_the_patients_and_answers_nothing(as_practitio
     # No screening radio is checked: the patient's answers are beside the questions, not in them.
     for q in QUESTIONS:
         assert not re.search(rf'<input[^>]*checked[^>]*name="{q.name}"|<input[^>]*name="{q.name}"[^>]*checked', html), q.name
-    # The "No to the rest" shortcut is not offered here: a section's No answers are the patient's, confirmed explicitly.
-    assert "data-no-to-rest" not in html
-    assert len(re.findall(r'<input[^>]*name="confirm_', html)) == len(SECTIONS)
+    # "No to the rest" is offered only for the questions not asked of the patient, in their own group: the
+    # patient's No answers are confirmed explicitly, with the form's one box (unticked) or one by one.
+    assert re.findall(r'data-no-to-rest="([^"]+)"', html) == ["practitioner_only"]
+    own = re.search(r'<fieldset class="section section--screening" data-section="practitioner_only">(.*?)</fieldset>\s*(?:<div|<fieldset class="section">)',
+                    html, re.S).group(1)
+    assert sorted(re.findall(r'<input[^>]*type="radio"[^>]*name="(\w+)"', own)) == sorted({q.name for q in PRACTITIONER_ONLY for _ in (0, 1)}) \
+        or set(re.findall(r'name="(\w+)"', own)) == {q.name for q in PRACTITIONER_ONLY}
+    assert re.findall(r'<input[^>]*name="(confirm_\w*)"', html) == ["confirm_all"]
+    assert not re.search(r'<input[^>]*checked[^>]*name="confirm_all"|<input[^>]*name="confirm_all"[^>]*checked', html)
+    assert "confirmed by you" not in html
 
 
 def test_healthy_patient_confirmed_per_section_proceeds(as_practitioner, practitioner, healthy):
@@ -82,16 +89,17 @@ def test_healthy_patient_confirmed_per_section_proceeds(as_practitioner, practit
     assert as_practitioner.get(_url(healthy)).status_code == 303
 
 
-def test_an_unconfirmed_section_blocks_the_result_naming_its_questions(as_practitioner, healthy):
-    data = {**ASSESSMENT, **ALL_SECTIONS, **OWN}
-    data.pop("confirm_allergies")
-    response = _post(as_practitioner, healthy, data)
+def test_unconfirmed_no_answers_block_the_result_naming_their_questions(as_practitioner, healthy):
+    response = _post(as_practitioner, healthy, {**ASSESSMENT, **OWN})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and _saved() is None
     for q in QUESTIONS:
-        if q.section == "allergies":
+        if q.name in ASKED:
             assert f"{q.label}: Not answered" in html, q.label
-    assert 'name="confirm_today" type="checkbox" value="y" checked' in html or re.search(r'<input checked[^>]*name="confirm_today"', html)
+    # The box, ticked, stays ticked when the form comes back for something else.
+    html = _post(as_practitioner, healthy, {**ASSESSMENT, **ALL_SECTIONS}).get_data(as_text=True)
+    assert re.search(r'<input checked[^>]*name="confirm_all"|<input[^>]*name="confirm_all"[^>]*checked', html)
+    assert f"{PRACTITIONER_ONLY[0].label}: Not answered" in html and "Smokes: Not answered" not in html
 
 
 def test_not_sure_is_never_turned_into_an_answer(as_practitioner, reception):
@@ -212,3 +220,80 @@ def test_a_second_review_of_the_same_intake_is_refused_calmly(as_practitioner, p
         from_intake.record_from_intake(db.session, intake, {}, {}, actor=practitioner, policy=current_policy(db.session))
     db.session.rollback()
     assert db.session.scalars(select(Consultation)).all() == []
+
+
+# The patient page's "Confirm the patient's No answers and start the consultation" (issue 15, speed).
+
+def _all_nos_url(intake) -> str:
+    return f"/intakes/{intake.public_id}/consultation/all-no-answers-confirmed"
+
+
+def _checked(html: str, name: str, value: str) -> bool:
+    return any(f'name="{name}"' in tag and f'value="{value}"' in tag and "checked" in tag for tag in re.findall(r"<input[^>]*>", html))
+
+
+def test_patient_page_lists_the_no_answers_by_topic_beside_the_confirming_button(as_practitioner, reception):
+    intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True, answers=answer_set(smoker="yes"))
+    html = as_practitioner.get(f"/patients/{intake.patient.public_id}").get_data(as_text=True)
+    calm = re.search(r'<details class="intake-answers__calm" open>(.*?)</details>', html, re.S)
+    assert calm, "the No answers are unfolded next to the button"
+    assert "Your health" in calm.group(1) or '<h4 class="intake-answers__topic">' in calm.group(1)
+    assert "Do you smoke" not in calm.group(1)  # a Yes is listed apart, first
+    form = re.search(rf'<form method="post" action="{_all_nos_url(intake)}"[^>]*>(.*?)</form>', html, re.S)
+    assert form and 'name="csrf_token"' in form.group(1)
+    assert "Confirm the patient’s No answers and start the consultation" in form.group(1)
+    assert "Start consultation from intake" in html  # the per-question path stays
+
+
+def test_the_button_opens_the_form_with_each_no_confirmed_and_nothing_else(as_practitioner, reception):
+    intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True,
+                         answers=answer_set(smoker="yes", pregnant="not_sure"))
+    response = post_form(as_practitioner, _all_nos_url(intake), {}, page=f"/patients/{intake.patient.public_id}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "is-invalid" not in html and "Not answered" not in html
+    assert _checked(html, "confirm_all", "y")
+    nos = [q for q in QUESTIONS if q.name in ASKED and q.name not in ("smoker", "pregnant")]
+    for q in nos:
+        assert _checked(html, q.name, "no" if q.choices is None else q.no_answer), q.name
+    assert html.count("; confirmed by you") == len(nos)
+    assert html.count("Patient answered No; confirmed by you") == sum(1 for q in nos if q.choices is None)
+    for name in ("smoker", "pregnant", *(q.name for q in PRACTITIONER_ONLY)):
+        assert not re.search(rf'<input[^>]*name="{name}"[^>]*checked|<input checked[^>]*name="{name}"', html), name
+    assert f'action="{_url(intake)}"' in html  # saved through the usual form
+
+
+def test_the_click_is_recorded_as_the_practitioners_confirmation_of_each_no(as_practitioner, practitioner, healthy):
+    opened = post_form(as_practitioner, _all_nos_url(healthy), {}, page=f"/patients/{healthy.patient.public_id}").get_data(as_text=True)
+    assert _checked(opened, "confirm_all", "y")
+    data = {**ASSESSMENT, **ALL_SECTIONS, **OWN}
+    for q in QUESTIONS:
+        if q.name in ASKED:
+            data[q.name] = "no" if q.choices is None else q.no_answer
+    assert _post(as_practitioner, healthy, data).status_code == 303
+    assert _saved().decision == "proceed"
+    rows = db.session.scalars(select(ConsultationIntakeAnswer)).all()
+    assert rows and {r.confirmation for r in rows} == {"all_nos"}
+    assert {r.changed_by_id for r in rows} == {practitioner.id} and all(r.changed_at for r in rows)
+    reviewed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "intake_reviewed")).one()
+    assert reviewed.detail_items["all_nos_confirmed"] is True
+
+
+def test_after_the_button_a_changed_no_still_needs_its_reason_and_is_one_by_one(as_practitioner, healthy):
+    data = {**ASSESSMENT, **ALL_SECTIONS, **OWN, "smoker": "yes"}
+    response = _post(as_practitioner, healthy, data)
+    assert response.status_code == 422 and "The patient answered No" in response.get_data(as_text=True)
+    assert _post(as_practitioner, healthy, {**data, "reason_smoker": "Smokes at weekends, said today."}).status_code == 303
+    row = db.session.scalars(select(ConsultationIntakeAnswer).where(ConsultationIntakeAnswer.question == "smoker")).one()
+    assert row.corrected and row.confirmation == "one_by_one" and row.patient_answer == "no"
+
+
+def test_without_the_box_each_answer_is_recorded_one_by_one(as_practitioner, healthy):
+    data = {**ASSESSMENT, **OWN, **{q.name: "no" if q.choices is None else q.no_answer for q in QUESTIONS if q.name in ASKED}}
+    assert _post(as_practitioner, healthy, data).status_code == 303
+    assert {r.confirmation for r in db.session.scalars(select(ConsultationIntakeAnswer))} == {"one_by_one"}
+
+
+def test_the_button_for_an_intake_not_waiting_returns_to_the_patient(as_practitioner, healthy):
+    _post(as_practitioner, healthy, {**ASSESSMENT, **ALL_SECTIONS, **OWN})
+    assert post_form(as_practitioner, _all_nos_url(healthy), {}, page=f"/patients/{healthy.patient.public_id}").status_code == 303
+    assert as_practitioner.get(_all_nos_url(healthy)).status_code == 405

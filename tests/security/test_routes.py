@@ -92,6 +92,7 @@ GET_MATRIX: dict[str, dict[str, int]] = {
     "intake.accept_details": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
     "intake.signed": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
     "consultations.from_intake_new": {ANON: SIGN_IN, RECEPTION: FORBIDDEN, PRACTITIONER: OK, ADMIN: FORBIDDEN},
+    "consultations.from_intake_all_nos": {ANON: NOT_ALLOWED, RECEPTION: NOT_ALLOWED, PRACTITIONER: NOT_ALLOWED, ADMIN: NOT_ALLOWED},
     # The patient's intake pages: open without an account, but only to a browser holding one intake (a tablet handed
     # over, or a link whose date of birth was right: test_intake_patient_pages_need_the_intake_session). Without it,
     # signed in or not, each is the same calm page (404), as is an unknown link.
@@ -138,6 +139,7 @@ ID_KIND = {
     "intake.accept_details": "intake",
     "intake.signed": "intake",
     "consultations.from_intake_new": "intake",
+    "consultations.from_intake_all_nos": "intake",
 }
 
 # POST rights, checked with a valid CSRF token: 403 for a role that may not, anything else otherwise.
@@ -176,6 +178,7 @@ POST_FORBIDDEN: dict[str, set[str]] = {
     "intake.resume_tablet": {ADMIN},
     "intake.accept_details": {ADMIN},
     "consultations.from_intake_new": {RECEPTION, ADMIN},
+    "consultations.from_intake_all_nos": {RECEPTION, ADMIN},
 }
 
 
