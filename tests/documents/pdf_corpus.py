@@ -39,7 +39,7 @@ from tests.documents.test_documents import Story, consultation_answers, drawn_si
 from tests.documents.test_rendering import make_logo
 from tests.factories import signed_session
 
-DATA_SETS = ("realistic", "hostile", "sparse")
+DATA_SETS = ("realistic", "hostile", "sparse", "volumes")  # volumes: the export of a record in volumes (VOLUMES)
 PHOTOGRAPHED = ("realistic", "hostile")  # these patients also have a course of clinical photographs (for the progress sheet)
 PAPERS = ("A4", "Letter")
 PRINTS = (False, True)  # large print off, on
@@ -170,14 +170,43 @@ def photo_course(story: Story, author: User) -> list[Any]:
     return [made["plan"], made["consent"], made["consultation"], *made["sessions"]]
 
 
+# The patient record export of a record in volumes (patient_export.volumes): volume 1, then each plan's volume.
+VOLUMES = ("volume1", "volume2", "volume3")
+
+
+def volume_specs(author: User) -> dict[tuple[str, str], DocumentSpec]:
+    """{("patient-export", "volume<n>"): spec}: a patient (a Devanagari name with a reph) with two plans and 13 sessions.
+
+    One plan holds a plan's most (12 sessions, each with a note in several scripts), the other one session.
+    """
+    from practitioner.documents.kinds.patient_export import volumes
+    from tests.factories import treatable_plan
+
+    patient = make_patient(actor=author, given_name="प्रिया", family_name="शर्मा", preferred_name="Priya Sharma")
+    plans = [treatable_plan(patient, author), treatable_plan(patient, author, modality="rf_microneedling")]
+    for plan, count in zip(plans, (12, 1), strict=True):
+        plan.sessions_planned = 12
+        db.session.commit()
+        for number in range(1, count + 1):
+            signed_session(plan, author, sequence=number, clinical_note=f"Session {number}: {BIDI} {COMBINING}. Tolerated well.")
+    db.session.commit()
+    made = {}
+    for volume in volumes(db.session, patient):
+        spec = services.build(db.session, DocumentKind("patient-export"), volume.plan_id or patient.public_id, date.today())
+        db.session.commit()
+        made[("patient-export", f"volume{volume.number}")] = dataclasses.replace(spec, logo_png=make_logo())
+    assert len(made) == len(VOLUMES), "the volumes patient's export comes in three volumes"
+    return made
+
+
 def specs(author: User, data_sets: tuple[str, ...] = DATA_SETS) -> dict[tuple[str, str], DocumentSpec]:
     """{(kind code, data set): spec} for every kind and data set; the letterhead is the one the set was built with.
 
     A kind the story's own record cannot make (NotReady) is made from the photo course's record of
     its source type, in the photographed data sets; otherwise it is left out of that data set.
     """
-    made: dict[tuple[str, str], DocumentSpec] = {}
-    for name in sorted(data_sets, key=lambda name: name == "hostile"):  # hostile last: it rewrites the letterhead
+    made: dict[tuple[str, str], DocumentSpec] = volume_specs(author) if "volumes" in data_sets else {}
+    for name in sorted((n for n in data_sets if n != "volumes"), key=lambda name: name == "hostile"):  # hostile last: it rewrites the letterhead
         story = (rf_story(author, with_draft=False) if name == "realistic" else
                  sparse_story(author) if name == "sparse" else hostile_story(author))
         course = photo_course(story, author) if name in PHOTOGRAPHED else []

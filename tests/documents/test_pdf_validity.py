@@ -22,7 +22,7 @@ import pytest
 from practitioner.documents.kinds import KINDS
 from tests.documents import pdf_corpus
 
-DATA_SETS = ("realistic", "hostile")  # the sparse set's documents are shorter versions of these: bench/verapdf_all.py checks them
+DATA_SETS = ("realistic", "hostile", "volumes")  # the sparse set's documents are shorter versions of these: bench/verapdf_all.py checks them
 CELLS = {"/TD", "/TH"}
 TEXT_OPERATORS = {"Tj", "TJ", "'", '"'}
 
@@ -68,8 +68,11 @@ def _failures(corpus: dict[str, tuple[str, pikepdf.Pdf]], check: Any) -> list[st
 
 def test_every_kind_data_set_paper_and_print_is_rendered(corpus) -> None:
     """Each kind in the catalogue, with each data set, on both papers, normal and large."""
-    expected = {f"{kind.code}-{data}-{paper.lower()}-{variant}" for kind in KINDS.values() for data in DATA_SETS
+    expected = {f"{kind.code}-{data}-{paper.lower()}-{variant}" for kind in KINDS.values() for data in DATA_SETS if data != "volumes"
                 for paper in pdf_corpus.PAPERS for variant in ("normal", "large")}
+    # and each volume of the export of a record in volumes
+    expected |= {f"patient-export-{volume}-{paper.lower()}-{variant}" for volume in pdf_corpus.VOLUMES
+                 for paper in pdf_corpus.PAPERS for variant in ("normal", "large")}
     assert {name.removesuffix(".pdf") for name in corpus} == expected
 
 
