@@ -339,7 +339,9 @@ def test_the_patient_page_with_photos_stays_lean(as_practitioner, practitioner):
     seen = _statements(as_practitioner, url)
     assert len(seen) <= PATIENT_PAGE_WITH_PHOTOS, "\n".join(s[:120] for s in seen)
     # One write for the page: the view of the record and the row naming the photos shown, in one INSERT.
-    assert [s for s in seen if s.startswith("BEGIN IMMEDIATE")] == ["BEGIN IMMEDIATE"]
+    if db.engine.dialect.name == "sqlite":  # (PostgreSQL's transactions begin without a statement of their own)
+        assert [s for s in seen if s.startswith("BEGIN IMMEDIATE")] == ["BEGIN IMMEDIATE"]
+    assert len([s for s in seen if s.startswith("SELECT audit_chain_head.")]) == 1
     assert len([s for s in seen if s.startswith("INSERT INTO audit_events")]) == 1
     # Each of these is read once: the page's parts share what they both need (practitioner/per_request.py).
     for table in ("consents", "consultations", "issued_documents", "photo_protocol_views", "review_visits"):
