@@ -29,7 +29,7 @@ from werkzeug.datastructures import MultiDict
 from practitioner import audit
 from practitioner.auth.models import User
 from practitioner.clinical.questions import QUESTIONS, Question, answer_text
-from practitioner.clinical.screening import Policy
+from practitioner.clinical.screening import CONCERN_LABELS, TREATMENT_AREA_LABELS, Policy
 from practitioner.consultations import services
 from practitioner.consultations.models import Consultation, ConsultationIntakeAnswer
 from practitioner.database import utcnow
@@ -112,7 +112,10 @@ def attention_first(said: Mapping[str, PatientSaid]) -> list[PatientSaid]:
 
 
 def prefill(intake: PatientIntake, on: date) -> dict[str, Any]:
-    """The new form's starting values: the date, the skin type on record, the concerns the patient named.
+    """The new form's starting values: the date, the skin type on record, the concerns and areas the patient chose.
+
+    Concerns and areas are the patient's wishes, not screening answers: ticked, marked as the patient's
+    choice, and changed freely by the practitioner.
 
     No screening answer is set: the patient's answers are shown beside the questions, to confirm. A
     date the patient gave goes into its date box (shown only once the practitioner confirms the Yes).
@@ -120,11 +123,19 @@ def prefill(intake: PatientIntake, on: date) -> dict[str, Any]:
     patient: Patient = intake.patient
     hopes = intake.answers.get("hopes") or {}
     values: dict[str, Any] = {"consultation_date": on, "fitzpatrick": patient.fitzpatrick,
-                              "concerns": [code for code in hopes.get("concerns") or [] if isinstance(code, str)]}
+                              "concerns": [code for code in hopes.get("concerns") or [] if isinstance(code, str)],
+                              "treatment_areas": [code for code in hopes.get("areas") or [] if isinstance(code, str)]}
     for name, said in patient_said(intake).items():
         if said.day is not None and said.question.date_name:
             values[said.question.date_name] = said.day
     return values
+
+
+def patient_wishes(intake: PatientIntake) -> dict[str, list[str]]:
+    """The concerns and treatment areas the patient chose in their intake (labels), for the form's "the patient's choice"."""
+    hopes = intake.answers.get("hopes") or {}
+    return {"concerns": [CONCERN_LABELS[c] for c in hopes.get("concerns") or [] if c in CONCERN_LABELS],
+            "treatment_areas": [TREATMENT_AREA_LABELS[c] for c in hopes.get("areas") or [] if c in TREATMENT_AREA_LABELS]}
 
 
 def confirmed_formdata(formdata: MultiDict, said: Mapping[str, PatientSaid]) -> MultiDict:

@@ -42,6 +42,7 @@ def _render(form: FromIntakeForm, intake: PatientIntake, said: dict, status: int
     return render_template("consultations/form.html", form=form, patient=intake.patient, consultation=None, sections=SCREENING_SECTIONS,
                            record_hints=services.allergy_hints(intake.patient), scar_types=SCAR_TYPES, from_intake=intake,
                            said=said, any_no=any(s.is_no for s in said.values()), confirmed_nos=confirmed, own_group=OWN_GROUP,
+                           wishes=from_intake.patient_wishes(intake),
                            intake_details=details), status
 
 

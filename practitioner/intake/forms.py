@@ -177,6 +177,7 @@ class TopicForm(Form):
             result[field.key] = (self[field.key].data or "").strip()
         if self.topic.kind == "hopes":
             result["concerns"] = [c for c in (self["concerns"].data or []) if c in q.CONCERN_CODES]
+            result["areas"] = [c for c in (self["areas"].data or []) if c in q.AREA_CODES]
         return result
 
     def _when(self, follow: q.FollowUp) -> str | None:
@@ -226,6 +227,8 @@ def topic_form_class(slug: str) -> type[TopicForm]:
     if topic.kind == "hopes":
         fields["concerns"] = MultiCheckboxField(q.CONCERNS_WORDING, validate_choice=False,
                                                 choices=choices((c.code, c.label) for c in q.CONCERN_CHOICES))
+        fields["areas"] = MultiCheckboxField(q.AREAS_WORDING, validate_choice=False,
+                                             choices=choices((c.code, c.label) for c in q.AREA_CHOICES))
     for field in topic.fields:
         validators: list[Any] = [Optional(), Length(max=field.max_length, message=f"Keep this to {field.max_length} characters or fewer."),
                                  NoControlCharacters(multiline=field.multiline)]
@@ -266,6 +269,7 @@ def initial_values(topic: q.Topic, draft: dict[str, Any]) -> dict[str, Any]:
         values[field.key] = texts.get(field.key) or ""
     if topic.kind == "hopes":
         values["concerns"] = list(texts.get("concerns") or [])
+        values["areas"] = list(texts.get("areas") or [])
     return values
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TEXT_VERSION = "2026-12-06.2"
+TEXT_VERSION = "2026-12-06.3"
 
 YES, NO, NOT_SURE = "yes", "no", "not_sure"
 
@@ -242,6 +242,20 @@ CONCERN_CHOICES: tuple[Choice, ...] = (
     Choice("pigmentation", "Darker patches or uneven colour"),
 )
 
+# The consultation's treatment areas (clinical/screening.py TREATMENT_AREAS) in the patient's words.
+AREA_CHOICES: tuple[Choice, ...] = (
+    Choice("forehead", "Forehead"),
+    Choice("glabella", "Between the eyebrows"),
+    Choice("periorbital", "Around the eyes"),
+    Choice("nose", "Nose"),
+    Choice("perioral", "Around the mouth and upper lip"),
+    Choice("cheeks", "Cheeks"),
+    Choice("chin_jaw", "Chin and jaw"),
+    Choice("neck", "Neck"),
+    Choice("decolletage", "Upper chest"),
+    Choice("scar_area", "Where I have scars"),
+)
+
 HOPES = Topic(
     "hopes", "What you hope for",
     "Choose any that matter to you, and tell us in your own words what you would like to change.",
@@ -256,11 +270,13 @@ QUESTIONS: tuple[Question, ...] = tuple(q for t in TOPICS for q in t.questions)
 BY_KEY: dict[str, Question] = {q.key: q for q in QUESTIONS}
 DETAIL_KEYS: tuple[str, ...] = tuple(f.key for t in TOPICS if t.kind != "hopes" for f in t.fields)
 CONCERN_CODES: tuple[str, ...] = tuple(c.code for c in CONCERN_CHOICES)
+AREA_CODES: tuple[str, ...] = tuple(c.code for c in AREA_CHOICES)
 
 # The screening answers only a practitioner can give (an examination, a judgement): never asked of the patient.
 PRACTITIONER_ONLY: tuple[str, ...] = ("suspicious_lesion", "expectations_concern")
 
 CONCERNS_WORDING = "What would you like to improve?"  # the hopes screen's question over CONCERN_CHOICES
+AREAS_WORDING = "Which areas would you like treated?"  # the hopes screen's question over AREA_CHOICES (optional)
 SUMMARY_TITLE = "Check your answers"
 DECLARATION = "The answers I have given are true to the best of my knowledge."
 MONTH_YEAR_HINT = "If you do not know the day, the month and year are enough."
@@ -278,6 +294,11 @@ def next_topic(slug: str) -> Topic | None:
         return None
     index = slugs.index(slug) + 1
     return TOPICS[index] if index < len(TOPICS) else None
+
+
+def area_label(code: str) -> str:
+    """A treatment area in the patient's words."""
+    return next((c.label for c in AREA_CHOICES if c.code == code), code)
 
 
 def concern_label(code: str) -> str:

@@ -258,6 +258,11 @@ def clean_topic(slug: str, topic_answers: Mapping[str, Any], as_of: date) -> dic
         if unknown:
             problems["concerns"] = "Choose from the list."
         cleaned["hopes"]["concerns"] = [c for c in q.CONCERN_CODES if c in codes]
+        given = topic_answers.get("areas") or []
+        codes = [given] if isinstance(given, str) else list(given)
+        if any(c not in q.AREA_CODES for c in codes):
+            problems["areas"] = "Choose from the list."
+        cleaned["hopes"]["areas"] = [c for c in q.AREA_CODES if c in codes]
     if problems:
         raise InvalidAnswers(problems)
     return cleaned
@@ -318,6 +323,7 @@ def canonical_answers(draft: Mapping[str, Any], as_of: date) -> dict[str, Any]:
         "questions": questions,
         "details": {key: str(details.get(key) or "") for key in q.DETAIL_KEYS},
         "hopes": {"concerns": [c for c in q.CONCERN_CODES if c in (hopes.get("concerns") or [])],
+                  "areas": [c for c in q.AREA_CODES if c in (hopes.get("areas") or [])],
                   "words": str(hopes.get("words") or "")},
     }
 

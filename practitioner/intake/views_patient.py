@@ -212,6 +212,9 @@ def _summary_rows(draft: dict[str, Any]) -> list[dict[str, Any]]:
             chosen = [questions.concern_label(code) for code in texts.get("concerns") or []]
             items.append({"label": questions.CONCERNS_WORDING, "answer": ", ".join(chosen) or "None chosen",
                           "missing": False, "text": False})
+            areas = [questions.area_label(code) for code in texts.get("areas") or []]
+            items.append({"label": questions.AREAS_WORDING, "answer": ", ".join(areas) or "None chosen",
+                          "missing": False, "text": False})
         for field in topic.fields:
             items.append({"label": field.label, "answer": texts.get(field.key) or "Not given", "missing": False,
                           "text": field.multiline and bool(texts.get(field.key))})

@@ -297,3 +297,17 @@ def test_the_button_for_an_intake_not_waiting_returns_to_the_patient(as_practiti
     _post(as_practitioner, healthy, {**ASSESSMENT, **ALL_SECTIONS, **OWN})
     assert post_form(as_practitioner, _all_nos_url(healthy), {}, page=f"/patients/{healthy.patient.public_id}").status_code == 303
     assert as_practitioner.get(_all_nos_url(healthy)).status_code == 405
+
+
+def test_the_areas_and_concerns_the_patient_chose_are_ticked_and_marked_as_theirs(as_practitioner, reception):
+    intake = make_intake(make_patient(fitzpatrick=3), reception, submitted=True,
+                         answers=answer_set(concerns=("laxity",), areas=("cheeks", "neck")))
+    html = as_practitioner.get(_url(intake)).get_data(as_text=True)
+    assert _checked(html, "treatment_areas", "cheeks") and _checked(html, "treatment_areas", "neck")
+    assert not _checked(html, "treatment_areas", "forehead") and _checked(html, "concerns", "laxity")
+    assert "The patient’s choice: Cheeks, Neck" in html and "The patient’s choice: Laxity" in html
+    # They are wishes, not screening answers: changing them needs no reason and is not a correction.
+    data = {**ASSESSMENT, **ALL_SECTIONS, **OWN, "treatment_areas": ["forehead"]}
+    assert _post(as_practitioner, intake, data).status_code == 303
+    consultation = _saved()
+    assert consultation.area_codes == ["forehead"] and consultation.decision == "proceed"

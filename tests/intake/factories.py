@@ -32,7 +32,7 @@ def calm_code(question: questions.Question) -> str:
 
 
 def answer_set(*, details: dict[str, str] | None = None, concerns: tuple[str, ...] = ("fine_lines_wrinkles",),
-               words: str = "", **overrides: Any) -> dict[str, Any]:
+               words: str = "", areas: tuple[str, ...] = (), **overrides: Any) -> dict[str, Any]:
     """Answers in the stored shape: every question answered calmly, except the overrides.
 
     An override is a code ("yes", "not_sure", "stopped"), a (code, when) pair such as ("yes", "2026-11"),
@@ -48,7 +48,7 @@ def answer_set(*, details: dict[str, str] | None = None, concerns: tuple[str, ..
     if overrides:
         raise TypeError(f"unknown question keys: {sorted(overrides)}")
     return {"questions": given, "details": dict(details or {}),
-            "hopes": {"concerns": list(concerns), "words": words}}
+            "hopes": {"concerns": list(concerns), "areas": list(areas), "words": words}}
 
 
 def signature_png(width: int = 400, height: int = 150) -> bytes:

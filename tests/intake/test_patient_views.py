@@ -386,10 +386,15 @@ def test_details_and_hopes_are_labelled_checked_and_kept(client, asha, reception
                                                           "gp_name": "Dr Okafor"})
     assert good.status_code == 303
     hopes = client.post("/intake/questions/hopes", data={"csrf_token": form_token(page), "action": "next",
-                                                          "concerns": ["laxity", "pigmentation"], "words": "Firmer skin"})
+                                                          "concerns": ["laxity", "pigmentation"], "areas": ["cheeks"], "words": "Firmer skin"})
     assert hopes.status_code == 303 and hopes.headers["Location"] == "/intake/check"
     draft = reload(intake).draft_answers
-    assert draft["details"]["phone"] == "07700 900123" and draft["hopes"] == {"concerns": ["laxity", "pigmentation"], "words": "Firmer skin"}
+    assert draft["details"]["phone"] == "07700 900123" and draft["hopes"] == {"concerns": ["laxity", "pigmentation"], "areas": ["cheeks"], "words": "Firmer skin"}
+    # The areas: asked on the hopes screen (optional, several), each in the patient's words, and read back on the summary.
+    screen = client.get("/intake/questions/hopes").get_data(as_text=True)
+    assert "Which areas would you like treated?" in screen and "Between the eyebrows" in screen
+    assert re.search(r'<input[^>]*checked[^>]*value="cheeks"|<input[^>]*value="cheeks"[^>]*checked', screen)
+    assert "Cheeks" in client.get("/intake/check").get_data(as_text=True).split("Which areas would you like treated?")[1][:300]
 
 
 def test_change_from_the_summary_returns_to_the_summary(client, asha, reception):

@@ -164,11 +164,11 @@ def test_a_screen_s_answers_are_kept_in_the_draft_and_replace_that_screen_s_earl
     intake = make_intake(patient, staff)
     services.save_topic(intake, "today", {"pregnant": "yes", "had_sunburn": "yes", "had_sunburn_when": "2026-11"})
     services.save_topic(intake, "today", {"pregnant": "no"})
-    services.save_topic(intake, "hopes", {"concerns": ["laxity", "pigmentation"], "words": "Brighter skin"})
+    services.save_topic(intake, "hopes", {"concerns": ["laxity", "pigmentation"], "areas": ["neck", "cheeks"], "words": "Brighter skin"})
     db.session.commit()
     draft = intake.draft_answers
     assert draft["questions"] == {"pregnant": {"answer": "no", "when": None, "estimate": False}}
-    assert draft["hopes"] == {"concerns": ["laxity", "pigmentation"], "words": "Brighter skin"}
+    assert draft["hopes"] == {"concerns": ["laxity", "pigmentation"], "areas": ["cheeks", "neck"], "words": "Brighter skin"}
 
 
 def test_bad_answers_are_refused_by_field_in_patient_words(patient, staff):
@@ -180,6 +180,9 @@ def test_bad_answers_are_refused_by_field_in_patient_words(patient, staff):
     assert "still to come" in caught.value.problems["had_filler_in_area_when"]
     with pytest.raises(services.InvalidAnswers):
         services.save_topic(intake, "hopes", {"concerns": ["world_peace"]})
+    with pytest.raises(services.InvalidAnswers) as caught:
+        services.save_topic(intake, "hopes", {"areas": ["cheeks", "elbows"]})
+    assert set(caught.value.problems) == {"areas"}
     with pytest.raises(services.InvalidAnswers):
         services.save_topic(intake, "nowhere", {})
 

@@ -25,7 +25,9 @@ CHANNEL_WORDS = {"tablet": "On the clinic's tablet", "link": "Through a one-time
 
 # The questions' wording by version: a signed intake is printed only in the words its patient saw. When the wording
 # changes (questions.TEXT_VERSION is bumped), the old version's topics stay here under their version.
-WORDINGS: dict[str, tuple[questions.Topic, ...]] = {questions.TEXT_VERSION: questions.TOPICS}
+# 2026-12-06.3 added only the hopes screen's areas question (questions.AREAS_WORDING): the topics are the same words.
+WORDINGS: dict[str, tuple[questions.Topic, ...]] = {"2026-12-06.2": questions.TOPICS, questions.TEXT_VERSION: questions.TOPICS}
+BEFORE_AREAS = frozenset({"2026-12-06.2"})  # versions whose patients were not asked the areas question
 
 
 def missing(intake: PatientIntake) -> str | None:
@@ -105,6 +107,10 @@ def intake_values(intake: PatientIntake) -> dict[str, Any]:
         "hopes_title": hopes_topic.title,
         "concerns_label": questions.CONCERNS_WORDING,
         "concerns": [questions.concern_label(code) for code in hopes.get("concerns") or [] if code in questions.CONCERN_CODES],
+        # Asked from version 2026-12-06.3 on: None (no row) for an intake signed before the question existed.
+        "areas_label": questions.AREAS_WORDING,
+        "areas": None if intake.text_version in BEFORE_AREAS else
+                 [questions.area_label(code) for code in hopes.get("areas") or [] if code in questions.AREA_CODES],
         "words_label": words_field.label,
         "hopes": {"words": str(hopes.get("words") or "")},
     }
