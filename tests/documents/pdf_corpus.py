@@ -7,7 +7,9 @@
 - sparse: a plain microneedling patient with every optional field empty and no logo.
 
 The realistic and hostile patients also have a course with clinical photographs (the progress sheet,
-the export's photographs).
+the export's photographs). Each patient has a signed intake (the health questionnaire): realistic answers;
+hostile ones with every answer that asks for a date, every free text at its limit in every script with
+bidi controls; sparse ones with every calm answer and nothing written.
 
 Each spec is rendered in normal and large print, on A4 and on Letter (the clinic's paper setting).
 Used by tests/documents/test_pdf_validity.py (pikepdf checks) and bench/verapdf_all.py (veraPDF).
@@ -37,6 +39,7 @@ from practitioner.treatments.services import add_addendum
 from tests.conftest import make_patient
 from tests.documents.test_documents import Story, consultation_answers, drawn_signature, rf_story
 from tests.documents.test_rendering import make_logo
+from tests.documents.test_scripts import SAMPLES
 from tests.factories import signed_session
 
 DATA_SETS = ("realistic", "hostile", "sparse", "volumes")  # volumes: the export of a record in volumes (VOLUMES)
@@ -140,6 +143,43 @@ def sparse_story(author: User) -> Story:
     return Story(patient, consultation, plan, consent, signed)
 
 
+# Every script the documents promise, and the bidi controls a patient's keyboard or a paste can bring.
+EVERY_SCRIPT = " ".join(SAMPLES.values())
+BIDI_CONTROLS = "\u202eevil\u202c \u2067rli\u2069 \u2066lri\u2069 \u2068fsi\u2069 \u200fRLM\u200e \u202bemb\u202c"
+
+
+def signed_intake(name: str, patient: Any, author: User) -> Any:
+    """The patient's signed health questionnaire, for the data set `name` (made through the intake's own services)."""
+    from practitioner.intake import questions
+    from tests.intake.factories import answer_set, make_intake
+
+    today = date.today()
+    month = f"{today.year}-{today.month:02d}"
+    if name == "sparse":
+        return make_intake(patient, author, answers=answer_set(concerns=()), submitted=True)
+    if name == "realistic":
+        return make_intake(patient, author, submitted=True, answers=answer_set(
+            cold_sore_history="yes", had_neurotoxin=("yes", month), smoker="not_sure", isotretinoin=("stopped", "2024-03-14"),
+            details={"phone": "07700 900123", "email": "sofia@example.org", "address": "Flat 2, 14 Harbour Row\nBristol BS1 5TT",
+                     "gp_name": "Dr Helen Marsh", "gp_practice": "Quayside Surgery", "allergies_other": "Penicillin (rash)",
+                     "medicines": "Cetirizine 10 mg most days in summer"},
+            concerns=("atrophic_acne_scars", "raised_scars", "enlarged_pores"),
+            words="I would like the scars on my cheeks to be less noticeable before a family wedding in the spring."))
+    # Hostile: the answer that asks for more (a date wherever one is asked), every text at its limit.
+    overrides: dict[str, Any] = {}
+    for question in questions.QUESTIONS:
+        follow = question.follow_up
+        code = follow.shown_for[0] if follow else next(c.code for c in question.choices if c.code not in ("no", "none", "never"))
+        overrides[question.key] = (code, month) if follow else code
+    text = f"{EVERY_SCRIPT} {BIDI_CONTROLS} {BIDI} {COMBINING} {MARKUP} {LONG_WORD} "
+    fields = {field.key: field for topic in questions.TOPICS for field in topic.fields}
+    details = {key: _fill(text if field.multiline else f"{BIDI_CONTROLS} {SAMPLES['Arabic']} {LONG_WORD}", field.max_length)
+               for key, field in fields.items() if key != "words"}
+    details["phone"] = _fill("+44 (0)117 496 0000 ext. ", fields["phone"].max_length)
+    return make_intake(patient, author, submitted=True, answers=answer_set(
+        details=details, concerns=questions.CONCERN_CODES, words=_fill(text, fields["words"].max_length), **overrides))
+
+
 def _policy() -> Any:
     from practitioner.clinical.screening import Policy
 
@@ -210,6 +250,7 @@ def specs(author: User, data_sets: tuple[str, ...] = DATA_SETS) -> dict[tuple[st
         story = (rf_story(author, with_draft=False) if name == "realistic" else
                  sparse_story(author) if name == "sparse" else hostile_story(author))
         course = photo_course(story, author) if name in PHOTOGRAPHED else []
+        course.append(signed_intake(name, story.patient, author))
         for kind in DocumentKind:
             sources = [source_of(story, kind), *(r.public_id for r in course if isinstance(r, KINDS[kind].source))]
             spec = None
