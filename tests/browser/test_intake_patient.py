@@ -108,6 +108,7 @@ def answer_screen(page: Page, topic: questions.Topic) -> None:
     if topic.kind == "hopes":
         page.get_by_label("Fine lines and wrinkles").check()
         page.get_by_label("Dips or pits left by acne").check()
+        page.get_by_label("Cheeks", exact=True).check()  # "Which areas would you like treated?"
         page.get_by_label("In your own words").fill("Smoother skin on my cheeks.")
     if topic.slug == "allergies":
         page.get_by_label(re.compile("^Any other allergies")).fill("Plasters make my skin itch.")

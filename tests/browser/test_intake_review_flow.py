@@ -2,8 +2,10 @@
 
 Reception signs in and starts the intake on the tablet; the "patient" answers every screen by its labels
 and signs (the patient's own pages); the practitioner signs in, reviews the intake on the patient page,
-starts the consultation from it, resolves the Yes and Not sure answers one by one, confirms the No
-answers section by section, corrects one answer with a reason, and gets the screening result. Every
+confirms the patient's No answers there with one button (listed by topic beside it), which opens the
+form with each No chosen and marked "confirmed by you"; resolves the Yes and Not sure answers one by
+one, corrects one answer with a reason, answers the questions not asked of the patient with their own
+"No to the rest", and gets the screening result, each No recorded as confirmed that way. Every
 staff page on the way passes axe-core; each is photographed at the tablet's size and at 1280x800.
 """
 
@@ -16,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from practitioner.auth.models import Role
-from practitioner.clinical.questions import QUESTIONS, SECTIONS
+from practitioner.clinical.questions import QUESTIONS
 from practitioner.extensions import db
 from practitioner.intake import questions
 from tests.browser.conftest import TABLET, LiveServer, shot_both_sizes
@@ -96,18 +98,36 @@ def test_reception_starts_patient_signs_practitioner_reviews_corrects_and_screen
         expect(page.get_by_text("Phone: 07700 900123")).to_be_visible()  # offered, not yet written
         checked(page, "2-practitioner-patient-page")
 
-        page.get_by_role("link", name="Start consultation from intake").click()
+        expect(page.locator("details.intake-answers__calm")).to_have_attribute("open", "")  # the No answers, unfolded
+        expect(page.locator(".intake-answers__topic").first).to_be_visible()
+        expect(page.get_by_role("link", name="Start consultation from intake")).to_be_visible()  # the per-question path stays
+        page.get_by_role("button", name="Confirm the patient’s No answers and start the consultation").click()
         expect(page.get_by_role("heading", name="New consultation from the patient’s intake", level=1)).to_be_visible()
-        assert page.locator(".question input[type=radio]:checked").count() == 0, "a screening answer was chosen for the practitioner"
+        expect(page.get_by_label(re.compile("I have gone through all the patient’s “No” answers with them"))).to_be_checked()
+        nos = page.get_by_text(re.compile(r"^Patient answered .*; confirmed by you$"))
+        assert nos.count() >= 20 and page.locator(".question input[type=radio]:checked").count() == nos.count()
+        for label in ("Smokes", "Recent botulinum toxin", "Isotretinoin (Roaccutane)", *(q.label for q in QUESTIONS if q.name not in ASKED)):
+            assert question(page, label).locator("input:checked").count() == 0, f"{label} was answered for the practitioner"
+        expect(page.get_by_label("Cheeks", exact=True)).to_be_checked()  # the patient's choice
+        expect(page.get_by_text("The patient’s choice: Cheeks")).to_be_visible()
         checked(page, "3-form-from-intake")
 
-        # Save with only the assessment: every screening question is still unanswered, listed by name.
+        # Save with only the treatment: the Yes, the Not sure and the practitioner's own questions are listed by name.
         page.get_by_label("Microneedling", exact=True).check()
-        page.get_by_label("Cheeks", exact=True).check()
         page.get_by_role("button", name="Save and screen").click()
         expect(page.get_by_role("heading", name=re.compile(r"Please correct \d+ things below"))).to_be_visible()
         expect(page.locator(".error-summary").get_by_text("Smokes: Not answered", exact=False)).to_be_visible()
+        expect(page.locator(".error-summary").get_by_text("Keloid scars: Not answered", exact=False)).to_have_count(0)
+        expect(page.get_by_label(re.compile("I have gone through all the patient’s “No” answers with them"))).to_be_checked()
 
+        # The practitioner's own questions (an examination, a judgement): their group's own explicit "No to the rest",
+        # which answers nothing of the patient's.
+        page.get_by_role("button", name="Answer “No” to the rest of your questions (not asked of the patient)").click()
+        for q in QUESTIONS:
+            if q.name not in ASKED:
+                expect(question(page, q.label).get_by_label("No", exact=True)).to_be_checked()
+        for label in ("Smokes", "Recent botulinum toxin", "Isotretinoin (Roaccutane)"):
+            assert question(page, label).locator("input:checked").count() == 0, f"{label} answered by the button"
         # The Yes and Not sure answers, one by one; one of them corrected with its reason.
         question(page, "Smokes").get_by_label("No", exact=True).check()  # the patient was not sure
         question(page, "Recent botulinum toxin").get_by_label("Yes", exact=True).check()
@@ -118,15 +138,6 @@ def test_reception_starts_patient_signs_practitioner_reviews_corrects_and_screen
         expect(question(page, "Smokes").get_by_label(re.compile("Why your answer differs"))).to_have_count(0)  # Not sure: no correction
         expect(question(page, "Keloid scars").get_by_label(re.compile("Why your answer differs"))).to_be_hidden()
         reason.fill("Took lymecycline, not isotretinoin: checked her list.")
-        # The practitioner's own questions (an examination, a judgement).
-        for q in QUESTIONS:
-            if q.name not in ASKED:
-                question(page, q.label).get_by_label("No", exact=True).check()
-        # The patient's No answers, section by section, after going through them with her.
-        for key, title in SECTIONS.items():
-            box = page.get_by_label(re.compile(rf"I have gone through these answers with the patient \({title.lower()}\)"))
-            if box.count():
-                box.check()
         page.get_by_role("button", name="Save and screen").click()
 
         expect(page.get_by_text(re.compile("Consultation saved from the patient.s intake. Screening:"))).to_be_visible()
@@ -134,6 +145,14 @@ def test_reception_starts_patient_signs_practitioner_reviews_corrects_and_screen
         table = page.get_by_role("region", name="The patient’s intake, corrected or resolved")
         expect(table.get_by_role("row", name=re.compile("Isotretinoin"))).to_contain_text("lymecycline")
         checked(page, "4-consultation-result")
+        with live_server.app.app_context():
+            from practitioner.consultations.models import ConsultationIntakeAnswer
+
+            rows = {r.question: r for r in db.session.scalars(db.select(ConsultationIntakeAnswer))}
+            db.session.remove()
+        nos = {name for name, r in rows.items() if r.patient_answer in ("no", "none", "never")}
+        assert nos and {rows[name].confirmation for name in nos} == {"all_nos"}
+        assert rows["isotretinoin"].confirmation == "one_by_one" and rows["isotretinoin"].corrected
     finally:
         context.close()
 
