@@ -245,7 +245,6 @@ CONCERN_CHOICES: tuple[Choice, ...] = (
 # The consultation's treatment areas (clinical/screening.py TREATMENT_AREAS) in the patient's words.
 AREA_CHOICES: tuple[Choice, ...] = (
     Choice("forehead", "Forehead"),
-    Choice("glabella", "Between the eyebrows"),
     Choice("periorbital", "Around the eyes"),
     Choice("nose", "Nose"),
     Choice("perioral", "Around the mouth and upper lip"),
@@ -253,7 +252,6 @@ AREA_CHOICES: tuple[Choice, ...] = (
     Choice("chin_jaw", "Chin and jaw"),
     Choice("neck", "Neck"),
     Choice("decolletage", "Upper chest"),
-    Choice("scar_area", "Where I have scars"),
 )
 
 HOPES = Topic(

@@ -224,12 +224,12 @@ def test_the_signed_intake_page_offers_it_and_lists_the_issued_copies(as_practit
 
 def test_prints_the_areas_the_patient_chose_with_the_concerns(practitioner, reception):
     patient = make_patient(actor=practitioner, given_name="Mira", family_name="Shah", date_of_birth=date(1988, 2, 3))
-    intake = make_intake(patient, reception, submitted=True, answers=answer_set(areas=("cheeks", "glabella")))
+    intake = make_intake(patient, reception, submitted=True, answers=answer_set(areas=("cheeks", "neck")))
     spec = services.build(db.session, KIND, intake.public_id, date(2026, 12, 6))
     values = spec.context["intake"]
-    assert values["areas_label"] == "Which areas would you like treated?" and values["areas"] == ["Between the eyebrows", "Cheeks"]
+    assert values["areas_label"] == "Which areas would you like treated?" and values["areas"] == ["Cheeks", "Neck"]
     printed = _squeezed(services.render(spec))
-    assert _squeeze("Which areas would you like treated?") in printed and _squeeze("Between the eyebrows") in printed
+    assert _squeeze("Which areas would you like treated?") in printed and _squeeze("Neck") in printed
 
 
 def test_an_intake_signed_before_the_areas_question_prints_without_it(practitioner, reception):

@@ -392,7 +392,7 @@ def test_details_and_hopes_are_labelled_checked_and_kept(client, asha, reception
     assert draft["details"]["phone"] == "07700 900123" and draft["hopes"] == {"concerns": ["laxity", "pigmentation"], "areas": ["cheeks"], "words": "Firmer skin"}
     # The areas: asked on the hopes screen (optional, several), each in the patient's words, and read back on the summary.
     screen = client.get("/intake/questions/hopes").get_data(as_text=True)
-    assert "Which areas would you like treated?" in screen and "Between the eyebrows" in screen
+    assert "Which areas would you like treated?" in screen and "Around the mouth and upper lip" in screen
     assert re.search(r'<input[^>]*checked[^>]*value="cheeks"|<input[^>]*value="cheeks"[^>]*checked', screen)
     assert "Cheeks" in client.get("/intake/check").get_data(as_text=True).split("Which areas would you like treated?")[1][:300]
 

@@ -89,3 +89,10 @@ def test_concerns_are_the_screening_concerns_in_patient_words():
     assert q.CONCERN_CODES == tuple(CONCERNS)
     assert all(q.concern_label(code) != code for code in CONCERNS)
 
+
+
+def test_the_areas_the_patient_may_choose_are_the_consultations_treatment_areas():
+    from practitioner.clinical.screening import TREATMENT_AREAS
+
+    assert q.AREA_CODES == TREATMENT_AREAS
+    assert len({c.label for c in q.AREA_CHOICES}) == len(q.AREA_CHOICES)
