@@ -163,7 +163,7 @@ def signed_intake(name: str, patient: Any, author: User) -> Any:
             details={"phone": "07700 900123", "email": "sofia@example.org", "address": "Flat 2, 14 Harbour Row\nBristol BS1 5TT",
                      "gp_name": "Dr Helen Marsh", "gp_practice": "Quayside Surgery", "allergies_other": "Penicillin (rash)",
                      "medicines": "Cetirizine 10 mg most days in summer"},
-            concerns=("atrophic_acne_scars", "raised_scars", "enlarged_pores"),
+            concerns=("atrophic_acne_scars", "raised_scars", "enlarged_pores"), areas=("cheeks", "forehead"),
             words="I would like the scars on my cheeks to be less noticeable before a family wedding in the spring."))
     # Hostile: the answer that asks for more (a date wherever one is asked), every text at its limit.
     overrides: dict[str, Any] = {}
@@ -177,7 +177,8 @@ def signed_intake(name: str, patient: Any, author: User) -> Any:
                for key, field in fields.items() if key != "words"}
     details["phone"] = _fill("+44 (0)117 496 0000 ext. ", fields["phone"].max_length)
     return make_intake(patient, author, submitted=True, answers=answer_set(
-        details=details, concerns=questions.CONCERN_CODES, words=_fill(text, fields["words"].max_length), **overrides))
+        details=details, concerns=questions.CONCERN_CODES, areas=questions.AREA_CODES, words=_fill(text, fields["words"].max_length),
+        **overrides))
 
 
 def _policy() -> Any:

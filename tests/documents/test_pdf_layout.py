@@ -331,13 +331,13 @@ def test_consent_signature_is_on_the_page_of_the_last_declaration(renders, paper
 
 @pytest.mark.parametrize(("paper", "large"), VARIANTS, ids=VARIANT_IDS)
 def test_intake_signature_is_on_the_page_of_the_declaration_it_confirms(renders, paper, large):
-    """The health questionnaire's declaration, the drawn signature, its facts and its SHA-256 share one page."""
+    """The health questionnaire's declaration, the drawn signature and its facts share one page (the SHA-256 follows)."""
     from practitioner.intake.questions import DECLARATION
 
     rendered = renders.get("intake-record", paper, large)
     texts = rendered.texts()
     declaration = page_of(texts, DECLARATION)
-    assert page_of(texts, "Date signed") == page_of(texts, "SHA-256 of the signed answers") == declaration
+    assert page_of(texts, "Date signed") == page_of(texts, "Signed by") == declaration
     assert rendered.image_pages == [declaration], "the drawn signature"
 
 
