@@ -59,7 +59,7 @@ def setup(directory: Path):
 
     app = common.build_app(directory / "practitioner.sqlite3", migrate=False, DOCUMENT_JOBS="background")
     with app.app_context():
-        upgrade(revision="heads")  # parallel migrations this session are chained afterwards
+        upgrade()
         common._quiet_logging()
         settings = get_settings(db.session)
         settings.name, settings.phone, settings.address = "Harbour Skin Clinic", "0117 496 0000", "3 Narrow Quay\nBristol BS1 4QA"

@@ -141,7 +141,7 @@ def setup(directory: Path):
     with app.app_context():
         from flask_migrate import upgrade
 
-        upgrade(revision="heads")  # this session's parallel migrations are chained afterwards: every head
+        upgrade()
         settings = get_settings(db.session)
         settings.name, settings.phone = "Harbour Skin Clinic", "0117 496 0000"
         settings.address = "3 Narrow Quay\nBristol BS1 4QA"

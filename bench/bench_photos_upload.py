@@ -56,7 +56,7 @@ def setup(directory: Path):
         from flask_migrate import upgrade
 
         logging.disable(logging.INFO)
-        upgrade(revision="heads")  # every head: parallel migrations may not be chained yet
+        upgrade()
         logging.disable(logging.NOTSET)
         user = common.create_bench_user("photo.practitioner@bench.example", "Dr Priya Raman")
         patient = make_patient(user)

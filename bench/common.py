@@ -334,7 +334,7 @@ def build_app(database_path: Path, *, migrate: bool = True, **extra: Any):
         logging.disable(logging.INFO)  # alembic's "Running upgrade" lines
         try:
             with app.app_context():
-                upgrade(revision="heads")  # every head: parallel migrations may not be chained yet
+                upgrade()
         finally:
             logging.disable(logging.NOTSET)
     _quiet_logging()

@@ -42,7 +42,7 @@ def render_all(out: Path, kinds: list[str] | None = None) -> list[Path]:
     logging.disable(logging.INFO)  # alembic's "Running upgrade" lines
     try:
         with app.app_context():
-            upgrade(revision="heads")  # every head: parallel work may add migrations before they are chained
+            upgrade()
     finally:
         logging.disable(logging.NOTSET)
     written: list[Path] = []

@@ -5,7 +5,7 @@ The secret is stored as AES-256-GCM ciphertext under a key derived (HKDF-SHA256)
 which is kept outside the database (PRACTITIONER_AUDIT_KEY, or instance/audit.key: docs/integrity.md).
 The user's id is bound in as associated data, so one person's ciphertext copied onto another's row does
 not open. Stored as text: "v1:" + base64url(12-byte nonce + ciphertext + 16-byte tag). Migration
-0018_s encrypted the secrets stored before (docs/security.md).
+0018 encrypted the secrets stored before (docs/security.md).
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ class ConsultationAnswerChange(Base):
 
 
 class ConsultationIntakeAnswer(Base):
-    """One answer the patient gave in their intake, beside the value the practitioner confirmed (migration 0018_r).
+    """One answer the patient gave in their intake, beside the value the practitioner confirmed (migration 0020).
 
     `patient_answer` is the patient's code ("yes", "no", "not_sure" or a choice's code) and
     `patient_when` their date as they gave it ("about March 2026"); `confirmed_value` is stored as
@@ -207,7 +207,7 @@ class ConsultationIntakeAnswer(Base):
     confirmed_date: Mapped[date | None] = mapped_column(nullable=True)
     corrected: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str] = mapped_column(Text, default="")
-    # How it was confirmed (migration 0018_r2): "one_by_one", "all_nos" (all the patient's No answers at once), "" before.
+    # How it was confirmed (migration 0021): "one_by_one", "all_nos" (all the patient's No answers at once), "" before.
     confirmation: Mapped[str] = mapped_column(String(20), default="", server_default="")
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,7 +2,7 @@
 
 Open, the intake holds a draft of the answers so far. Submitted, it holds the signed answers exactly as
 given (text version, canonical answers JSON, time, re-encoded signature, SHA-256), and the database
-refuses any change to them (migration 0018_i); only the review (who, when) may still be set, once.
+refuses any change to them (migration 0019); only the review (who, when) may still be set, once.
 Expiry is computed from `expires_at`, never stored. See docs/intake.md.
 """
 

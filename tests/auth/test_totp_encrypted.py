@@ -1,5 +1,5 @@
 """The authenticator secret is stored encrypted (AES-256-GCM, key derived from the audit key outside the database),
-and migration 0018_s encrypts the secrets stored before it, and decrypts them again on the way down."""
+and migration 0018 encrypts the secrets stored before it, and decrypts them again on the way down."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from practitioner.auth.models import User
 from practitioner.extensions import db
 from tests.conftest import make_config, make_user, post_form
 
-MIGRATION = importlib.import_module("migrations.versions.0018_s_totp_encrypted")
+MIGRATION = importlib.import_module("migrations.versions.0018_totp_encrypted")
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
@@ -62,25 +62,25 @@ def test_a_code_still_works_after_the_migration_and_the_downgrade_gives_the_secr
     app = create_app(make_config(empty_database_url))
     with app.app_context():
         try:
-            upgrade(revision="heads")
+            upgrade()
             user = make_user(email="enrolled@clinic.example")
             user_id = user.id
             db.session.remove()
-            downgrade(revision="0018_s-1")  # the plain column, as 0017 made it
+            downgrade(revision="0017")  # the plain column, as 0017 made it
             with db.engine.begin() as connection:
                 connection.execute(text("UPDATE users SET totp_secret = :s, totp_enabled_at = CURRENT_TIMESTAMP WHERE id = :id"),
                                    {"s": SECRET, "id": user_id})
-            upgrade(revision="heads")
+            upgrade()
             stored = _stored_columns()
             assert "totp_secret" not in stored and SECRET not in stored["totp_secret_encrypted"]
             user = db.session.get(User, user_id)
             assert two_factor.verify(db.session, user, pyotp.TOTP(SECRET).now()) == "totp"
             db.session.rollback()
             db.session.remove()
-            downgrade(revision="0018_s-1")
+            downgrade(revision="0017")
             with db.engine.connect() as connection:
                 assert connection.execute(text("SELECT totp_secret FROM users WHERE id = :id"), {"id": user_id}).scalar_one() == SECRET
-            upgrade(revision="heads")
+            upgrade()
         finally:
             db.session.remove()
             db.engine.dispose()

@@ -218,7 +218,7 @@ def test_the_database_instance_and_backups_are_private(tmp_path, monkeypatch):
     database = instance / "practitioner.sqlite3"
     app = create_app(make_config(database))
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
         make_user(Role.ADMIN)
         db.engine.dispose()
     again = create_app(make_config(database))

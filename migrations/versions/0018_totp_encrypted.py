@@ -1,6 +1,6 @@
 """authenticator secrets encrypted at rest; a sign-in asked to enrol in two-factor at once
 
-Revision ID: 0018_s
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-06 08:00:00
 
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
 # revision identifiers, used by Alembic.
-revision = '0018_s'
+revision = '0018'
 down_revision = '0017'
 branch_labels = None
 depends_on = None

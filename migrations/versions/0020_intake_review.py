@@ -1,7 +1,7 @@
 """consultation started from a patient intake: which intake, and each patient answer beside the confirmed one
 
-Revision ID: 0018_r
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06 08:00:00
 
 `consultations.intake_id` names the patient intake a consultation was started from (NULL for one
@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0018_r'
-down_revision = '0017'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
-depends_on = '0018_i'  # the patient_intakes table the new foreign key points at
+depends_on = None
 
 TABLE = "consultation_intake_answers"
 LOCKED = "a consultation relied on by a signed treatment session is locked: record a new consultation instead"

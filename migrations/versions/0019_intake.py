@@ -1,7 +1,7 @@
 """patient_intakes: the health questions a patient answers on the clinic's tablet or by a one-time link
 
-Revision ID: 0018_i
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06 07:40:00
 
 Once submitted, an intake is kept exactly as signed: the database refuses any UPDATE that changes
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0018_i'
-down_revision = '0017'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
