@@ -57,7 +57,8 @@ def audit_verify_command() -> None:
         summary = verify_all(session)
     if summary.intact:
         click.echo(f"Audit chain intact: {summary.audit_rows} rows checked.")
-        click.echo(f"Signed records intact: {summary.sessions} sessions, {summary.consents} consents; "
+        click.echo(f"Signed records intact: {summary.sessions} sessions, {summary.consents} consents, "
+                   f"{summary.intakes} patient intakes; "
                    f"{summary.documents} issued documents and {summary.photos} photos match their SHA-256.")
         return
     for finding in summary.findings:

@@ -3,7 +3,7 @@
 The checks (docs/integrity.md): the audit chain (keyed, numbered without gaps, linked, its head in the
 database), the head recorded outside the database (instance/audit-head.json, moved forward after every
 audited write by practitioner/audit_head.py, so deleting the newest rows and moving the database's head
-back is found), every signed session and its addenda, every consent and
+back is found), every signed session and its addenda, every consent, every signed patient intake and
 every issued document against their SHA-256 and the audit row that sealed them, every signing or issuing
 audit row against a record that still exists, and every photo's bytes. This module sits above the
 features (like cli.py): no feature imports it.
@@ -44,6 +44,7 @@ class Summary:
     audit_rows: int = 0
     sessions: int = 0
     consents: int = 0
+    intakes: int = 0
     documents: int = 0
     photos: int = 0
     findings: list[Finding] = field(default_factory=list)
@@ -103,6 +104,32 @@ def _consent_findings(session: Session, summary: Summary) -> Iterator[Finding]:
             yield Finding(f"consent {consent.public_id}", problem)
 
 
+def _intake_findings(session: Session, summary: Summary) -> Iterator[Finding]:
+    """Every signed patient intake against its SHA-256 and its sealing audit row: two statements for all of them.
+
+    Named by the patient's record number and the day it was submitted, never by its answers.
+    """
+    from sqlalchemy.orm import contains_eager, undefer
+
+    from practitioner.dates import day_month_year, to_clinic_time
+    from practitioner.intake import services as intake
+    from practitioner.intake.models import PatientIntake
+    from practitioner.patients.models import Patient
+
+    sealed = None
+    for record in session.scalars(
+            select(PatientIntake).join(PatientIntake.patient).where(PatientIntake.status == "submitted")
+            .order_by(PatientIntake.id)
+            .options(contains_eager(PatientIntake.patient).load_only(Patient.record_number),
+                     undefer(PatientIntake.signature_png))):
+        summary.intakes += 1
+        if sealed is None:  # only when there is one to check
+            sealed = audit.sealed_details_all(session, intake.ACTION_SUBMITTED)
+        for problem in intake.integrity_problems(record, sealed):
+            submitted = day_month_year(to_clinic_time(record.submitted_at).date()) if record.submitted_at else "an unknown day"
+            yield Finding(f"the intake of patient {record.patient.record_number} submitted on {submitted}", problem)
+
+
 def _document_findings(session: Session, summary: Summary) -> Iterator[Finding]:
     from practitioner.documents import services as documents
     from practitioner.documents.models import IssuedDocument
@@ -122,6 +149,8 @@ def _orphan_findings(session: Session) -> Iterator[Finding]:
     """Signing and issuing rows whose record is gone (deleted, or no longer signed)."""
     from practitioner.consents.models import Consent
     from practitioner.documents.models import IssuedDocument
+    from practitioner.intake import services as intake
+    from practitioner.intake.models import PatientIntake
     from practitioner.treatments.models import TreatmentSession
 
     table = audit.AuditEvent.__table__
@@ -130,6 +159,8 @@ def _orphan_findings(session: Session) -> Iterator[Finding]:
             select(TreatmentSession.public_id).where(TreatmentSession.signed_at.is_not(None)))},
         "consent.sign": {f"consent:{p}" for p in session.scalars(select(Consent.public_id))},
         "document.issue": {f"document:{p}" for p in session.scalars(select(IssuedDocument.public_id))},
+        intake.ACTION_SUBMITTED: {f"intake:{p}" for p in session.scalars(
+            select(PatientIntake.public_id).where(PatientIntake.status == "submitted"))},
     }
     for action, targets in present.items():
         for event_id, target in session.execute(select(table.c.id, table.c.target).where(table.c.action == action)
@@ -162,6 +193,7 @@ def verify_all(session: Session, *, update_head: bool = True) -> Summary:
     findings.extend(_head_findings(session, report, read_head(path)))
     findings.extend(_session_findings(session, summary))
     findings.extend(_consent_findings(session, summary))
+    findings.extend(_intake_findings(session, summary))
     findings.extend(_document_findings(session, summary))
     findings.extend(_orphan_findings(session))
     findings.extend(_photo_findings(session, summary))

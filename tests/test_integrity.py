@@ -430,3 +430,94 @@ def test_worker_processes_writing_at_once_leave_the_newest_head(tmp_path):
     assert all(worker.exitcode == 0 for worker in workers)
     assert json.loads(Path(path).read_text())["last_event_id"] == 99
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit-head.json", "audit-head.json.lock"]
+
+
+# -- 4. Signed patient intakes: rewritten (with or without the hash recomputed) or deleted, each is named --------
+
+
+def _intake_world(world):
+    """The world's patient with a signed intake and an open one (a draft is not checked: nothing was signed)."""
+    from tests.intake.factories import make_intake
+
+    signed = make_intake(world["patient"], world["practitioner"], submitted=True)
+    make_intake(world["patient"], world["practitioner"])
+    return signed
+
+
+def _unlock_intakes() -> None:
+    """Drop every trigger, the intake's lock too (it is not one of migration 0016's tables on PostgreSQL)."""
+    _drop_all_triggers()
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE patient_intakes DISABLE TRIGGER USER")
+
+
+def _named_intake(intake) -> str:
+    from practitioner.dates import day_month_year, to_clinic_time
+
+    return (f"the intake of patient {intake.patient.record_number} submitted on "
+            f"{day_month_year(to_clinic_time(intake.submitted_at).date())}")
+
+
+@pytest.mark.parametrize("recompute_hash", [False, True], ids=["hash-kept", "hash-recomputed"])
+def test_a_rewritten_signed_intake_is_named_without_its_answers(app, world, recompute_hash):
+    from practitioner.intake import services as intake_services
+
+    intake = _intake_world(world)
+    intake_id, named = intake.id, _named_intake(intake)
+    code, output = _verify(app)
+    assert code == 0 and "1 patient intakes" in output, output
+    forged = json.loads(intake.answers_json)
+    forged["questions"]["pregnant"]["answer"] = "yes"
+    forged["hopes"]["words"] = "Forged words"
+    forged_json = intake_services.canonical_json(forged)
+    changes = {"answers_json": forged_json}
+    if recompute_hash:
+        changes["sha256"] = intake_services.content_sha256(intake.text_version, forged_json, intake.submitted_at,
+                                                           intake.signature_png)
+    _unlock_intakes()
+    _sql(f"UPDATE patient_intakes SET {', '.join(f'{c} = :{c}' for c in changes)} WHERE id = :id",  # nosec B608  # test's own names
+         id=intake_id, **changes)
+    code, output = _verify(app)
+    problem = ("does not match what its submission audit row sealed" if recompute_hash
+               else "does not match its stored SHA-256")
+    assert code == 1 and f"CHANGED {named}: the signed intake {problem}" in output, output
+    assert "Forged" not in output and "pregnant" not in output and "yes" not in output.lower().split(), "no answers named"
+
+
+def test_a_deleted_signed_intake_is_named(app, world):
+    intake = _intake_world(world)
+    intake_id, public_id = intake.id, intake.public_id
+    _unlock_intakes()
+    _sql("DELETE FROM patient_intakes WHERE id = :id", id=intake_id)
+    code, output = _verify(app)
+    assert code == 1 and f"intake {public_id}" in output and "missing" in output, output
+
+
+def test_the_intakes_are_checked_in_two_statements_however_many(app, world):
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from practitioner import integrity
+    from tests.intake.factories import make_intake
+
+    def statements() -> list[str]:
+        seen: list[str] = []
+        listener = lambda conn, cursor, statement, *args: seen.append(statement)  # noqa: E731
+        with Session(db.engine) as session:
+            session.get(audit.AuditChainHead, 1)  # the key and the head, read by every check alike
+            event.listen(db.engine, "before_cursor_execute", listener)
+            try:
+                summary = integrity.Summary()
+                findings = list(integrity._intake_findings(session, summary))
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listener)
+        assert findings == []
+        return [s for s in seen if not s.startswith("BEGIN")]
+
+    _intake_world(world)
+    one = statements()
+    for _ in range(3):
+        make_intake(world["patient"], world["practitioner"], submitted=True)
+    four = statements()
+    assert len(four) == len(one) <= 3, "\n".join(four)

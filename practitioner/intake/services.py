@@ -353,18 +353,20 @@ def matches_hash(intake: PatientIntake) -> bool:
                           intake.signature_png) == intake.sha256
 
 
-def integrity_problems(intake: PatientIntake) -> list[str]:
+def integrity_problems(intake: PatientIntake, prefetched: audit.SealedDetails | None = None) -> list[str]:
     """What no longer matches what was signed: the row against its SHA-256, and against its sealing audit row.
 
     Empty when everything matches (and for an intake not submitted). For audit-verify and the pages that show
-    or print a signed intake (a warning, printing refused), as consents.services.integrity_problems is.
+    or print a signed intake (a warning, printing refused), as consents.services.integrity_problems is. `prefetched`:
+    the sealing rows of many intakes read at once (audit.sealed_details_for / sealed_details_all).
     """
     if not intake.is_submitted:
         return []
     problems = []
     if not matches_hash(intake):
         problems.append("the signed intake does not match its stored SHA-256")
-    sealed = audit.sealed_details(db.session, ACTION_SUBMITTED, _target(intake), patient_id=intake.patient_id)
+    sealed = audit.sealed_details(db.session, ACTION_SUBMITTED, _target(intake), patient_id=intake.patient_id,
+                                  prefetched=prefetched)
     if not sealed:
         problems.append("the signed intake has no intact submission audit row")
     elif not any(d.get("sha256") == intake.sha256 and d.get("text_version") == intake.text_version for d in sealed):
