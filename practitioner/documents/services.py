@@ -76,8 +76,8 @@ def build_to_print(session: Session, kind: DocumentKind, source_id: uuid.UUID, i
 
 
 # The signed records each kind prints besides its own source (which `build` checks for the kinds above): the
-# aftercare's session, the export's sessions and consents, a consultation summary's consents, the sessions a
-# progress sheet lists. Each is checked against its stored SHA-256 and its sealing audit row before the render,
+# aftercare's session, the export's sessions, consents and signed intakes, a consultation summary's consents, the
+# sessions a progress sheet lists. Each is checked against its stored SHA-256 and its sealing audit row before the render,
 # in a fixed number of statements however many it prints (the session's rows by key, then one audit query).
 # Kept out of `build`, which reads only what the document prints (tests/documents/test_issuing.py).
 PRINTED_SIGNED_RECORDS = {"aftercare": "session", "patient-export": "patient", "consultation-summary": "consultation",
@@ -86,17 +86,25 @@ SEALED_ACTIONS = ("session.sign", "session.addendum", "consent.sign")
 
 
 def refuse_if_prints_altered(session: Session, kind: DocumentKind, source_id: uuid.UUID) -> None:
-    """RecordAltered, naming the record, when a signed session or consent the document prints no longer matches
-    what was signed (the red integrity warning of the session's and consent's pages): it is not printed."""
+    """RecordAltered, naming the record, when a signed session, consent or intake the document prints no longer
+    matches what was signed (the red integrity warning of the session's and consent's pages): it is not printed."""
     from practitioner.consents import services as consents
+    from practitioner.documents.kinds import intake_record
+    from practitioner.intake import services as intake_services
     from practitioner.treatments import services as treatments
 
     records, signed_consents = printed_signed_records(session, kind, source_id)
-    if not records and not signed_consents:
+    intakes = printed_signed_intakes(session, kind, source_id)
+    if not records and not signed_consents and not intakes:
         return
-    patient_id = (records or signed_consents)[0].patient_id
-    targets = [f"session:{r.public_id}" for r in records] + [f"consent:{c.public_id}" for c in signed_consents]
-    sealed = audit.sealed_details_for(session, patient_id, SEALED_ACTIONS, targets)
+    patient_id = (records or signed_consents or intakes)[0].patient_id
+    targets = ([f"session:{r.public_id}" for r in records] + [f"consent:{c.public_id}" for c in signed_consents]
+               + [f"intake:{i.public_id}" for i in intakes])
+    sealed = audit.sealed_details_for(session, patient_id, (*SEALED_ACTIONS, intake_services.ACTION_SUBMITTED), targets)
+    for intake in intakes:
+        if intake_services.integrity_problems(intake, sealed):
+            raise RecordAltered(f"Not printed. {intake_record.tamper_warning(intake)} The record that changed: the health "
+                                f"questionnaire signed on {day_month_year(to_clinic_time(intake.submitted_at).date())}.")
     for record in records:
         if treatments.integrity_problems(session, record, sealed):
             raise RecordAltered(f"Not printed. {treatments.tamper_warning(record)} The record that changed: session "
@@ -142,6 +150,21 @@ def printed_signed_records(session: Session, kind: DocumentKind, source_id: uuid
     found_consents = [] if consent_where is None else list(session.scalars(
         select(Consent).where(consent_where).order_by(Consent.id).options(lazyload("*"), undefer(Consent.signature_png))))
     return records, found_consents
+
+
+def printed_signed_intakes(session: Session, kind: DocumentKind, source_id: uuid.UUID) -> list:
+    """The signed intakes a document of this kind prints besides its own source (the export's whole record or its
+    volume 1: made from the patient), with the signature their hash covers; one statement, none for other kinds."""
+    from sqlalchemy.orm import lazyload, undefer
+
+    from practitioner.intake.models import PatientIntake
+
+    if PRINTED_SIGNED_RECORDS.get(kind.value) != "patient":
+        return []
+    patient = select(Patient.id).where(Patient.public_id == source_id).scalar_subquery()
+    return list(session.scalars(
+        select(PatientIntake).where(PatientIntake.patient_id == patient, PatientIntake.status == "submitted")
+        .order_by(PatientIntake.id).options(lazyload("*"), undefer(PatientIntake.signature_png))))
 
 
 class DocumentAltered(Exception):

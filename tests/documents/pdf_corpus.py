@@ -218,7 +218,8 @@ VOLUMES = ("volume1", "volume2", "volume3")
 def volume_specs(author: User) -> dict[tuple[str, str], DocumentSpec]:
     """{("patient-export", "volume<n>"): spec}: a patient (a Devanagari name with a reph) with two plans and 13 sessions.
 
-    One plan holds a plan's most (12 sessions, each with a note in several scripts), the other one session.
+    One plan holds a plan's most (12 sessions, each with a note in several scripts), the other one session; the
+    patient's signed intake is printed in volume 1.
     """
     from practitioner.documents.kinds.patient_export import volumes
     from tests.factories import treatable_plan
@@ -230,6 +231,7 @@ def volume_specs(author: User) -> dict[tuple[str, str], DocumentSpec]:
         db.session.commit()
         for number in range(1, count + 1):
             signed_session(plan, author, sequence=number, clinical_note=f"Session {number}: {BIDI} {COMBINING}. Tolerated well.")
+    signed_intake("realistic", patient, author)  # printed in volume 1 only
     db.session.commit()
     made = {}
     for volume in volumes(db.session, patient):

@@ -77,9 +77,13 @@ def _written(fields: tuple[questions.Field, ...]) -> list[dict[str, Any]]:
     return runs
 
 
-def intake_values(intake: PatientIntake) -> dict[str, Any]:
+def intake_values(intake: PatientIntake, *, with_signature: bool = True) -> dict[str, Any]:
     """The signed intake as plain values: the questions by topic in the signed version's words with the answers,
-    the details and hopes the patient typed, the declaration, the signature, the time and the SHA-256."""
+    the details and hopes the patient typed, the declaration, the signature, the time and the SHA-256.
+
+    Shared with the patient record export, which prints it without the signature image (`with_signature=False`,
+    as it prints consents), so the export never loads the deferred signature bytes.
+    """
     signed = intake.answers
     topics = WORDINGS[intake.text_version or ""]
     mapped = mapping.consultation_answers(signed)
@@ -95,7 +99,7 @@ def intake_values(intake: PatientIntake) -> dict[str, Any]:
         "submitted_at": _local(intake.submitted_at),
         "text_version": intake.text_version,
         "sha256": intake.sha256,
-        "signature_src": _signature_src(intake.signature_png),
+        **({"signature_src": _signature_src(intake.signature_png)} if with_signature else {}),
         "declaration": questions.DECLARATION,
         "topics": [{"slug": t.slug, "title": t.title, "questions": _question_rows(t, mapped),
                     "written": _written(t.fields)}

@@ -1,7 +1,8 @@
 """The patient record export: for the patient (an access request), their whole record as a PDF with the same data as JSON inside it.
 
 A record too large to render as one document in time is issued in volumes (`volumes`): volume 1 holds the
-patient's details, consultations, signed consents, the photographs not taken in a plan's course and the
+patient's details, the health questionnaires they signed (submitted intakes; drafts and withdrawn ones are
+not part of the record), consultations, signed consents, the photographs not taken in a plan's course and the
 list of documents issued; each further volume holds one treatment plan with its sessions and its
 photographs. Why this cut: what grows without end is treatment (sessions, their addenda and photos),
 and a plan holds at most twelve sessions, the largest record whose export was measured to render in
@@ -24,12 +25,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, lazyload, object_session, selectinload
 
 from practitioner.consents.models import Consent
 from practitioner.consultations.models import Consultation
 from practitioner.documents.kinds._common import (
     LANGUAGE,
+    _local,
+    _user,
     consent_values,
     consultation_values,
     issued_values,
@@ -42,6 +45,8 @@ from practitioner.clinical.screening import MODALITY_LABELS
 from practitioner.dates import day_month_year
 from practitioner.documents.kinds._types import DocumentSpec, DocumentType, Offer, SourceNotFound
 from practitioner.documents.kinds import aftercare as aftercare_kind
+from practitioner.documents.kinds import intake_record
+from practitioner.intake.models import PatientIntake
 from practitioner.documents.models import IssuedDocument
 from practitioner.patients.models import Patient
 from practitioner.per_request import remembered
@@ -115,8 +120,9 @@ def _volumes(session: Session, patient: Patient) -> list[Volume]:
         return []
     plans = [(plan_id, first, modality) for plan_id, first, modality, _ in rows]
     count = len(plans) + 1
-    return [Volume(1, count, None, 0, "your details, consultations, signed consents, the photographs taken outside a "
-                                      "treatment plan, and the documents issued to you"),
+    return [Volume(1, count, None, 0, "your details, consultations, signed consents, the health questionnaires you "
+                                      "signed, the photographs taken outside a treatment plan, and the documents issued "
+                                      "to you"),
             *(Volume(number + 2, count, plan_id, number + 1,
                      f"treatment plan {number + 1} of {len(plans)}: {MODALITY_LABELS.get(modality, modality)}, "
                      f"from {day_month_year(first)}, with its sessions and photographs")
@@ -132,6 +138,28 @@ def _in_plan(session: Session, plan: TreatmentPlan, records: list[TreatmentSessi
     """The public ids of the visits of a plan's course: its sessions and its review visits."""
     reviews = session.scalars(select(ReviewVisit.public_id).where(ReviewVisit.plan_id == plan.id))
     return {str(r.public_id) for r in records} | {str(public_id) for public_id in reviews}
+
+
+def signed_intakes(session: Session, patient_id: int) -> list[PatientIntake]:
+    """The patient's signed (submitted) intakes, oldest first, with their reviewers: one statement and one for the
+    reviewers. Drafts and withdrawn intakes were never signed and are not part of the record."""
+    return list(session.scalars(
+        select(PatientIntake).where(PatientIntake.patient_id == patient_id, PatientIntake.status == "submitted")
+        .order_by(PatientIntake.submitted_at, PatientIntake.id)
+        .options(lazyload(PatientIntake.patient), selectinload(PatientIntake.reviewed_by))))
+
+
+def intake_export_values(intake: PatientIntake) -> dict[str, Any]:
+    """A signed intake as the health questionnaire prints it (its builder, shared; without the signature image, as
+    the export prints consents), and whether and when a practitioner reviewed it."""
+    reviewed = ({"at": _local(intake.reviewed_at), "by": _user(intake.reviewed_by)}
+                if intake.reviewed_at is not None else None)
+    if intake.text_version not in intake_record.WORDINGS:
+        # Signed in a wording this version does not hold: named with its fingerprint, its answers not reworded.
+        return {"public_id": str(intake.public_id), "channel": intake_record.CHANNEL_WORDS.get(intake.channel, intake.channel),
+                "submitted_at": _local(intake.submitted_at), "text_version": intake.text_version, "sha256": intake.sha256,
+                "reviewed": reviewed, "not_printed": intake_record.missing(intake)}
+    return {**intake_record.intake_values(intake, with_signature=False), "reviewed": reviewed, "not_printed": None}
 
 
 def export_values(session: Session, patient: Patient, volume: Volume | None = None,
@@ -154,6 +182,7 @@ def export_values(session: Session, patient: Patient, volume: Volume | None = No
         if doc.kind == aftercare_kind.TYPE.code:
             aftercare.setdefault(doc.source_id, []).append(doc)
     photos = export_photos(session, patient.id)
+    intakes = signed_intakes(session, patient.id)
     if volume is not None:
         planned = {plan.id: _in_plan(session, plan, [r for r in records if r.plan_id == plan.id]) for plan in plans}
         if volume.plan_id is None:  # volume 1: all but the plans' courses
@@ -164,13 +193,14 @@ def export_values(session: Session, patient: Patient, volume: Volume | None = No
             plans = [plan for plan in plans if plan.public_id == volume.plan_id]
             records = [r for r in records if r.plan_id == plans[0].id]
             photos = [ph for ph in photos if ph["visit"]["public_id"] in planned[plans[0].id]]
-            consultations, consents, documents = [], [], []
+            consultations, consents, documents, intakes = [], [], [], []
     values = {
         "schema": EXPORT_SCHEMA,
         "schema_version": EXPORT_SCHEMA_VERSION,
         "language": LANGUAGE,
         "notes": "Dates are ISO 8601; times carry the clinic's UTC offset. Records are named by their public ids only.",
         "patient": patient_values(patient),
+        "intakes": [intake_export_values(i) for i in intakes],
         "consultations": [consultation_values(c) for c in consultations],
         "treatment_plans": [plan_values(p) for p in plans],
         "consents": [consent_values(c, with_signature=False) for c in consents],
