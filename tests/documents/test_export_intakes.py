@@ -194,3 +194,16 @@ def test_the_intake_list_is_one_statement_and_one_for_reviewers(patient):
     seen = _statements(lambda: [patient_export.intake_export_values(i)
                                 for i in patient_export.signed_intakes(db.session, patient.id)])
     assert len(seen) == 2, "\n".join(seen)
+
+
+def test_an_intake_in_a_wording_no_longer_held_is_named_not_reworded(patient, monkeypatch):
+    from practitioner.documents.kinds import intake_record
+
+    monkeypatch.setattr(intake_record, "WORDINGS", {"2020-01-01.1": questions.TOPICS})
+    spec = services.build(db.session, EXPORT, patient.public_id, date.today())
+    db.session.commit()
+    one = json.loads(spec.json_data)["intakes"][0]
+    assert "topics" not in one and "words the patient saw" in one["not_printed"] and one["sha256"] == _signed(patient)[0].sha256
+    printed = _squeezed(services.render(spec))
+    assert _squeeze("whose wording this version of Practitioner does not hold") in printed and one["sha256"] in printed
+    assert _squeeze(questions.QUESTIONS[0].wording) not in printed
