@@ -927,6 +927,20 @@ HOSTILE_RECORD = {
     "lot": "LOT-<1>",
     "addendum": "<iframe src=x></iframe> addendum",
 }
+# The patient's own words in their signed intake: every free text of the questionnaire, each with its own markup.
+HOSTILE_INTAKE = {
+    "phone": SHORT,
+    "email": "\"'><img src=x onerror=alert(3)>@x.example",
+    "address": "<script>alert(3)</script> Flat 1\r\n\u202eevil\u202c Road {{7*7}}",
+    "gp_name": "Dr <em>Who</em> {{7*7}} Zoe\u0308",
+    "gp_practice": "${7*7} Practice ' OR 1=1 -- \u202eevil\u202c",
+    "allergies_other": "<mark>latex</mark> Ze\u200dro 👩🏽\u200d⚕️",
+    "medicines": "../../etc/passwd <s>aspirin</s> =HYPERLINK(\"http://x\")",
+    "words": "<svg onload=alert(3)> " + "Ab" * 900 + " Zoe\u0308 Ame\u0301lie",
+}
+# Raw markup that must never reach a page (besides RAW_MARKUP): one marker per hostile value above and in HOSTILE_INTAKE.
+RAW_ON_PAGES = (SCRIPT, "<script>alert(3)", "<img src=x onerror", "<i>notes</i>", "<u>plan</u>", "<b>Serum</b>", "<iframe src=x>",
+                "<entry>", "<em>Who</em>", "<mark>latex</mark>", "<s>aspirin</s>", "<svg onload", "<b>\"'&")
 # What each document must show of them, besides the patient's and the clinic's names (the product's document rules).
 DOCUMENT_SHOWS = {
     "aftercare": ("product",),
@@ -972,8 +986,21 @@ def hostile_record(app):
     consent = db.session.scalars(select(Consent).where(Consent.patient_id == patient.id)).one()
     photo_ids = make_photo_records(patient, plan, consent, author)  # a review visit and its photo, for the photo routes
     job = make_failed_job(patient, record, author)  # for the document job routes
+    intake = make_hostile_intake(db.session.get(type(patient), patient.id), staff["reception"])  # signed, waiting for review
     return {"client": client, "ids": {"patient": patient.public_id, "consultation": consultation.public_id, "plan": plan.public_id,
-                                      "consent": consent.public_id, "session": record.public_id, "job": job.public_id, **photo_ids}}
+                                      "consent": consent.public_id, "session": record.public_id, "job": job.public_id,
+                                      "intake": intake.public_id, **photo_ids}}
+
+
+def make_hostile_intake(patient, started_by):
+    """A signed patient intake waiting for review, every free text in HOSTILE_INTAKE (a Yes and a Not sure among the answers)."""
+    from tests.intake.factories import answer_set, make_intake
+
+    h = HOSTILE_INTAKE
+    details = {key: h[key] for key in ("phone", "email", "address", "gp_name", "gp_practice", "allergies_other", "medicines")}
+    answers = answer_set(details=details, words=h["words"], areas=("cheeks", "forehead"), smoker="yes", pregnant="not_sure",
+                         had_neurotoxin=("yes", "2026-03"))
+    return make_intake(patient, started_by, submitted=True, answers=answers)
 
 
 def _squash(text: str) -> str:
@@ -1030,7 +1057,7 @@ def test_every_page_shows_a_hostile_record_escaped(app, hostile_record, who):
             continue
         seen += 1
         html = response.get_data(as_text=True)
-        for raw in (SCRIPT, "<img src=x onerror", "<i>notes</i>", "<u>plan</u>", "<b>Serum</b>", "<iframe src=x>", "<entry>"):
+        for raw in RAW_ON_PAGES:
             assert raw not in html, f"{who} {url}: raw markup {raw!r}"
         text = visible_text(parse(html))
         twice = re.search(r"&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-f]+);", text, re.I)
@@ -1046,3 +1073,29 @@ def _latest_document_id() -> uuid.UUID:
     from practitioner.documents.models import IssuedDocument
 
     return db.session.scalars(select(IssuedDocument.public_id).order_by(IssuedDocument.id.desc())).first()
+
+
+# Which of the intake's hostile values each page shows (the patient page: the waiting intake's answers and the details
+# offered as changes; the signed intake's page: everything; the from-intake form: the patient's other allergies and medicines).
+INTAKE_PAGES = {
+    ("practitioner", "/intakes/{intake}"): tuple(HOSTILE_INTAKE),
+    ("practitioner", "/intakes/{intake}/consultation"): ("allergies_other", "medicines"),
+    ("practitioner", "/patients/{patient}"): ("phone", "email", "address", "gp_name", "gp_practice"),
+    ("reception", "/patients/{patient}"): ("phone", "email", "address", "gp_name", "gp_practice"),
+}
+
+
+@pytest.mark.parametrize("who, path", list(INTAKE_PAGES))
+def test_the_hostile_intake_is_shown_as_literal_text(app, hostile_record, who, path):
+    """The patient's typed intake answers, on every staff page that shows them: literal text, escaped once."""
+    ids = hostile_record["ids"]
+    url = path.format(intake=ids["intake"], patient=ids["patient"])
+    client = app.test_client()
+    assert sign_in(client, f"{who}@clinic.example").status_code == 303
+    response = client.get(url)
+    assert response.status_code == 200, f"{who} {url}: {response.status_code}"
+    html = response.get_data(as_text=True)
+    for key in INTAKE_PAGES[(who, path)]:
+        assert_shown_escaped({url: html}, HOSTILE_INTAKE[key], f"intake {key}")
+        for raw in RAW_ON_PAGES:
+            assert raw not in html, f"{who} {url}: raw markup {raw!r}"
