@@ -497,3 +497,61 @@ def test_no_patient_page_names_the_intake(client, asha, reception):
         assert str(intake.public_id) not in response.get_data(as_text=True), path
         assert response.headers["X-Robots-Tag"] == "noindex, nofollow" and response.headers["Cache-Control"] == "no-store", path
         assert "site-nav" not in response.get_data(as_text=True), path  # no menu
+
+
+# --- Hostile text through the patient's own screens ------------------------------------------------------------------
+
+HOSTILE_SCREENS = {  # screen -> its free-text fields, each with hostile text the screen must keep as typed
+    "allergies": {"allergies_other": "<mark>latex</mark> {{7*7}} Ze\u200dro \u202eevil\u202c"},
+    "medicines": {"medicines": "<script>alert(4)</script> ../../etc/passwd =HYPERLINK(\"http://x\")"},
+    "details": {"address": "<b>Flat</b> \"'><img src=x onerror=alert(4)>\r\n${7*7} Road", "gp_name": "Dr <em>Who</em> 👩🏽\u200d⚕️",
+                "gp_practice": "' OR 1=1 -- Zoe\u0308 Practice"},
+    "hopes": {"words": "<svg onload=alert(4)> Ame\u0301lie " + "Ab" * 900},
+}
+RAW_INTAKE_MARKUP = ("<mark>", "<script>alert(4)", "<b>Flat</b>", "<img src=x onerror", "<em>Who</em>", "<svg onload")
+
+
+def _shown_once(html: str, value: str, where: str) -> None:
+    from tests.security.test_hostile_input import parse, visible_text
+
+    for raw in RAW_INTAKE_MARKUP:
+        assert raw not in html, f"{where}: raw markup {raw!r}"
+    text = visible_text(parse(html))
+    twice = re.search(r"&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-f]+);", text, re.I)
+    assert twice is None, f"{where}: {twice.group(0)!r} shown as text (escaped twice)"
+    for line in value.splitlines():
+        assert line.strip() in text, f"{where}: {line[:50]!r} not shown as text"
+
+
+def test_hostile_text_through_the_screens_is_kept_and_shown_escaped_on_the_summary(client, asha, reception):
+    """Markup, template syntax, bidi and joiners typed on each screen: stored as typed, shown back as literal text."""
+    from tests.security.test_hostile_input import browser_submission, parse, pick
+
+    intake = make_intake(asha, reception, answers=answer_set())
+    holding(client, intake)
+    for slug, typed in HOSTILE_SCREENS.items():
+        url = f"/intake/questions/{slug}"
+        page = client.get(url).get_data(as_text=True)
+        data = browser_submission(pick(parse(page).forms, url, url))
+        data.update({name: [value] for name, value in typed.items()}, action=["next"])
+        # A phone number with markup is refused, its box marked, everything typed kept as text.
+        refused = client.post(url, data={**data, "phone": ["<b>\"'&{{7*7}}"]}) if slug == "details" else None
+        if refused is not None:
+            html = refused.get_data(as_text=True)
+            assert refused.status_code == 422 and "Enter a phone number using digits and spaces" in html
+            assert '<b>"' not in html and "&lt;b&gt;&#34;&#39;&amp;{{7*7}}" in html
+        response = client.post(url, data=data)
+        assert response.status_code == 303, response.get_data(as_text=True)[:600]
+        again = client.get(url).get_data(as_text=True)  # the screen shows what was kept, escaped once
+        for raw in RAW_INTAKE_MARKUP:
+            assert raw not in again, f"{slug}: raw markup {raw!r}"
+    draft = reload(intake).draft_answers
+    kept = {**draft["details"], "words": draft["hopes"]["words"]}
+    for typed in HOSTILE_SCREENS.values():
+        for name, value in typed.items():
+            assert kept[name].replace("\r\n", "\n") == value.strip().replace("\r\n", "\n"), name
+    summary = client.get("/intake/check")
+    assert summary.status_code == 200
+    for typed in HOSTILE_SCREENS.values():
+        for name, value in typed.items():
+            _shown_once(summary.get_data(as_text=True), value, f"summary {name}")
