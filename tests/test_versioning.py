@@ -84,8 +84,30 @@ def _session_sign(practitioner, client) -> VersionedForm:
     return VersionedForm(page, page + "/sign", {}, lambda: _fresh(TreatmentSession, record.id), lambda r: r.is_signed)
 
 
+def _from_intake(practitioner, client) -> VersionedForm:
+    """A consultation started from a signed intake: its version is the intake's review (consultations/from_intake.py)."""
+    from types import SimpleNamespace
+
+    from practitioner.auth.models import Role
+    from practitioner.consultations import from_intake
+    from practitioner.intake.models import PatientIntake
+    from tests.conftest import make_user
+    from tests.consultations.test_from_intake import OWN
+    from tests.intake.factories import make_intake
+
+    intake = make_intake(make_patient(actor=practitioner, fitzpatrick=3), make_user(Role.RECEPTION), submitted=True)
+    url = f"/intakes/{intake.public_id}/consultation"
+
+    def read():
+        fresh = _fresh(PatientIntake, intake.id)
+        return SimpleNamespace(version=from_intake.review_version(fresh), consultation=from_intake.saved_from(db.session, fresh))
+
+    changes = {"modality": "microneedling", "treatment_areas": "cheeks", "confirm_all": "y", **OWN, "notes": "Tampered note"}
+    return VersionedForm(url, url, changes, read, lambda r: r.consultation is not None and r.consultation.notes == "Tampered note")
+
+
 VERSIONED_FORMS = {"patients.edit": _patient_edit, "consultations.edit": _consultation_edit,
-                   "treatments.edit": _session_edit, "treatments.sign": _session_sign}
+                   "treatments.edit": _session_edit, "treatments.sign": _session_sign, "consultations.from_intake_new": _from_intake}
 
 
 def _submission(client, case: VersionedForm) -> dict[str, list[str]]:
@@ -127,7 +149,7 @@ def test_the_same_post_with_its_version_is_saved(as_practitioner, practitioner, 
 
 KNOWN_VERSIONED = {"practitioner.patients.forms.PatientDemographicsForm", "practitioner.patients.forms.PatientForm",
                    "practitioner.consultations.forms.ConsultationForm", "practitioner.treatments.forms.SessionForm",
-                   "practitioner.treatments.forms.SignForm"}
+                   "practitioner.treatments.forms.SignForm", "practitioner.consultations.forms.FromIntakeForm"}
 
 
 def test_every_form_with_a_version_field_is_covered_here(app):

@@ -33,7 +33,7 @@ from practitioner.clinical.screening import CONCERN_LABELS, TREATMENT_AREA_LABEL
 from practitioner.consultations import services
 from practitioner.consultations.models import Consultation, ConsultationIntakeAnswer
 from practitioner.database import utcnow
-from practitioner.errors import NotAllowed
+from practitioner.errors import NotAllowed, StaleRecord
 from practitioner.intake import mapping
 from practitioner.intake import services as intake_services
 from practitioner.intake.models import PatientIntake
@@ -48,6 +48,26 @@ REASON_NEEDED = "The patient answered {answer}: say in a few words why yours dif
 
 class IntakeNotReviewable(NotAllowed):
     """The intake is not a submitted one waiting for review (still open, withdrawn, or already reviewed)."""
+
+
+class ReviewTaken(IntakeNotReviewable, StaleRecord):
+    """A consultation was saved from this intake after the form was opened: the form's save would be a second review."""
+
+
+REVIEW_TAKEN = "Another practitioner saved a consultation from this intake after you opened this form. Nothing was saved."
+# The form's version (the hidden field every edit form carries): the intake's review, the one change a signed intake
+# may still take. 1 while it waits for review; 2 once a consultation was saved from it.
+WAITING, REVIEWED = 1, 2
+
+
+def review_version(intake: PatientIntake) -> int:
+    """The intake's review as a version number for the from-intake form: 1 while waiting, 2 once reviewed."""
+    return WAITING if intake.reviewed_at is None else REVIEWED
+
+
+def saved_from(session: Session, intake: PatientIntake) -> Consultation | None:
+    """The consultation saved from this intake (its review), if any."""
+    return session.scalars(select(Consultation).where(Consultation.intake_id == intake.id).order_by(Consultation.id)).first()
 
 
 @dataclass(frozen=True)
@@ -201,21 +221,28 @@ def missing_reasons(values: Mapping[str, Any], said: Mapping[str, PatientSaid], 
 
 
 def record_from_intake(session: Session, intake: PatientIntake, values: dict[str, Any], reasons: Mapping[str, str], *,
-                       actor: User, policy: Policy, ip_address: str = "", all_nos: bool = False) -> Consultation:
+                       actor: User, policy: Policy, ip_address: str = "", all_nos: bool = False,
+                       expected_version: int | None = None) -> Consultation:
     """Record the consultation from the confirmed answers, keep each patient answer beside it, mark the intake reviewed.
 
     `all_nos`: the practitioner confirmed all the patient's No answers at once (the form's box, or the patient
     page's button); each No kept unchanged is recorded as confirmed that way, with who and when.
+    `expected_version`: the review_version the form was opened at; a review saved since raises ReviewTaken (a
+    StaleRecord), as does losing the claim below to a save at the same moment.
     """
-    if intake.status != "submitted" or intake.reviewed_at is not None:
-        raise IntakeNotReviewable("This intake is not waiting for review: it was reviewed already, or never submitted.")
+    if intake.status != "submitted":
+        raise IntakeNotReviewable("This intake is not waiting for review: it was never submitted, or was withdrawn.")
+    if intake.reviewed_at is not None:
+        raise ReviewTaken(REVIEW_TAKEN)
+    if expected_version is not None and expected_version != review_version(intake):
+        raise StaleRecord("This form was not opened at the intake as it is now. Nothing was saved.")
     now = utcnow()
     # Claim the review first, in one conditional statement: of two practitioners saving at once, the second
     # finds it taken (PostgreSQL re-reads the row after the first commits; SQLite writes one at a time).
     claimed = session.execute(update(PatientIntake).where(PatientIntake.id == intake.id, PatientIntake.reviewed_at.is_(None))
                               .values(reviewed_at=now, reviewed_by_id=actor.id).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:
-        raise IntakeNotReviewable("Another practitioner has just reviewed this intake: open their consultation from the patient page.")
+        raise ReviewTaken(REVIEW_TAKEN)
     session.expire(intake, ["reviewed_at", "reviewed_by_id", "updated_at"])
     said = patient_said(intake)
     corrected = corrections(values, said)

@@ -16,11 +16,12 @@ from practitioner.consultations import bp, from_intake, services
 from practitioner.consultations.forms import FromIntakeForm
 from practitioner.consultations.models import SCAR_TYPES
 from practitioner.dates import clinic_today
-from practitioner.errors import DomainError
+from practitioner.errors import DomainError, StaleRecord
 from practitioner.extensions import db
 from practitioner.intake.models import PatientIntake
 from practitioner.intake.questions import PRACTITIONER_ONLY
 from practitioner.unit_of_work import commit_request
+from practitioner.versioning import expected_version
 
 # The patient's questions by section; the ones not asked of the patient in a group of their own, with its own
 # explicit "No to the rest" button (it can never answer one of the patient's questions).
@@ -35,7 +36,17 @@ def _values(form: FromIntakeForm) -> dict:
             if name not in EXTRA and name != "confirm_all" and not name.startswith("reason_")}
 
 
-def _render(form: FromIntakeForm, intake: PatientIntake, said: dict, status: int):
+def _conflict(form: FromIntakeForm, intake: PatientIntake, said: dict, exc: StaleRecord):
+    """The form again (409) with what was typed, when the post could not be checked against the intake's review, or lost it."""
+    taken = intake.reviewed_at is not None
+    flash(f"{exc} Your answers are still in the form" + ("; the consultation already saved is linked below, to compare."
+                                                          if taken else ": check them and save again."), "error")
+    form.version.data = str(from_intake.review_version(intake))
+    return _render(form, intake, said, 409, conflict=True, review_taken=taken,
+                   saved_from_intake=from_intake.saved_from(db.session, intake) if taken else None)
+
+
+def _render(form: FromIntakeForm, intake: PatientIntake, said: dict, status: int, **extra):
     details = intake.answers.get("details") or {}
     # "Patient answered No; confirmed by you": a No the one box confirms and the form still holds unchanged.
     confirmed = {name for name, s in said.items() if form.confirm_all.data and s.is_no and form[name].data in (s.value, s.form_value)}
@@ -43,7 +54,7 @@ def _render(form: FromIntakeForm, intake: PatientIntake, said: dict, status: int
                            record_hints=services.allergy_hints(intake.patient), scar_types=SCAR_TYPES, from_intake=intake,
                            said=said, any_no=any(s.is_no for s in said.values()), confirmed_nos=confirmed, own_group=OWN_GROUP,
                            wishes=from_intake.patient_wishes(intake),
-                           intake_details=details), status
+                           intake_details=details, **extra), status
 
 
 def _waiting(intake: PatientIntake):
@@ -66,7 +77,8 @@ def from_intake_all_nos(public_id: uuid.UUID):
     intake = db.one_or_404(PatientIntake.by_public_id(public_id))
     if (away := _waiting(intake)) is not None:
         return away
-    form = FromIntakeForm(formdata=None, data=from_intake.all_nos_confirmed(intake, clinic_today()))
+    form = FromIntakeForm(formdata=None, data={**from_intake.all_nos_confirmed(intake, clinic_today()),
+                                               "version": str(from_intake.review_version(intake))})
     return _render(form, intake, from_intake.patient_said(intake), 200)
 
 
@@ -75,13 +87,16 @@ def from_intake_all_nos(public_id: uuid.UUID):
 def from_intake_new(public_id: uuid.UUID):
     """Start a consultation from a submitted intake: every patient answer shown as theirs, confirmed or corrected here."""
     intake = db.one_or_404(PatientIntake.by_public_id(public_id))
-    if (away := _waiting(intake)) is not None:
+    # A post to an intake reviewed since its form was opened gets the conflict page below, its answers kept.
+    if (request.method == "GET" or not intake.is_submitted) and (away := _waiting(intake)) is not None:
         return away
     said = from_intake.patient_said(intake)
     if request.method == "GET":
-        form = FromIntakeForm(data=from_intake.prefill(intake, clinic_today()))
+        form = FromIntakeForm(data={**from_intake.prefill(intake, clinic_today()), "version": str(from_intake.review_version(intake))})
     else:
         form = FromIntakeForm(formdata=from_intake.confirmed_formdata(request.form, said))
+    if request.method == "POST" and intake.reviewed_at is not None:  # reviewed since this form was opened
+        return _conflict(form, intake, said, from_intake.ReviewTaken(from_intake.REVIEW_TAKEN))
     if form.validate_on_submit():
         values = _values(form)
         reasons = {q.name: form[f"reason_{q.name}"].data or "" for q in QUESTIONS}
@@ -92,7 +107,10 @@ def from_intake_new(public_id: uuid.UUID):
             try:
                 consultation = from_intake.record_from_intake(db.session, intake, values, reasons, actor=current_user,
                                                               policy=current_policy(db.session), ip_address=client_ip(),
-                                                              all_nos=bool(form.confirm_all.data))
+                                                              all_nos=bool(form.confirm_all.data), expected_version=expected_version(form))
+            except StaleRecord as exc:  # no usable version, or another practitioner's review first: nothing saved
+                db.session.rollback()
+                return _conflict(form, db.one_or_404(PatientIntake.by_public_id(public_id)), said, exc)
             except DomainError as exc:
                 db.session.rollback()
                 flash(str(exc), "error")

@@ -33,7 +33,10 @@ def _url(intake) -> str:
 
 
 def _post(client, intake, data):
-    return post_form(client, _url(intake), data)
+    """Post the form as a browser does: with the version its page carries (tests/test_versioning.py covers a post without)."""
+    page = client.get(_url(intake)).get_data(as_text=True)
+    version = re.search(r'name="version" type="hidden" value="(\d*)"', page)
+    return post_form(client, _url(intake), {"version": version.group(1) if version else "", **data})
 
 
 def _saved() -> Consultation | None:
