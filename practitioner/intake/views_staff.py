@@ -6,7 +6,7 @@ import base64
 import uuid
 
 import segno
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -24,6 +24,11 @@ from practitioner.patients.models import Patient
 from practitioner.unit_of_work import commit_audit_of_read, commit_request
 
 from practitioner import audit
+
+
+def _lines(text: str | None) -> str | None:
+    """A posted value as stored: browsers send every line break as CRLF."""
+    return None if text is None else text.replace("\r\n", "\n")
 
 
 def _patient_page(patient: Patient):
@@ -116,6 +121,14 @@ def accept_details(public_id: uuid.UUID):
     form.accept.choices = [(name, change.label) for name, change in changes.items()]
     if not form.validate_on_submit() or not form.accept.data:
         flash("Nothing was copied: tick each detail that should replace the one on record.", "warning")
+        return _patient_page(patient)
+    # No silent overwrite: each ticked detail replaces only the value the page showed as on record. If someone
+    # changed it since (another tab, the Edit details form), nothing is copied and the page shows the new state.
+    moved = [changes[name].label for name in form.accept.data
+             if _lines(request.form.get(f"seen-{name}")) != _lines(changes[name].old)]
+    if moved:
+        flash("Nothing was copied: the record's " + ", ".join(moved).lower() + " changed after this page was opened. "
+              "Check the details again and tick the ones to copy.", "warning")
         return _patient_page(patient)
     values = {name: changes[name].new for name in form.accept.data}
     patient_services.update_patient(db.session, patient, values, expected_version=None, actor=current_user, clinical=False,

@@ -14,6 +14,7 @@ from practitioner.intake.services import token_hash
 from practitioner.patients.models import Patient
 from tests.conftest import csrf_token, make_patient, post_form
 from tests.intake.factories import answer_set, make_intake
+from tests.security.test_hostile_input import browser_submission, parse, pick
 
 
 def _page(client, patient) -> str:
@@ -130,11 +131,36 @@ def test_details_offered_and_copied_only_when_ticked(as_reception, reception):
     db.session.expire_all()
     assert db.session.get(Patient, patient.id).phone == "01234 567890"
     # Tick only the phone: the phone changes, the email stays; audited by the patients' service and the intake.
-    post_form(as_reception, f"/intakes/{intake.public_id}/details", {"accept": ["phone"]}, page=f"/patients/{patient.public_id}")
+    post_form(as_reception, f"/intakes/{intake.public_id}/details", {"accept": ["phone"], "seen-phone": "01234 567890"},
+              page=f"/patients/{patient.public_id}")
     db.session.expire_all()
     saved = db.session.get(Patient, patient.id)
     assert saved.phone == "07700 900123" and saved.email == "old@example.org"
     assert _actions("patient.update", "intake_details_accepted") == ["patient.update", "intake_details_accepted"]
+
+
+def test_details_never_overwrite_a_record_changed_after_the_page_was_opened(as_reception, reception):
+    """No silent overwrite: the ticked phone replaces only the phone the page showed as on record."""
+    patient = make_patient(phone="01234 567890")
+    intake = make_intake(patient, reception, submitted=True, answers=answer_set(details={"phone": "07700 900123"}))
+    page = f"/patients/{patient.public_id}"
+    form = pick(parse(as_reception.get(page).get_data(as_text=True)).forms, f"/intakes/{intake.public_id}/details", page)
+    data = browser_submission(form)
+    assert data["seen-phone"] == ["01234 567890"], "the page carries the value it showed"
+    data["accept"] = ["phone"]
+    db.session.get(Patient, patient.id).phone = "01234 000111"  # a colleague's edit, saved after the page was opened
+    db.session.commit()
+    response = as_reception.post(f"/intakes/{intake.public_id}/details", data=data)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Patient, patient.id).phone == "01234 000111"
+    html = as_reception.get(page).get_data(as_text=True)
+    assert "Nothing was copied: the record" in html and "changed after this page was opened" in html
+    assert _actions("patient.update", "intake_details_accepted") == []
+    data.pop("seen-phone")  # a post that does not say what it replaces copies nothing either
+    as_reception.post(f"/intakes/{intake.public_id}/details", data=data)
+    db.session.expire_all()
+    assert db.session.get(Patient, patient.id).phone == "01234 000111"
 
 
 def test_details_refuses_a_field_not_offered(as_reception, reception):
