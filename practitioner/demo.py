@@ -220,11 +220,45 @@ def seed_clinical_story(session: Session, issue_documents: bool = True) -> int:
             "fitzpatrick": 1, "glogau": 3, "anticoagulant_prescribed": True, "allergy_nickel": True, "requested_depth_mm": Decimal("0.75"),
             "notes": "On apixaban for atrial fibrillation: GP letter requested before any PRP."}, actor=author, policy=policy)
         added += 1
+    added += _demo_intake(session, today)
     if added:
         session.flush()
         if issue_documents and amelia is not None:
             _issue_demo_aftercare(session, author)
     return added
+
+
+def _demo_intake(session: Session, today: date) -> int:
+    """Hannah answered the health questions on the clinic's tablet and signed: an intake waiting for review.
+
+    Every question answered by her (none by default): No to each, except a Not sure and a Yes with a month
+    estimate, so the review shows both kinds first. Added once: a patient with an intake is left alone.
+    """
+    import json
+
+    from practitioner.intake import questions, services as intake_services
+    from practitioner.intake.models import PatientIntake
+
+    hannah = session.scalars(select(Patient).where(Patient.record_number == "P000108")).first()
+    reception = find_user_by_email(session, "reception@demo.clinic")
+    if hannah is None or reception is None or session.scalar(
+            select(PatientIntake.id).where(PatientIntake.patient_id == hannah.id)) is not None:
+        return 0
+    calm = {"diabetes": "none", "isotretinoin": "never"}
+    answers = {q.key: {"answer": calm.get(q.key, questions.NO), "when": None, "estimate": False} for q in questions.QUESTIONS}
+    last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    answers["took_nsaid_or_supplement"] = {"answer": questions.YES, "when": last_month, "estimate": True}
+    answers["cold_sore_history"] = {"answer": questions.NOT_SURE, "when": None, "estimate": False}
+    intake = intake_services.start_tablet(hannah, reception)
+    intake.draft = json.dumps({"questions": answers,
+                               "details": {"phone": "07700 900418", "gp_name": "Dr Ellis", "gp_practice": "Riverside Surgery",
+                                           "medicines": "Fish oil capsules most days"},
+                               "hopes": {"concerns": ["fine_lines_wrinkles", "texture_dullness"], "areas": ["forehead", "cheeks"],
+                                         "words": "Smoother skin on my forehead before my sister's wedding."}},
+                              sort_keys=True, ensure_ascii=False)
+    session.flush()
+    intake_services.submit(intake, _signature_data_url(hannah.full_name))
+    return 1
 
 
 def _demo_photos(session: Session, patient: Patient, visit, moment: str, consent, author) -> None:

@@ -39,7 +39,7 @@ def test_seed_demo_is_idempotent_and_prints_the_sign_in(app):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
-    assert "practitioner@demo.clinic" in first.output and "velvet harbour quartz meadow" in first.output and "3 clinical records" in first.output
+    assert "practitioner@demo.clinic" in first.output and "velvet harbour quartz meadow" in first.output and "4 clinical records" in first.output
     counts = (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Patient.id))))
     assert counts == (4, 12)
     from practitioner.consultations.models import Consultation
@@ -50,6 +50,13 @@ def test_seed_demo_is_idempotent_and_prints_the_sign_in(app):
     assert decisions == ["defer", "proceed", "refer"]
     assert db.session.scalar(select(func.count(TreatmentSession.id)).where(TreatmentSession.signed_at.is_not(None))) == 1
     assert db.session.scalar(select(func.count(IssuedDocument.id))) == 1
+    from practitioner.intake.models import PatientIntake
+    from practitioner.intake.services import pending_for_patient
+
+    (intake,) = db.session.scalars(select(PatientIntake)).all()  # Hannah's, signed on the tablet, waiting for review
+    assert intake.status == "submitted" and intake.reviewed_at is None and intake.patient.record_number == "P000108"
+    assert [i.id for i in pending_for_patient(intake.patient_id)] == [intake.id]
+    assert {intake.answers["questions"][k]["answer"] for k in ("took_nsaid_or_supplement", "cold_sore_history")} == {"yes", "not_sure"}
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0 and "0 users, 0 patients and 0 clinical records added" in second.output
     assert (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Patient.id)))) == counts
