@@ -320,6 +320,25 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):
     return client.post("/sign-in", data={"email": email, "password": password, "csrf_token": token})
 
 
+def statements_of(call: Any) -> list[str]:
+    """The SQL statements `call()` sends, from a fresh session (BEGIN left out), for tests that pin a count."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    db.session.commit()
+    db.session.expunge_all()
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return [s for s in seen if not s.startswith("BEGIN")]
+
+
 def post_form(client: FlaskClient, path: str, data: dict[str, Any], page: str | None = None, **kw: Any):
     """POST a form with a valid CSRF token taken from the page that shows it."""
     token = csrf_token(client, page or path)

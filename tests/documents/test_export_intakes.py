@@ -15,7 +15,7 @@ from datetime import date
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from practitioner.database import utcnow
 from practitioner.dates import day_month_year, to_clinic_time
@@ -26,8 +26,8 @@ from practitioner.extensions import db
 from practitioner.intake import questions
 from practitioner.intake import services as intake_services
 from practitioner.intake.models import PatientIntake
-from tests.conftest import csrf_token, make_patient, sign_in
-from tests.intake.factories import answer_set, make_intake
+from tests.conftest import statements_of, csrf_token, make_patient, sign_in
+from tests.intake.factories import answer_set, make_intake, unlock_intakes
 
 EXPORT = DocumentKind("patient-export")
 WARNING = "Not printed. This record does not match what was signed on"
@@ -118,18 +118,6 @@ def test_only_volume_one_carries_the_intakes(patient, practitioner):
     assert patient_export.export_values(db.session, patient, theirs, [first, theirs])["intakes"] == []
 
 
-def _unlock_intakes() -> None:
-    db.session.rollback()
-    with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("ALTER TABLE patient_intakes DISABLE TRIGGER USER")
-            return
-        names = connection.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'patient_intakes'").scalars().all()
-        for name in names:
-            connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
-
-
 def _forge(intake: PatientIntake) -> None:
     """Rewrite a signed answer and recompute the stored SHA-256 to match, as a careful forger would."""
     forged = json.loads(intake.answers_json)
@@ -138,7 +126,7 @@ def _forge(intake: PatientIntake) -> None:
     intake = db.session.get(PatientIntake, intake.id)
     sha = intake_services.content_sha256(intake.text_version, forged_json, intake.submitted_at, intake.signature_png)
     intake_id = intake.id
-    _unlock_intakes()
+    unlock_intakes()
     with db.engine.begin() as connection:
         connection.execute(text("UPDATE patient_intakes SET answers_json = :a, sha256 = :s WHERE id = :id"),
                            {"a": forged_json, "s": sha, "id": intake_id})
@@ -163,35 +151,22 @@ def test_an_altered_intake_is_refused_named_and_nothing_archived(client, patient
     assert list(db.session.scalars(select(IssuedDocument).where(IssuedDocument.kind == EXPORT))) == []
 
 
-def _statements(call) -> list[str]:
-    seen: list[str] = []
-    listener = lambda conn, cursor, statement, *args: seen.append(statement)  # noqa: E731
-    db.session.commit()
-    db.session.expunge_all()
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    return [s for s in seen if not s.startswith("BEGIN")]
-
-
 def test_the_intakes_are_checked_in_the_same_statements_however_many(patient, reception):
     check = lambda: services.refuse_if_prints_altered(db.session, EXPORT, patient.public_id)  # noqa: E731
     check()  # first use
-    two = _statements(check)
+    two = statements_of(check)
     for _ in range(3):
         make_intake(patient, reception, submitted=True)
-    five = _statements(check)
+    five = statements_of(check)
     assert len(five) == len(two) and sum("FROM audit_events" in s for s in five) == 1, "\n".join(five)
     assert sum("FROM patient_intakes" in s for s in five) == 1
-    aftercare_kinds = [s for s in _statements(lambda: services.printed_signed_intakes(
+    aftercare_kinds = [s for s in statements_of(lambda: services.printed_signed_intakes(
         db.session, DocumentKind("aftercare"), patient.public_id))]
     assert aftercare_kinds == [], "only the export prints a patient's intakes"
 
 
 def test_the_intake_list_is_one_statement_and_one_for_reviewers(patient):
-    seen = _statements(lambda: [patient_export.intake_export_values(i)
+    seen = statements_of(lambda: [patient_export.intake_export_values(i)
                                 for i in patient_export.signed_intakes(db.session, patient.id)])
     assert len(seen) == 2, "\n".join(seen)
 

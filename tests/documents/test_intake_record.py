@@ -19,7 +19,7 @@ from practitioner.intake import questions
 from practitioner.intake.models import PatientIntake
 from practitioner.signals import documents_boxes
 from tests.conftest import make_patient, post_form, sign_in
-from tests.intake.factories import answer_set, make_intake
+from tests.intake.factories import answer_set, make_intake, unlock_intakes
 
 KIND = DocumentKind("intake-record")
 
@@ -33,21 +33,8 @@ def _squeeze(phrase: str) -> str:
     return "".join(phrase.split())
 
 
-def _unlock_intakes() -> None:
-    """Lift the signed intake's lock, as only someone holding the database could (SQLite and PostgreSQL)."""
-    db.session.rollback()
-    with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("ALTER TABLE patient_intakes DISABLE TRIGGER USER")
-            return
-        names = connection.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'patient_intakes'").scalars().all()
-        for name in names:
-            connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
-
-
 def _rewrite(intake_id: int, **columns) -> None:
-    _unlock_intakes()
+    unlock_intakes()
     sets = ", ".join(f"{column} = :{column}" for column in columns)
     with db.engine.begin() as connection:
         connection.execute(text(f"UPDATE patient_intakes SET {sets} WHERE id = :id"), {**columns, "id": intake_id})  # nosec B608  # test's own column names

@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from practitioner.consents.models import Consent
 from practitioner.dates import day_month_year
 from practitioner.documents import services
 from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.extensions import db
-from tests.conftest import csrf_token, make_patient, make_user, sign_in
+from tests.conftest import statements_of, csrf_token, make_patient, make_user, sign_in
 from tests.factories import make_consent, signed_session, treatable_plan
 from tests.test_integrity import _drop_all_triggers, _forge_session, _replace
 
@@ -86,33 +86,20 @@ def test_an_intact_record_still_prints(client, record):
     assert response.status_code == 200 and response.mimetype == "application/pdf"
 
 
-def _statements(call) -> list[str]:
-    seen: list[str] = []
-    listener = lambda conn, cursor, statement, *args: seen.append(statement)  # noqa: E731
-    db.session.commit()
-    db.session.expunge_all()
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    return [s for s in seen if not s.startswith("BEGIN")]
-
-
 def test_the_checks_are_batched_the_same_statements_for_one_session_or_five(app, record):
     patient_id = record["patient"].public_id
     check = lambda: services.refuse_if_prints_altered(db.session, DocumentKind("patient-export"), patient_id)  # noqa: E731
     check()  # first use
-    one_session = _statements(check)
+    one_session = statements_of(check)
     for sequence in range(3, 6):
         signed_session(record["plan"], record["practitioner"], sequence=sequence, products=(("Serum", f"L{sequence}"),))
     make_consent(record["consultation"], record["practitioner"])  # and a second consent
-    five_sessions = _statements(check)
+    five_sessions = statements_of(check)
     assert len(five_sessions) == len(one_session) <= 16, "\n".join(five_sessions)
     assert sum("FROM audit_events" in s for s in five_sessions) == 1, "one audit query for every record"
-    aftercare = _statements(lambda: services.refuse_if_prints_altered(db.session, DocumentKind("aftercare"), record["session"].public_id))
+    aftercare = statements_of(lambda: services.refuse_if_prints_altered(db.session, DocumentKind("aftercare"), record["session"].public_id))
     assert len(aftercare) <= 13, "\n".join(aftercare)
     assert not any(" JOIN " in s for s in aftercare), "by key, never joined from the sessions table"
-    printed = _statements(lambda: services.build_to_print(db.session, DocumentKind("aftercare"), record["session"].public_id,
+    printed = statements_of(lambda: services.build_to_print(db.session, DocumentKind("aftercare"), record["session"].public_id,
                                                           date.today()))
     assert len(printed) <= 26, "\n".join(printed)  # the check's 13 and the build's own (tests/documents/test_issuing.py)

@@ -22,7 +22,7 @@ from practitioner.extensions import db
 from practitioner.intake import questions, services
 from practitioner.intake.models import PatientIntake
 from tests.conftest import POSTGRES, make_patient, make_user
-from tests.intake.factories import answer_set, make_intake, signature_png
+from tests.intake.factories import answer_set, make_intake, signature_png, unlock_intakes
 
 DOB = date(1988, 4, 2)
 
@@ -328,17 +328,6 @@ def test_on_conflict_do_update_over_a_submitted_intake_is_refused(patient, staff
              "ON CONFLICT (id) DO UPDATE SET answers_json = '{}'", id=intake.id)
 
 
-def _unlock() -> None:
-    """What someone holding the database can do first: switch the lock off."""
-    db.session.rollback()
-    with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("ALTER TABLE patient_intakes DISABLE TRIGGER USER")
-        else:
-            for name in ("patient_intakes_locked", "patient_intakes_no_replace_update"):
-                connection.exec_driver_sql(f"DROP TRIGGER {name}")
-
-
 def test_a_rewritten_signed_intake_is_found_even_with_its_hash_recomputed(patient, staff):
     intake = make_intake(patient, staff, submitted=True)
     assert services.integrity_problems(intake) == []
@@ -347,7 +336,7 @@ def test_a_rewritten_signed_intake_is_found_even_with_its_hash_recomputed(patien
     forged["questions"]["pregnant"]["answer"] = "yes"
     forged_json = json.dumps(forged, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     intake_id = intake.id
-    _unlock()
+    unlock_intakes()
     _sql("UPDATE patient_intakes SET answers_json = :forged WHERE id = :id", forged=forged_json, id=intake_id)
     db.session.expire_all()
     intake = db.session.get(PatientIntake, intake_id)
