@@ -14,7 +14,6 @@ few lines, so a long last declaration does not drag the photo choices and the si
 from __future__ import annotations
 
 import copy
-import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -23,18 +22,11 @@ from typing import Any
 
 import pytest
 
-from practitioner import create_app
-from practitioner.admin.services import get_settings
-from practitioner.auth.models import Role
 from practitioner.documents import services
 from practitioner.documents.kinds import DocumentKind, DocumentSpec
-from practitioner.documents.pdf import pool
 from practitioner.extensions import db
-from tests.conftest import make_config, make_user
-from tests.documents.conftest import CLINIC_PHONE
 from tests.documents.pdf_corpus import BIDI, COMBINING, _fill
-from tests.documents.test_documents import rf_story
-from tests.documents.test_pdf_layout import Rendered, _lines, _text, _walk, page_of, read_layout
+from tests.documents.test_pdf_layout import Rendered, _lines, _text, _walk, laid_out_rf_story, page_of, read_layout
 
 PAPERS = ("A4", "Letter")
 LONG_DECLARATION = ("I know I will be asked to confirm my consent again at each session, and that the practitioner will "
@@ -128,37 +120,10 @@ def tail_share(document: Any) -> float:
 @pytest.fixture(scope="module")
 def layouts(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layouts]:
     """The RF story's consent form spec; renders happen in this process so that the layout can be read."""
-    import weasyprint
-    from argon2 import PasswordHasher
-
-    from practitioner.auth import services as auth_services
-
-    database = tmp_path_factory.mktemp("consent-tail") / "practitioner.sqlite3"
-    shutil.copyfile(migrated_template, database)
-    application = create_app(make_config(database))
-    documents: list[Any] = []
-    real_render = weasyprint.HTML.render
-
-    def keep_layout(self: Any, *args: Any, **kwargs: Any) -> Any:
-        """WeasyPrint's HTML.render, keeping the laid-out document for read_layout."""
-        document = real_render(self, *args, **kwargs)
-        documents.append(document)
-        return document
-
-    with pytest.MonkeyPatch.context() as patch, application.app_context():
-        patch.setenv(pool.IN_PROCESS_VARIABLE, "1")
-        patch.setattr(weasyprint.HTML, "render", keep_layout)
-        patch.setattr(auth_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-        author = make_user(Role.PRACTITIONER)
-        settings = get_settings(db.session)
-        settings.phone, settings.address = CLINIC_PHONE, "12 Quay Street\nBristol BS1 4DJ"
-        db.session.commit()
-        story = rf_story(author)
+    with laid_out_rf_story(migrated_template, tmp_path_factory.mktemp("consent-tail")) as (story, _author, documents):
         spec = services.build(db.session, DocumentKind("consent-form"), story.consent.public_id, date.today())
         db.session.commit()
         yield Layouts(spec, documents)
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.mark.parametrize("paper", PAPERS)

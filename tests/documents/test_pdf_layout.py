@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -182,15 +183,19 @@ def _progress_sheet_source(author: Any) -> Any:
     return course_with_photos(patient, author, sessions=3, planned=6, size=(900, 1200))["plan"].public_id
 
 
-@pytest.fixture(scope="module")
-def renders(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Renders]:
-    """The RF story on its own database, every kind's spec built; renders happen in this process."""
+@contextmanager
+def laid_out_rf_story(migrated_template: Path, folder: Path) -> Iterator[tuple[Any, Any, list[Any]]]:
+    """The RF story on its own database in `folder`: (story, its author, the laid-out documents rendered meanwhile).
+
+    Renders happen in this process (the layout is only readable here): WeasyPrint's HTML.render is wrapped so each
+    laid-out document is kept for read_layout.
+    """
     import weasyprint
     from argon2 import PasswordHasher
 
     from practitioner.auth import services as auth_services
 
-    database = tmp_path_factory.mktemp("layout") / "practitioner.sqlite3"
+    database = folder / "practitioner.sqlite3"
     shutil.copyfile(migrated_template, database)
     application = create_app(make_config(database))
     documents: list[Any] = []
@@ -203,14 +208,24 @@ def renders(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -
         return document
 
     with pytest.MonkeyPatch.context() as patch, application.app_context():
-        patch.setenv(pool.IN_PROCESS_VARIABLE, "1")  # the layout is only readable in this process
+        patch.setenv(pool.IN_PROCESS_VARIABLE, "1")
         patch.setattr(weasyprint.HTML, "render", keep_layout)
         patch.setattr(auth_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
         author = make_user(Role.PRACTITIONER)
         settings = get_settings(db.session)
         settings.phone, settings.address = CLINIC_PHONE, "12 Quay Street\nBristol BS1 4DJ"
         db.session.commit()
-        story = rf_story(author)
+        try:
+            yield rf_story(author), author, documents
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def renders(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Renders]:
+    """The RF story on its own database, every kind's spec built; renders happen in this process."""
+    with laid_out_rf_story(migrated_template, tmp_path_factory.mktemp("layout")) as (story, author, documents):
         sources = {
             "treatment-guide": story.plan.public_id, "aftercare": story.signed.public_id,
             "consent-form": story.consent.public_id, "consultation-summary": story.consultation.public_id,
@@ -227,8 +242,6 @@ def renders(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -
         specs = {kind: services.build(db.session, DocumentKind(kind), source, date.today()) for kind, source in sources.items()}
         db.session.commit()
         yield Renders(specs, story, documents)
-        db.session.remove()
-        db.engine.dispose()
 
 
 def pdftotext(pdf: bytes, *, layout: bool) -> str:
