@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from practitioner import signals
@@ -102,6 +102,13 @@ def queue_issue(session: Session, kind: Any, source_id: uuid.UUID, *, actor: Use
 def latest_for(session: Session, kind: Any, source_id: str) -> DocumentJob | None:
     """The newest job for one document of one record, if any."""
     return session.scalars(_LATEST_FOR, {"kind": kind, "source_id": source_id}).first()
+
+
+def latest_for_each(session: Session, kind: Any, source_ids: list[str]) -> dict[str, DocumentJob]:
+    """The newest job for each of several documents of one kind (the export's volumes), by source id: one statement."""
+    newest = (select(func.max(DocumentJob.id)).where(DocumentJob.kind == kind, DocumentJob.source_id.in_(source_ids))
+              .group_by(DocumentJob.source_id))
+    return {job.source_id: job for job in session.scalars(select(DocumentJob).where(DocumentJob.id.in_(newest)))}
 
 
 # Built once (every page with a Documents box asks it): the kind and the record are bound at execution.

@@ -102,8 +102,13 @@ def documents_box(record: Any, **_: Any) -> signals.DocumentsBox | None:
 def _job_states(record: Any, made: list[Any]) -> tuple[signals.DocumentJobState, ...]:
     """What the background jobs of this record's documents are doing: preparing, failed (with Try again), or done."""
     states = []
-    for declared, offer in ((declared, offer) for declared in made for offer in declared.offers(db.session, record)):
-        job = jobs.latest_for(db.session, declared.kind, str(offer.source_id))
+    offered = [(declared, declared.offers(db.session, record)) for declared in made]
+    # A kind that offers several documents (the export's volumes) reads their jobs in one statement, however many.
+    several = {declared.kind: jobs.latest_for_each(db.session, declared.kind, [str(o.source_id) for o in offers])
+               for declared, offers in offered if len(offers) > 1}
+    for declared, offer in ((declared, offer) for declared, offers in offered for offer in offers):
+        job = (several[declared.kind].get(str(offer.source_id)) if declared.kind in several
+               else jobs.latest_for(db.session, declared.kind, str(offer.source_id)))
         if job is None:
             continue
         label = offer.label

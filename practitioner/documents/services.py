@@ -93,6 +93,8 @@ def refuse_if_prints_altered(session: Session, kind: DocumentKind, source_id: uu
     from practitioner.intake import services as intake_services
     from practitioner.treatments import services as treatments
 
+    if PRINTED_SIGNED_RECORDS.get(kind.value) == "patient":  # any volume of the export: the patient's whole record is checked
+        source_id = uuid.UUID(str(kinds.get(kind).page_record(session, source_id)))
     records, signed_consents = printed_signed_records(session, kind, source_id)
     intakes = printed_signed_intakes(session, kind, source_id)
     if not records and not signed_consents and not intakes:
