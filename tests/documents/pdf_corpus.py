@@ -211,17 +211,21 @@ def photo_course(story: Story, author: User) -> list[Any]:
     return [made["plan"], made["consent"], made["consultation"], *made["sessions"]]
 
 
-# The patient record export of a record in volumes (patient_export.volumes): volume 1, then each plan's volume.
-VOLUMES = ("volume1", "volume2", "volume3")
+# The patient record export of a record in volumes (patient_export.volumes): the record-wide parts (volume 1 with the
+# details), then each plan's volume.
+VOLUMES = ("volume1", "volume2", "volume3", "volume4", "volume5")
 
 
 def volume_specs(author: User) -> dict[tuple[str, str], DocumentSpec]:
     """{("patient-export", "volume<n>"): spec}: a patient (a Devanagari name with a reph) with two plans and 13 sessions.
 
-    One plan holds a plan's most (12 sessions, each with a note in several scripts), the other one session; the
-    patient's signed intake is printed in volume 1.
+    One plan holds a plan's most (12 sessions, each with a note in several scripts), the other one session. The
+    record-wide part is cut at the smallest budget, so each of its records (the signed intake, then each plan's
+    consultation with its consent) has a part of its own: volumes 1 to 3, then the plans' volumes 4 and 5.
     """
-    from practitioner.documents.kinds.patient_export import volumes
+    from unittest import mock
+
+    from practitioner.documents.kinds import patient_export
     from tests.factories import treatable_plan
 
     patient = make_patient(actor=author, given_name="प्रिया", family_name="शर्मा", preferred_name="Priya Sharma")
@@ -234,11 +238,12 @@ def volume_specs(author: User) -> dict[tuple[str, str], DocumentSpec]:
     signed_intake("realistic", patient, author)  # printed in volume 1 only
     db.session.commit()
     made = {}
-    for volume in volumes(db.session, patient):
-        spec = services.build(db.session, DocumentKind("patient-export"), volume.plan_id or patient.public_id, date.today())
-        db.session.commit()
-        made[("patient-export", f"volume{volume.number}")] = dataclasses.replace(spec, logo_png=make_logo())
-    assert len(made) == len(VOLUMES), "the volumes patient's export comes in three volumes"
+    with mock.patch.object(patient_export, "VOLUME_BUDGET_MS", 1):
+        for volume in patient_export.volumes(db.session, patient):
+            spec = services.build(db.session, DocumentKind("patient-export"), volume.source_id or patient.public_id, date.today())
+            db.session.commit()
+            made[("patient-export", f"volume{volume.number}")] = dataclasses.replace(spec, logo_png=make_logo())
+    assert len(made) == len(VOLUMES), "the volumes patient's export comes in five volumes"
     return made
 
 

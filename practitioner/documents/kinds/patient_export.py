@@ -328,7 +328,8 @@ def _covers(part: list[_Item], number: int, parts: int) -> str:
     if parts == 1:
         return WHOLE_RECORD_WIDE
     lead = "your details, and " if number == 1 else ""
-    dates = f", dated {day_month_year(part[0].day)} to {day_month_year(part[-1].day)}" if part else ""
+    first, last = (day_month_year(part[0].day), day_month_year(part[-1].day)) if part else ("", "")
+    dates = "" if not part else f", dated {first}" if first == last else f", dated {first} to {last}"
     return (f"{lead}your consultations, signed consents, health questionnaires you signed, photographs taken outside "
             f"a treatment plan and documents issued to you{dates} (part {number} of {parts})")
 
