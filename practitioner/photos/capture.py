@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Iterable, Union
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from practitioner import audit
 from practitioner.clinical.screening import TREATMENT_AREAS
 from practitioner.clinical.vocabulary import ZONES, zone_label
 from practitioner.consultations.models import Consultation
-from practitioner.photos import imaging, services
+from practitioner.errors import NotAllowed
+from practitioner.photos import imaging, limits, services
 from practitioner.photos.compare import protocol_rows
 from practitioner.photos.consent import SIGNED, PhotoRefused, clinical_consent_for
 from practitioner.photos.models import CAPTURE_CHECKS, MOMENT_LABELS, VIEW_LABELS, VIEWS, Photo, PhotoProtocolView, ReviewVisit
@@ -41,6 +42,10 @@ ZONE_AREA: dict[str, str] = {**{area: area for area in TREATMENT_AREAS}, "glabel
 
 
 CLOSED = "This session is signed, so its photo set is closed. Take later photos at a review visit."
+
+
+class TooManyReviewVisits(NotAllowed):
+    """The plan (or the patient, outside a plan) already has the review visits photos.limits allows."""
 
 
 class PhotoUploadInvalid(Exception):
@@ -130,11 +135,7 @@ def photo_label(photo: Photo) -> str:
 
 def visit_kind(visit: Visit) -> str:
     """'consultation', 'session' or 'review'."""
-    if isinstance(visit, Consultation):
-        return "consultation"
-    if isinstance(visit, TreatmentSession):
-        return "session"
-    return "review"
+    return services.visit_kind(visit)
 
 
 def moments_for(visit: Visit) -> tuple[str, ...]:
@@ -277,7 +278,8 @@ def take_photos(session: Session, visit: Visit, *, moment: str, files: list[tupl
     """Store the chosen photos of one visit's set, with the capture checks ticked: all of them, or none.
 
     Refused (PhotoRefused) when the session is signed, or when the patient's clinical photography consent
-    does not stand, or the session's answer for today is No; a file that is no photo raises PhotoUploadInvalid.
+    does not stand, or the session's answer for today is No; a file that is no photo raises PhotoUploadInvalid;
+    photos that would take the visit past its limit (photos.limits) raise services.TooManyPhotos, none of them saved.
     """
     if moment not in moments_for(visit):
         raise ValueError(f"moment {moment!r} does not belong to a {visit_kind(visit)}")
@@ -285,6 +287,7 @@ def take_photos(session: Session, visit: Visit, *, moment: str, files: list[tupl
         raise PhotoRefused(CLOSED, reason=SIGNED)
     consent = clinical_consent_for(session, visit.patient_id,
                                    today_answer=visit.photo_consent if isinstance(visit, TreatmentSession) else None)
+    services.check_room(session, visit, len(files))
     patient = visit.patient
     ticked = {name: bool(checks.get(name)) for name in CAPTURE_CHECKS}
     stored = []
@@ -301,9 +304,19 @@ def take_photos(session: Session, visit: Visit, *, moment: str, files: list[tupl
 
 def create_review_visit(session: Session, patient: Patient, *, visit_date: date, plan: TreatmentPlan | None, notes: str,
                         actor: User, ip_address: str = "") -> ReviewVisit:
-    """Record a review visit (a follow-up without treatment, where review photos are taken)."""
+    """Record a review visit (a follow-up without treatment, where review photos are taken).
+
+    Refused (TooManyReviewVisits) when the plan, or the patient outside a plan, already has the review visits
+    photos.limits allows; on PostgreSQL the plan's (or patient's) row is locked first, so two at once cannot both pass.
+    """
     if plan is not None and plan.patient_id != patient.id:
         raise ValueError("the plan belongs to another patient")
+    owner = plan if plan is not None else patient
+    session.execute(select(type(owner).id).where(type(owner).id == owner.id).with_for_update())
+    held = review_visit_counts(session, patient.id).get(plan.id if plan is not None else None, 0)
+    limit = limits.REVIEW_VISITS_PER_PLAN if plan is not None else limits.REVIEW_VISITS_WITHOUT_PLAN
+    if held >= limit:
+        raise TooManyReviewVisits(limits.too_many_reviews(limit, plan=plan is not None))
     visit = ReviewVisit(patient_id=patient.id, plan_id=plan.id if plan is not None else None, visit_date=visit_date,
                         notes=notes.strip(), created_by_id=actor.id)
     session.add(visit)
@@ -312,6 +325,18 @@ def create_review_visit(session: Session, patient: Patient, *, visit_date: date,
                  detail={"date": visit_date.isoformat(), "plan": str(plan.public_id) if plan is not None else ""},
                  ip_address=ip_address)
     return visit
+
+
+def review_visit_counts(session: Session, patient_id: int) -> dict[int | None, int]:
+    """The patient's review visits counted by plan id (None: outside a plan), in one statement."""
+    rows = session.execute(select(ReviewVisit.plan_id, func.count()).where(ReviewVisit.patient_id == patient_id)
+                           .group_by(ReviewVisit.plan_id))
+    return {plan_id: count for plan_id, count in rows}
+
+
+def review_visit_limit(plan_id: int | None) -> int:
+    """The review visits a plan (or, for None, a patient outside a plan) may have."""
+    return limits.REVIEW_VISITS_PER_PLAN if plan_id is not None else limits.REVIEW_VISITS_WITHOUT_PLAN
 
 
 def review_visits_of(session: Session, patient_id: int) -> list[ReviewVisit]:

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from practitioner.clinical.screening import TREATMENT_AREA_LABELS, TREATMENT_AREAS
 from practitioner.forms import Form, MultiCheckboxField, choices
+from practitioner.photos.limits import REVIEW_VISITS_PER_PLAN, REVIEW_VISITS_WITHOUT_PLAN
 from practitioner.photos.models import CAPTURE_CHECK_LABELS, CAPTURE_CHECKS, CONSENT_SCOPE_LABELS, VIEW_LABELS
 from practitioner.validators import NoControlCharacters, PastDate, strip_filter
 
@@ -57,12 +58,14 @@ class ReviewVisitForm(Form):
     visit_date = DateField("Date of the visit", validators=[InputRequired("Enter the date of the visit."),
                                                             PastDate(message="A review visit is recorded on the day or after it.")])
     plan = SelectField("Treatment plan it reviews", choices=[], validate_choice=True,
-                       description="Optional. The plan's areas set which views the photos take.")
+                       description=f"Optional. The plan's areas set which views the photos take. A plan may have up to "
+                                   f"{REVIEW_VISITS_PER_PLAN} review visits, and a patient up to {REVIEW_VISITS_WITHOUT_PLAN} "
+                                   "outside a plan (so the record prints in time): each choice says how many are left.")
     notes = TextAreaField("Note", filters=[strip_filter], validators=[Optional(), Length(max=2000), NoControlCharacters(multiline=True)])
 
-    def set_plans(self, plans: list[tuple[str, str]]) -> None:
-        """The patient's plans, as (public id, label), after 'No plan'."""
-        self.plan.choices = choices([("", "No plan"), *plans])
+    def set_plans(self, plans: list[tuple[str, str]], no_plan: str = "No plan") -> None:
+        """The patient's plans, as (public id, label), after 'No plan' (labelled `no_plan`)."""
+        self.plan.choices = choices([("", no_plan), *plans])
 
 
 class WithdrawalForm(Form):

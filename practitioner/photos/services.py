@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from practitioner import audit
@@ -18,7 +18,7 @@ from practitioner.consents.models import Consent
 from practitioner.consultations.models import Consultation
 from practitioner.errors import DomainError, NotAllowed
 from practitioner.patients.models import Patient
-from practitioner.photos import imaging
+from practitioner.photos import imaging, limits
 from practitioner.photos.models import CAPTURE_CHECKS, MOMENTS, VIEWS, Photo, PhotoImage, ReviewVisit
 from practitioner.treatments.models import TreatmentSession
 
@@ -31,6 +31,42 @@ Visit = Consultation | TreatmentSession | ReviewVisit
 
 class PhotoOfSignedSession(NotAllowed):
     """A signed session is locked: a later photo goes in through a review visit."""
+
+
+class TooManyPhotos(NotAllowed):
+    """The visit would hold more photographs than photos.limits allows; the message says how many may still be added."""
+
+    def __init__(self, held: int, limit: int, chosen: int) -> None:
+        super().__init__(limits.too_many_photos(held, limit, chosen))
+        self.held, self.limit, self.chosen = held, limit, chosen
+
+
+def visit_kind(visit: Visit) -> str:
+    """'consultation', 'session' or 'review'."""
+    if isinstance(visit, Consultation):
+        return "consultation"
+    if isinstance(visit, TreatmentSession):
+        return "session"
+    return "review"
+
+
+def photos_held(session: Session, visit: Visit) -> int:
+    """How many photographs the visit holds (one COUNT)."""
+    column = (Photo.consultation_id, Photo.session_id, Photo.review_visit_id)[("consultation", "session", "review").index(visit_kind(visit))]
+    return session.scalar(select(func.count()).select_from(Photo).where(column == visit.id)) or 0
+
+
+def check_room(session: Session, visit: Visit, chosen: int) -> None:
+    """Refuse (TooManyPhotos) `chosen` more photographs when the visit would pass its limit (photos.limits.per_visit).
+
+    On PostgreSQL the visit's row is locked first (SELECT ... FOR UPDATE), so two uploads at once cannot both pass
+    the count; SQLite's write transaction already holds the database's write lock.
+    """
+    model = type(visit)
+    session.execute(select(model.id).where(model.id == visit.id).with_for_update())
+    held, limit = photos_held(session, visit), limits.per_visit(visit_kind(visit))
+    if held + chosen > limit:
+        raise TooManyPhotos(held, limit, chosen)
 
 
 def _visit_columns(visit: Visit) -> dict[str, int]:
@@ -54,8 +90,8 @@ def store_photo(
     write lock from its first statement, so a view that processes the photos before it first reads the database
     keeps the half second of image work out of the lock.
 
-    Raises imaging.InvalidPhoto (the message is for the practitioner), PhotoOfSignedSession, or DomainError when the
-    visit or consent is another patient's. The consent rules themselves are checked by the caller before this.
+    Raises imaging.InvalidPhoto (the message is for the practitioner), PhotoOfSignedSession, TooManyPhotos when the
+    visit already holds the photographs photos.limits allows, or DomainError when the visit or consent is another patient's. The consent rules themselves are checked by the caller before this.
     """
     if view not in VIEWS or moment not in MOMENTS:
         raise DomainError("Choose the view and the moment of the photo from the lists.")
@@ -69,6 +105,7 @@ def store_photo(
     unknown = set(checks) - set(CAPTURE_CHECKS)
     if unknown:
         raise DomainError("Only the capture checks on the form can be ticked.")
+    check_room(session, visit, 1)
     processed = data if isinstance(data, imaging.Processed) else imaging.process(data)
     photo = Photo(
         patient_id=patient.id, **_visit_columns(visit), view=view, zone=zone or None, moment=moment, consent_id=consent.id,

@@ -24,11 +24,12 @@ from practitioner.consultations.models import Consultation
 from practitioner.dates import clinic_today, short_date
 from practitioner.extensions import db
 from practitioner.patients.models import Patient
-from practitioner.photos import bp, capture, consent, marketing
-from practitioner.photos.capture import PhotoUploadInvalid, Visit
+from practitioner.photos import bp, capture, consent, limits, marketing
+from practitioner.photos.capture import PhotoUploadInvalid, TooManyReviewVisits, Visit
 from practitioner.photos.consent import PhotoRefused
 from practitioner.photos.forms import ReviewVisitForm, WithdrawalForm, capture_form_class, protocol_form_class
 from practitioner.photos.models import CAPTURE_CHECKS, ReviewVisit
+from practitioner.photos.services import TooManyPhotos
 from practitioner.photos.urls import capture_url, thumbnail_url, visit_url
 from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import TreatmentSession
@@ -46,9 +47,10 @@ def _refusal(visit: Visit) -> PhotoRefused | None:
     return None
 
 
-def _capture_page(visit: Visit, moment: str, form: Any, refusal: PhotoRefused | None) -> str:
+def _capture_page(visit: Visit, moment: str, form: Any, refusal: PhotoRefused | None, too_many: str = "") -> str:
     sets = capture.photo_sets(db.session, visit)
     photos = [photo for photo_set in sets for photo in photo_set.photos]
+    limit = limits.per_visit(capture.visit_kind(visit))
     marketing_state = consent.consent_state(db.session, visit.patient_id, consent.MARKETING)
     plan = visit.plan if isinstance(visit, (TreatmentSession, ReviewVisit)) else None
     return render_template(
@@ -56,7 +58,8 @@ def _capture_page(visit: Visit, moment: str, form: Any, refusal: PhotoRefused | 
         patient=visit.patient, moment=moment, sets=sets, current=next(s for s in sets if s.moment == moment), form=form,
         refusal=refusal, consultation=capture.consultation_of(db.session, visit), plan=plan, capture_url=capture_url,
         visit_url=visit_url(visit), thumbnail_url=thumbnail_url, marked=marketing.open_marks(db.session, [p.id for p in photos]),
-        marketing_given=marketing_state.given, photo_label=capture.photo_label)
+        marketing_given=marketing_state.given, photo_label=capture.photo_label, held=len(photos), limit=limit,
+        room=max(0, limit - len(photos)), photos_hint=limits.photos_hint(len(photos), limit), too_many=too_many)
 
 
 def _capture(visit: Visit):
@@ -85,6 +88,12 @@ def _capture(visit: Visit):
         except PhotoUploadInvalid as exc:
             db.session.rollback()
             form[f"photo-{exc.key}"].errors = [f"{exc} Nothing was saved: choose the photos again."]
+        except TooManyPhotos as exc:
+            db.session.rollback()
+            chosen = next((name for name, key in form.slot_fields if key in dict(form.files())), None)
+            if chosen is None or exc.held >= exc.limit:  # a full visit's page shows no inputs: the message stands alone
+                return _capture_page(visit, moment, form, None, too_many=str(exc)), 422
+            form[chosen].errors = [str(exc)]
         except PhotoRefused as exc:
             db.session.rollback()
             return _capture_page(visit, moment, None, exc), 409
@@ -142,18 +151,27 @@ def new_review_visit(public_id: uuid.UUID):
     """Record a review visit (date, plan optional, note), then take its photos."""
     patient = db.one_or_404(Patient.by_public_id(public_id))
     plans = {str(plan.public_id): plan for plan in _patient_plans(patient)}
+    held = capture.review_visit_counts(db.session, patient.id)
     form = ReviewVisitForm()
-    form.set_plans([(key, f"{MODALITY_LABELS[plan.modality]}, from {short_date(plan.first_session_on)}") for key, plan in plans.items()])
+    form.set_plans([(key, f"{MODALITY_LABELS[plan.modality]}, from {short_date(plan.first_session_on)} "
+                          f"({limits.review_visits_left(held.get(plan.id, 0), capture.review_visit_limit(plan.id))})")
+                    for key, plan in plans.items()],
+                   f"No plan ({limits.review_visits_left(held.get(None, 0), capture.review_visit_limit(None))})")
     if request.method == "GET":
         form.visit_date.data = form.visit_date.data or clinic_today()
         if request.args.get("plan") in plans:
             form.plan.data = request.args["plan"]
     if form.validate_on_submit():
-        visit = capture.create_review_visit(db.session, patient, visit_date=form.visit_date.data, plan=plans.get(form.plan.data or ""),
-                                            notes=form.notes.data or "", actor=current_user, ip_address=client_ip())
-        commit_request()
-        flash("Review visit recorded. Take its photos below.", "success")
-        return redirect(capture_url(visit), 303)
+        try:
+            visit = capture.create_review_visit(db.session, patient, visit_date=form.visit_date.data, plan=plans.get(form.plan.data or ""),
+                                                notes=form.notes.data or "", actor=current_user, ip_address=client_ip())
+        except TooManyReviewVisits as exc:
+            db.session.rollback()
+            form.plan.errors = [str(exc)]
+        else:
+            commit_request()
+            flash("Review visit recorded. Take its photos below.", "success")
+            return redirect(capture_url(visit), 303)
     return render_template("photos/review_new.html", patient=patient, form=form), 422 if form.is_submitted() else 200
 
 
