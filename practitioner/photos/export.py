@@ -14,7 +14,7 @@ import base64
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from practitioner.auth.models import User
@@ -23,7 +23,7 @@ from practitioner.consents.models import Consent
 from practitioner.consultations.models import Consultation
 from practitioner.dates import to_clinic_time
 from practitioner.photos.compare import patient_photos
-from practitioner.photos.models import CAPTURE_CHECK_LABELS, CAPTURE_CHECKS, MOMENT_LABELS, VIEW_LABELS, Photo, ReviewVisit
+from practitioner.photos.models import CAPTURE_CHECK_LABELS, CAPTURE_CHECKS, MOMENT_LABELS, VIEW_LABELS, Photo, PhotoImage, ReviewVisit
 from practitioner.photos.progress import print_images
 from practitioner.treatments.models import TreatmentSession
 
@@ -69,6 +69,18 @@ def export_photos(session: Session, patient_id: int) -> list[dict[str, Any]]:
 
 
 def export_image_sources(session: Session, photos: list[dict[str, Any]]) -> dict[str, str]:
-    """The PDF's small copy of each exported photo, as a data: URL by public id (one statement for all)."""
-    images = print_images(session, [(uuid.UUID(p["public_id"]), p["image"]["sha256"]) for p in photos], EXPORT_LONG_SIDE)
+    """The PDF's small copy of each exported photo, as a data: URL by public id (two statements for all).
+
+    A photo whose stored thumbnail is already the size the export prints (every photo taken since thumbnails are
+    480 px: imaging.THUMB_LONG_SIDE) prints its thumbnail as it is; the others (older ones) are reduced from the
+    kept image as before (print_images).
+    """
+    ids = [uuid.UUID(p["public_id"]) for p in photos]
+    thumb_side = case((Photo.thumb_width >= Photo.thumb_height, Photo.thumb_width), else_=Photo.thumb_height)
+    image_side = case((Photo.width >= Photo.height, Photo.width), else_=Photo.height)
+    thumbnails = dict(session.execute(
+        select(Photo.public_id, PhotoImage.thumbnail).join(PhotoImage, PhotoImage.photo_id == Photo.id)
+        .where(Photo.public_id.in_(ids), or_(thumb_side >= EXPORT_LONG_SIDE, thumb_side >= image_side))).all()) if ids else {}
+    images = {**print_images(session, [(uuid.UUID(p["public_id"]), p["image"]["sha256"]) for p in photos
+                                       if uuid.UUID(p["public_id"]) not in thumbnails], EXPORT_LONG_SIDE), **thumbnails}
     return {str(key): "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") for key, data in images.items()}

@@ -37,7 +37,10 @@ MAX_PIXELS = 40_000_000               # a 12 MP phone (4032x3024) and a 24 MP ca
 MAX_SIDE = 12_000
 MIN_SIDE = 240                        # smaller than that is no clinical photo
 STORED_LONG_SIDE = 2560               # about 5 megapixels at 4:3: ample for medical photography
-THUMB_LONG_SIDE = 320
+# The thumbnail is as large as the record export prints a photo (photos.export.EXPORT_LONG_SIDE), so the export
+# embeds it as it is instead of decoding and reducing every kept image at each first issue (about 20 ms a photo:
+# bench/bench_export_photos.py). Pages size thumbnails by CSS, so a larger one only makes them sharper on a tablet.
+THUMB_LONG_SIDE = 480
 QUALITY = 88
 THUMB_QUALITY = 80
 

@@ -62,7 +62,7 @@ def test_jpeg_is_turned_upright_and_stripped(orientation):
     top_left, top_right, bottom_left = corner_colours(processed.image_jpeg)
     assert is_red(top_left) and not is_red(top_right) and not is_red(bottom_left)
     assert is_red(corner_colours(processed.thumb_jpeg)[0])
-    assert (processed.thumb_width, processed.thumb_height) == (320, 240)
+    assert (processed.thumb_width, processed.thumb_height) == (480, 360)
     assert_clean(processed.image_jpeg)
     assert_clean(processed.thumb_jpeg)
 

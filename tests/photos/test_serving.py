@@ -104,7 +104,7 @@ def test_the_image_is_served_with_no_store_nosniff_and_a_safe_inline_name(as_pra
     assert thumb.headers["X-Content-Type-Options"] == "nosniff"
     assert re.fullmatch(r'inline; filename="photo-frontal-[-0-9a-f]+-thumbnail\.jpg"', thumb.headers["Content-Disposition"])
     with Image.open(io.BytesIO(thumb.data)) as image:
-        assert max(image.size) == 320
+        assert max(image.size) == 480
 
 
 def test_every_view_and_download_is_audited(as_practitioner, stored, practitioner):
