@@ -5,7 +5,6 @@ by itself (the job's state read for every volume at once), at the tablet's size 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -13,12 +12,9 @@ from practitioner.auth.models import User
 from practitioner.documents import jobs
 from practitioner.documents.kinds import patient_export
 from practitioner.extensions import db
-from tests.browser.conftest import TABLET, LiveServer, sign_in
+from tests.browser.conftest import LiveServer, shot_both_sizes, sign_in
 from tests.conftest import make_patient
 from tests.factories import make_consent, make_consultation
-
-SHOTS = Path("/tmp/E")
-
 
 def test_issuing_a_record_wide_volume_from_the_patients_page(page: Page, live_server: LiveServer, monkeypatch) -> None:
     # Each consultation with its consent weighs 1,000, a volume 3,000: four consultations make two record-wide volumes.
@@ -46,16 +42,11 @@ def test_issuing_a_record_wide_volume_from_the_patients_page(page: Page, live_se
         second = page.get_by_role("link", name="Preview patient record export, volume 2 of 2 (consultations, consents, part 2 of 2)")
         expect(first).to_be_visible()
         expect(second).to_be_visible()
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for size, label in ((TABLET, "820x1180"), ({"width": 1280, "height": 800}, "1280x800")):
-            page.set_viewport_size(size)
-            page.screenshot(path=str(SHOTS / f"export-volumes-offered-{label}.png"), full_page=True)
+        shot_both_sizes(page, "export-volumes-offered")
         page.get_by_role("button", name="Issue volume 2 of 2 to the patient").click()
         expect(page.locator(".doc-job").first).to_be_visible()
         expect(page.locator(".doc-job--done")).to_contain_text("volume 2 of 2", timeout=60_000)
         expect(page.get_by_role("link", name="Your patient record, volume 2 of 2").first).to_be_visible()
-        for size, label in ((TABLET, "820x1180"), ({"width": 1280, "height": 800}, "1280x800")):
-            page.set_viewport_size(size)
-            page.screenshot(path=str(SHOTS / f"export-volume-2-issued-{label}.png"), full_page=True)
+        shot_both_sizes(page, "export-volume-2-issued")
     finally:
         jobs.stop_runner(live_server.app)
