@@ -31,16 +31,19 @@ instance/secret_key:
 	@umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 
 # The demo clinic: migrate, seed (idempotent), print the sign-in, serve with gunicorn.
-# --keep-alive 0: each request on a new connection, taken by whichever worker is free. A kept-alive
-# connection stays with the worker that accepted it, and one worker (one core at most: Python's
-# GIL) often ended up with every client while the others idled (bench/RESULTS.md, issue 11).
+# --keep-alive 2 --config python:practitioner.serving: connections are kept alive, and each worker
+# closes one in 20 (practitioner/serving.py), so clients spread over the workers again: a kept-alive
+# connection stays with the worker that accepted it, and with --keep-alive alone one worker (one core
+# at most: Python's GIL) often ended up with every client. Against --keep-alive 0 (a new connection
+# per request: accept, close, every worker woken): 286 against 240 req/s, 166 against 147 per busy
+# core, p50 28 against 34 ms (bench_write_path.py, same run; bench/RESULTS.md, issue 11).
 run: install instance/secret_key
 	@export PRACTITIONER_SECRET_KEY="$$(cat instance/secret_key)" PRACTITIONER_COOKIE_SECURE=0; \
 	$(BIN)/flask db upgrade && \
 	$(BIN)/flask seed-demo && \
 	echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)" && \
 	exec $(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind 127.0.0.1:$(PORT) \
-	  --keep-alive 0 --access-logfile - --access-logformat '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s' \
+	  --keep-alive 2 --config python:practitioner.serving --access-logfile - --access-logformat '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s' \
 	  --graceful-timeout 20 --timeout 60 wsgi:app
 
 # Debian's chromium drives the browser tests; installed when missing and we may.
