@@ -27,10 +27,15 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import operator
+import os
 import pstats
 import random
+import shutil
 import statistics
+import subprocess  # nosec B404  # the bench's own writer process
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -42,18 +47,98 @@ import common  # noqa: E402
 MIX = {"list": 0.30, "search": 0.35, "patient page": 0.35}
 
 
+def read_calls() -> int:
+    """How many read system calls this process has made (/proc/self/io's syscr; 0 where there is none)."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("syscr:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class ThreadCpu:
-    """WSGI middleware: the thread CPU time of each request, the body's reading included."""
+    """WSGI middleware: the thread CPU time of each request, the body's reading included, and its read system
+    calls (SQLite reads a database page it does not hold in its own cache with one: a count the machine's load
+    does not move).
+
+    While `counting` is set the request runs inside `operator.call`, a C function nothing else in the app calls:
+    under `--instructions`, callgrind counts the instructions executed inside it and nothing else.
+    """
 
     def __init__(self, app) -> None:
         self.app = app
         self.last = 0.0
+        self.last_reads = 0
+        self.counting = False
+
+    def _run(self, environ, start_response) -> bytes:
+        return b"".join(self.app(environ, start_response))
 
     def __call__(self, environ, start_response):
+        reads = read_calls()
         started = time.thread_time()
-        body = b"".join(self.app(environ, start_response))
+        if self.counting:
+            body = operator.call(self._run, environ, start_response)
+        else:
+            body = self._run(environ, start_response)
         self.last = time.thread_time() - started
+        self.last_reads = read_calls() - reads
         return [body]
+
+
+UNDER_CALLGRIND = "BENCH_CPU_PER_PAGE_UNDER_CALLGRIND"
+
+
+def count_instructions(argv: list[str], total: int) -> int:
+    """Run this script again under valgrind's callgrind, counting only the measured requests' instructions
+    (the machine's load does not change the count, unlike CPU time); print and return the mix's per request."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("--instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-callgrind-") as scratch:
+        out = Path(scratch) / "callgrind.out"
+        command = [valgrind, "--tool=callgrind", "--toggle-collect=_operator_call", f"--callgrind-out-file={out}",
+                   sys.executable, str(Path(__file__).resolve()), *argv]
+        started = time.perf_counter()
+        done = subprocess.run(command, env=dict(os.environ, **{UNDER_CALLGRIND: "1"}), capture_output=True,  # nosec B603  # valgrind and this script, no outside input
+                              text=True)
+        if done.returncode != 0:
+            print(done.stdout[-3000:], done.stderr[-3000:], sep="\n", file=sys.stderr)
+            return done.returncode
+        collected = [line for line in done.stderr.splitlines() if "Collected :" in line]
+        instructions = int(collected[-1].rsplit(":", 1)[1])
+    print(f"\n== instructions (valgrind callgrind, {time.perf_counter() - started:.0f} s): {total} requests in the mix's "
+          f"proportions (30 % list, 35 % search, 35 % patient page)\n  mix: {instructions / total / 1e6:.2f} million "
+          f"instructions per request")
+    return 0
+
+
+def mix_counts(table: dict[str, tuple[str, object]], total: int) -> dict[str, int]:
+    """How many requests of each page make `total` requests in the mix's proportions (each group's share split
+    evenly between its pages)."""
+    in_group = {group: sum(1 for g, _ in table.values() if g == group) for group in MIX}
+    return {name: max(1, round(total * MIX[group] / in_group[group])) for name, (group, _) in table.items()}
+
+
+WRITER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=5)
+connection.execute("CREATE TABLE IF NOT EXISTS bench_side_writes (id INTEGER PRIMARY KEY, at REAL)")
+pause = 1 / float(sys.argv[2])
+while True:
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("INSERT INTO bench_side_writes (at) VALUES (?)", (time.time(),))
+    connection.execute("COMMIT")
+    time.sleep(pause)
+"""
+
+
+def start_writer(database: Path, per_second: float) -> subprocess.Popen:
+    """A process committing one small row to a side table of `database` per_second times a second."""
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(database), str(per_second)])  # nosec B603  # our own interpreter and text
 
 
 def pages(plan: list[tuple[str, str, str, str]], rng: random.Random, per_page: int) -> dict[str, tuple[str, callable]]:
@@ -82,8 +167,17 @@ def main() -> int:
     parser.add_argument("--profile", metavar="FILE", type=Path, default=None, help="cProfile the measured requests into FILE")
     parser.add_argument("--top", type=int, default=35, help="functions to print with --profile (default 35)")
     parser.add_argument("--sql", action="store_true", help="print each page's statements (one request's)")
+    parser.add_argument("--writes-per-second", type=float, default=0.0,
+                        help="another process commits this many small writes per second to the same database while the pages "
+                             "are measured, as the server's other workers do under load (each commit makes every other "
+                             "connection's SQLite page cache stale)")
+    parser.add_argument("--instructions", type=int, metavar="N", default=0,
+                        help="count instructions instead of timing: N requests in the mix's proportions, run under valgrind's "
+                             "callgrind (slow: a few minutes; the count does not move with the machine's load)")
     parser.add_argument("--pages", default="", help="only these pages, comma-separated (e.g. 'patient page,search dob')")
     args = parser.parse_args()
+    if args.instructions and not os.environ.get(UNDER_CALLGRIND):
+        return count_instructions(sys.argv[1:], args.instructions)
 
     from sqlalchemy import select
 
@@ -101,6 +195,7 @@ def main() -> int:
         db.session.remove()
         engine = db.engine
     plan = [(str(r[0]), r[1], r[2], f"{r[3]:%d/%m/%Y}") for r in rows]
+    writer = start_writer(path, args.writes_per_second) if args.writes_per_second else None
     meter = ThreadCpu(app.wsgi_app)
     app.wsgi_app = meter
     client = app.test_client()
@@ -114,27 +209,31 @@ def main() -> int:
             parser.error(f"unknown page {', '.join(unknown)}; the pages are: {', '.join(table)}")
         table = {name: table[name] for name in wanted}
     profiler = cProfile.Profile() if args.profile else None
-    results: dict[str, tuple[list[float], list[int]]] = {}
+    counts = mix_counts(table, args.instructions) if args.instructions else {name: args.requests for name in table}
+    results: dict[str, tuple[list[float], list[int], list[int]]] = {}
     with common.StatementCounter(engine) as counter:
         for name, (_, next_url) in table.items():
             for _ in range(args.warmup):
                 response = client.get(next_url())
                 if response.status_code != 200:
                     raise AssertionError(f"{name}: {response.status_code}")
-            cpu, statements = [], []
-            for _ in range(args.requests):
+            cpu, statements, reads = [], [], []
+            for _ in range(counts[name]):
                 url = next_url()
                 with counter.counting() as seen:
                     if profiler:
                         profiler.enable()
+                    meter.counting = True
                     response = client.get(url)
+                    meter.counting = False
                     if profiler:
                         profiler.disable()
                 if response.status_code != 200:
                     raise AssertionError(f"{name}: {url} answered {response.status_code}")
                 cpu.append(meter.last)
+                reads.append(meter.last_reads)
                 statements.append(len(seen))
-            results[name] = (cpu, statements)
+            results[name] = (cpu, statements, reads)
             if args.sql:
                 with counter.counting() as seen:
                     client.get(next_url())
@@ -142,13 +241,17 @@ def main() -> int:
                 for statement in seen:
                     print("   " + " ".join(statement.split())[:600])
     common.dispose(app)
+    if writer is not None:
+        writer.terminate()
+        writer.wait(10)
 
     print(f"\n== {args.requests} requests per page ({args.warmup} warm-up), {args.patients:,} patients; thread CPU per request")
     groups: dict[str, list[float]] = {group: [] for group in MIX}
-    for name, (cpu, statements) in results.items():
+    for name, (cpu, statements, reads) in results.items():
         groups[table[name][0]].append(statistics.mean(cpu))
         print(f"  {name:14s} CPU median {statistics.median(cpu) * 1000:6.2f} ms  mean {statistics.mean(cpu) * 1000:6.2f} ms  "
-              f"SQL statements {min(statements)}" + (f"-{max(statements)}" if max(statements) != min(statements) else ""))
+              f"SQL statements {min(statements)}" + (f"-{max(statements)}" if max(statements) != min(statements) else "")
+              + f"  read calls {statistics.mean(reads):.0f}")
     if all(groups.values()):
         mix = sum(share * statistics.mean(groups[group]) for group, share in MIX.items())
         print(f"  mix (30 % list, 35 % search, 35 % patient page): {mix * 1000:.2f} ms CPU per request, "

@@ -122,8 +122,53 @@ def prepare(directory: Path, patients: int, sessions: int, clients: int) -> None
 # -- one run -----------------------------------------------------------------------------------------
 
 
+def thread_times(pid: int) -> dict[int, tuple[str, int, int, int]]:
+    """Each thread of a process: its name, its user and system CPU ticks and its context switches (/proc/<pid>/task)."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            switches = sum(int(line.split()[1]) for line in (task / "status").read_text().splitlines()
+                           if line.endswith("ctxt_switches") or "ctxt_switches:" in line)
+            found[int(task.name)] = ((task / "comm").read_text().strip(), int(fields[11]), int(fields[12]), switches)
+        except (OSError, IndexError, ValueError):  # a thread that ended between the listing and the read
+            continue
+    return found
+
+
+def split_of(before: dict[int, dict], after: dict[int, dict], wall: float, requests: int) -> str:
+    """Where the server's CPU went over the window: user and system time of gunicorn's master, of each worker's
+    main thread (accepting, polling, closing sockets) and of its request threads, in ms per request, and the
+    context switches of each per request."""
+    parts = {"master": [0, 0, 0], "worker main": [0, 0, 0], "request threads": [0, 0, 0], "below workers": [0, 0, 0]}
+    for pid, threads in after.items():
+        role = before.get(pid, {}).get("role") or threads.get("role")
+        for tid, times in threads.items():
+            if tid == "role":
+                continue
+            name, user, system, switches = times
+            old = before.get(pid, {}).get(tid, (name, 0, 0, 0))
+            key = role if role != "worker" else ("worker main" if tid == pid else "request threads")
+            parts[key][0] += user - old[1]
+            parts[key][1] += system - old[2]
+            parts[key][2] += switches - old[3]
+    ms = 1000 / common._CLOCK_TICKS / max(requests, 1)
+    return "; ".join(f"{name} {u * ms:.2f} user + {s * ms:.2f} sys, {c / max(requests, 1):.1f} switches"
+                     for name, (u, s, c) in parts.items() if u or s or c) + " (per request)"
+
+
+def server_threads(master: int, workers: list[int]) -> dict[int, dict]:
+    """thread_times of gunicorn's master, its workers and the processes below them, each marked with its role."""
+    found = {master: {"role": "master", **thread_times(master)}}
+    for worker in workers:
+        found[worker] = {"role": "worker", **thread_times(worker)}
+        for below in common.descendants(worker):
+            found[below] = {"role": "below workers", **thread_times(below)}
+    return found
+
+
 def one_run(label: str, root: Path, plan: dict, scratch: Path, seconds: float, warmup: float, profile: Path | None = None,
-            probe: Path | None = None, server_args: list[str] | None = None, nice: int = 0) -> dict:
+            probe: Path | None = None, server_args: list[str] | None = None, nice: int = 0, split: bool = False) -> dict:
     """Serve `root` on a fresh copy of its database, browse with the clients, measure."""
     from datetime import date
 
@@ -186,10 +231,12 @@ def one_run(label: str, root: Path, plan: dict, scratch: Path, seconds: float, w
             # Each worker with the processes below it (a PDF render process, if one started).
             return [common.process_cpu_seconds(w) + common.cpu_seconds_below(w) for w in workers]
 
+        threads0 = server_threads(process.pid, workers) if split else {}
         cpu0, wall0, per_worker0 = server_cpu(), time.perf_counter(), worker_cpu()
         window = common.CpuWindow()
         time.sleep(seconds)
         cpu1, wall1, per_worker1 = server_cpu(), time.perf_counter(), worker_cpu()
+        threads1 = server_threads(process.pid, workers) if split else {}
         machine = window.stop(cpu1 - cpu0)
         for client in clients:
             client.join(120)
@@ -218,6 +265,8 @@ def one_run(label: str, root: Path, plan: dict, scratch: Path, seconds: float, w
           f"| machine {machine['machine_busy_cores']:.2f}, clients {machine['own_cores']:.2f}, others {machine['others_cores']:.2f}, "
           f"load {machine['load_after']}",
           flush=True)
+    if split:
+        print(f"       split: {split_of(threads0, threads1, wall, len(samples))}", flush=True)
     for sample in errors[:3]:
         print(f"       error: {sample.kind}: {sample.error}")
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -267,7 +316,7 @@ def median_of(results: list[dict], key: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", help="the commit to compare against (the code before the fix)")
+    parser.add_argument("--base", help="the commit to compare against (the code before the fix), or a checkout's directory")
     parser.add_argument("--new", default=None, help="a commit or a checkout's directory for the new side (default: this checkout as it is)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per build, alternating (default 3)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run (default 20)")
@@ -279,6 +328,9 @@ def main() -> int:
                         help="record each worker with py-spy (--idle, raw stacks) into DIR during each run (py-spy not included)")
     parser.add_argument("--probe", metavar="DIR", type=Path, default=None,
                         help="serve bench/probe_wsgi.py's wrapper and write per-request timings into DIR (diagnosis)")
+    parser.add_argument("--split", action="store_true",
+                        help="print where the server's CPU went: user and system time of the master, each worker's main thread "
+                             "and its request threads, in ms per request (diagnosis)")
     parser.add_argument("--server-args", default="", help="more gunicorn options for both builds (diagnosis), e.g. '--keep-alive 0'")
     parser.add_argument("--nice", type=int, default=0,
                         help="run the clients and servers at this nice value (negative needs root): on a shared machine, "
@@ -299,7 +351,9 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-write-path-"))
     try:
         builds: dict[str, Path] = {}
-        if args.base:
+        if args.base and Path(args.base).is_dir():
+            builds["base"] = Path(args.base).resolve()  # a directory holding a checkout (a variant of its flags, say)
+        elif args.base:
             builds["base"], _ = snapshot(args.base, Path(tempfile.gettempdir()) / "bench-write-path-builds")
         if args.new and Path(args.new).is_dir():
             builds["new"] = Path(args.new).resolve()  # a directory holding a checkout, as it is
@@ -323,7 +377,7 @@ def main() -> int:
         for label in order:
             results[label].append(one_run(label, builds[label], plans[label], scratch, args.seconds, args.warmup,
                                           args.py_spy, args.probe, shlex.split(args.server_args),
-                                          args.nice))
+                                          args.nice, args.split))
 
         if args.probe is not None:
             for label in results:
