@@ -256,3 +256,14 @@ def test_the_review_visit_service_refuses_whoever_calls_it(app, practitioner):
     capture.create_review_visit(db.session, patient, visit_date=date.today(), plan=None, notes="", actor=practitioner)
     db.session.commit()
     assert _reviews_of(None) == 1
+
+
+def test_a_signed_sessions_page_offers_no_more_room(app, as_practitioner, practitioner):
+    from tests.factories import signed_session
+
+    patient = make_patient(actor=practitioner)
+    consultation, _ = consultation_with_consent(patient, practitioner)
+    record = signed_session(make_plan(consultation), practitioner, photo_consent=True)
+    body = as_practitioner.get(f"/sessions/{record.public_id}/photos").get_data(as_text=True)
+    assert f"0 of {SESSION_LIMIT} photographs for this visit</strong>." in body
+    assert "more can be added" not in body and "This session is signed" in body
