@@ -1,18 +1,19 @@
 """The patient record export: for the patient (an access request), their whole record as a PDF with the same data as JSON inside it.
 
-A record too large to render as one document in time is issued in volumes (`volumes`): volume 1 holds the
-patient's details, the health questionnaires they signed (submitted intakes; drafts and withdrawn ones are
-not part of the record), consultations, signed consents, the photographs not taken in a plan's course and the
-list of documents issued; each further volume holds one treatment plan with its sessions and its
-photographs. Why this cut: what grows without end is treatment (sessions, their addenda and photos),
-and a plan holds at most twelve sessions, the largest record whose export was measured to render in
-about 5 s (bench/bench_no_waiting.py); consultations and consents are few, apply to the record as a
-whole (a consent covers every plan of its consultation) and are what a clinic hands over first. A
-record of one plan, or of no more than a plan's most sessions in all, stays one export.
+A record too large to render as one document in time is issued in volumes (`volumes`; docs/documents.md, "The
+patient record export in volumes"). First the record-wide volumes: the health questionnaires the patient signed
+(submitted intakes; drafts and withdrawn ones are not part of the record), consultations with their consents and
+photographs, review visits outside a plan with their photographs, and the documents issued, in date order, cut into
+parts packed to a render budget by a measured cost model (`COST_MS`, `VOLUME_BUDGET_MS`); part 1, volume 1, also
+holds the patient's details. Then one volume per treatment plan, with its sessions and photographs (a plan holds at
+most twelve sessions, within the session limits). Nothing caps consultations, intakes or documents per patient (a
+regular patient has years of visits), so the record-wide part is cut as plans are. A record whose whole estimate fits
+the budget, with no more than twelve sessions across its plans, stays one export.
 
-Volume 1 is made from the patient (its source id is the patient's public id, as the single export's);
-a plan's volume from the plan (the plan's public id), so each volume keeps its own versions and number.
-Every volume lists all of them, and carries its own part of the record as JSON.
+Volume 1 is made from the patient (its source id is the patient's public id, as the single export's); a plan's
+volume from the plan; a later record-wide part from its first record (a consultation, a signed intake, a review visit
+or a document issued), so each volume keeps its own versions and number. Every volume lists all of them, and carries
+its own part of the record as JSON, with the patient's details.
 """
 
 from __future__ import annotations
