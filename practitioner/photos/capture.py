@@ -306,17 +306,17 @@ def create_review_visit(session: Session, patient: Patient, *, visit_date: date,
                         actor: User, ip_address: str = "") -> ReviewVisit:
     """Record a review visit (a follow-up without treatment, where review photos are taken).
 
-    Refused (TooManyReviewVisits) when the plan, or the patient outside a plan, already has the review visits
-    photos.limits allows; on PostgreSQL the plan's (or patient's) row is locked first, so two at once cannot both pass.
+    Refused (TooManyReviewVisits) when the plan already has the review visits photos.limits allows; on PostgreSQL the
+    plan's row is locked first, so two at once cannot both pass. A review visit outside a plan has no limit (the export
+    packs them into its record-wide parts by their cost).
     """
     if plan is not None and plan.patient_id != patient.id:
         raise ValueError("the plan belongs to another patient")
-    owner = plan if plan is not None else patient
-    session.execute(select(type(owner).id).where(type(owner).id == owner.id).with_for_update())
-    held = review_visit_counts(session, patient.id).get(plan.id if plan is not None else None, 0)
-    limit = limits.REVIEW_VISITS_PER_PLAN if plan is not None else limits.REVIEW_VISITS_WITHOUT_PLAN
-    if held >= limit:
-        raise TooManyReviewVisits(limits.too_many_reviews(limit, plan=plan is not None))
+    if plan is not None:
+        session.execute(select(TreatmentPlan.id).where(TreatmentPlan.id == plan.id).with_for_update())
+        held = review_visit_counts(session, patient.id).get(plan.id, 0)
+        if held >= limits.REVIEW_VISITS_PER_PLAN:
+            raise TooManyReviewVisits(limits.too_many_reviews(limits.REVIEW_VISITS_PER_PLAN))
     visit = ReviewVisit(patient_id=patient.id, plan_id=plan.id if plan is not None else None, visit_date=visit_date,
                         notes=notes.strip(), created_by_id=actor.id)
     session.add(visit)
@@ -332,11 +332,6 @@ def review_visit_counts(session: Session, patient_id: int) -> dict[int | None, i
     rows = session.execute(select(ReviewVisit.plan_id, func.count()).where(ReviewVisit.patient_id == patient_id)
                            .group_by(ReviewVisit.plan_id))
     return {plan_id: count for plan_id, count in rows}
-
-
-def review_visit_limit(plan_id: int | None) -> int:
-    """The review visits a plan (or, for None, a patient outside a plan) may have."""
-    return limits.REVIEW_VISITS_PER_PLAN if plan_id is not None else limits.REVIEW_VISITS_WITHOUT_PLAN
 
 
 def review_visits_of(session: Session, patient_id: int) -> list[ReviewVisit]:

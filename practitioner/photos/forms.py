@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from practitioner.clinical.screening import TREATMENT_AREA_LABELS, TREATMENT_AREAS
 from practitioner.forms import Form, MultiCheckboxField, choices
-from practitioner.photos.limits import REVIEW_VISITS_PER_PLAN, REVIEW_VISITS_WITHOUT_PLAN
+from practitioner.photos.limits import REVIEW_VISITS_PER_PLAN
 from practitioner.photos.models import CAPTURE_CHECK_LABELS, CAPTURE_CHECKS, CONSENT_SCOPE_LABELS, VIEW_LABELS
 from practitioner.validators import NoControlCharacters, PastDate, strip_filter
 
@@ -59,8 +59,8 @@ class ReviewVisitForm(Form):
                                                             PastDate(message="A review visit is recorded on the day or after it.")])
     plan = SelectField("Treatment plan it reviews", choices=[], validate_choice=True,
                        description=f"Optional. The plan's areas set which views the photos take. A plan may have up to "
-                                   f"{REVIEW_VISITS_PER_PLAN} review visits, and a patient up to {REVIEW_VISITS_WITHOUT_PLAN} "
-                                   "outside a plan (so the record prints in time): each choice says how many are left.")
+                                   f"{REVIEW_VISITS_PER_PLAN} review visits (so its record prints in time): each plan's choice "
+                                   "says how many are left. Review visits without a plan have no such limit.")
     notes = TextAreaField("Note", filters=[strip_filter], validators=[Optional(), Length(max=2000), NoControlCharacters(multiline=True)])
 
     def set_plans(self, plans: list[tuple[str, str]], no_plan: str = "No plan") -> None:

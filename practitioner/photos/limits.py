@@ -1,5 +1,5 @@
-"""How many photographs one visit may hold and how many review visits a plan (or a patient, outside a plan) may have,
-so every document that prints them renders in time.
+"""How many photographs one visit may hold and how many review visits a plan may have, so every document that prints
+them renders in time.
 
 The patient record export prints every photograph of a plan's sessions and review visits in that plan's volume, and
 its render time grows with them (bench/bench_export_photos.py measures it). With these limits and the session limits
@@ -7,6 +7,10 @@ of practitioner/treatments/limits.py, the largest plan volume the record may hol
 docs/photography.md gives ("How many photographs"), which also says why these numbers. Each limit is told where
 the practitioner works (the capture page's "N of M photographs for this visit", the review visit form's choices)
 and checked in the service, whatever calls it: an upload that would pass it saves none of its photos.
+
+Review visits outside a plan have no limit: the export packs them, with their photographs, into its record-wide
+parts by its cost model, so each volume stays within its budget however many a long-standing patient has, and a
+review visit without a plan is the way on when a plan's review visits are used up.
 """
 
 from __future__ import annotations
@@ -23,9 +27,6 @@ SETS_PER_VISIT: Final[dict[str, int]] = {"consultation": 1, "session": 2, "revie
 
 #: Review visits (follow-ups without treatment) of one treatment plan.
 REVIEW_VISITS_PER_PLAN: Final = 4
-
-#: Review visits of one patient that review no treatment plan (their photos print with the record-wide part).
-REVIEW_VISITS_WITHOUT_PLAN: Final = 4
 
 
 def per_visit(kind: str) -> int:
@@ -58,10 +59,7 @@ def review_visits_left(held: int, limit: int) -> str:
     return f"{left} of {limit} review visit{'' if limit == 1 else 's'} left"
 
 
-def too_many_reviews(limit: int, *, plan: bool) -> str:
-    """The refusal of one more review visit of a plan (or outside a plan) that has `limit`; says what to do next."""
-    if plan:
-        return (f"This treatment plan already has {limit} review visits, the most one plan may have (so its record prints "
-                "in time). Nothing was saved: take the photos at the plan's next session, or choose another plan.")
-    return (f"This patient already has {limit} review visits outside a treatment plan, the most a record may have (so it "
-            "prints in time). Nothing was saved: choose the treatment plan the visit reviews.")
+def too_many_reviews(limit: int) -> str:
+    """The refusal of one more review visit of a plan that has `limit`; says what to do next."""
+    return (f"This treatment plan already has {limit} review visits, the most one plan may have (so its record prints "
+            "in time). Nothing was saved: take the photos at the plan's next session, or choose another plan or No plan.")

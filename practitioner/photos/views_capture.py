@@ -154,9 +154,8 @@ def new_review_visit(public_id: uuid.UUID):
     held = capture.review_visit_counts(db.session, patient.id)
     form = ReviewVisitForm()
     form.set_plans([(key, f"{MODALITY_LABELS[plan.modality]}, from {short_date(plan.first_session_on)} "
-                          f"({limits.review_visits_left(held.get(plan.id, 0), capture.review_visit_limit(plan.id))})")
-                    for key, plan in plans.items()],
-                   f"No plan ({limits.review_visits_left(held.get(None, 0), capture.review_visit_limit(None))})")
+                          f"({limits.review_visits_left(held.get(plan.id, 0), limits.REVIEW_VISITS_PER_PLAN)})")
+                    for key, plan in plans.items()])
     if request.method == "GET":
         form.visit_date.data = form.visit_date.data or clinic_today()
         if request.args.get("plan") in plans:

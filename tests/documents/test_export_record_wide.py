@@ -357,3 +357,51 @@ def test_the_measured_model_keeps_three_at_every_limit_in_one_export_and_cuts_ei
     for volume in every:
         weight = sum(weights[item] for item in volume.holds) + (patient_export.COST_MS["details"] if volume.part == 1 else 0)
         assert weight <= patient_export.VOLUME_BUDGET_MS or len(volume.holds) == 1
+
+
+def _reviews_outside_a_plan(patient, author, count: int) -> list[str]:
+    """`count` review visits outside a plan, a week apart, each with a photograph at every limit (6); their photos' ids."""
+    from practitioner.photos import limits
+    from tests.photos.factories import make_photo, make_review
+
+    consultation = make_consultation(patient, author, consultation_date=START)
+    consent = make_consent(consultation, author)
+    photos = []
+    for number in range(count):
+        review = make_review(patient.id, author, visit_date=START + timedelta(days=7 * (number + 1)))
+        for view in range(limits.per_visit("review")):
+            photos.append(make_photo(patient.id, consent, author, review=review, moment="review", shade=view, commit=False,
+                                     captured_at=datetime.combine(review.visit_date, time(10, view))))
+    db.session.commit()
+    return [str(photo.public_id) for photo in photos]
+
+
+@pytest.mark.parametrize("count", [8, "past two budgets"])
+def test_review_visits_outside_a_plan_are_packed_into_parts_within_the_budget(app, practitioner, count):
+    """Review visits outside a plan have no limit (practitioner/photos/limits.py): the measured model packs them, each
+    with its 6 photographs, into the record-wide parts, so every part's estimate fits the budget and every photograph
+    is in exactly one volume's JSON. 8 of them; and as many as weigh more than two budgets, so there are parts."""
+    from practitioner.photos import limits
+
+    each = patient_export.COST_MS["review"] + limits.per_visit("review") * patient_export.COST_MS["photo"]
+    if count != 8:
+        count = 2 * patient_export.VOLUME_BUDGET_MS // each + 1
+    patient = make_patient(actor=practitioner)
+    photos = _reviews_outside_a_plan(patient, practitioner, count)
+    every = _volumes(patient)
+    rows = db.session.execute(patient_export._ITEMS, {"patient_id": patient.id}).all()
+    # A review visit's weight from the model's own terms (no note, 6 photographs), not from the packer's estimate.
+    weights = {str(row.public_id): each if row.kind == "review" else patient_export._item(row).cost_ms for row in rows}
+    assert sum(row.kind == "review" for row in rows) == count
+    if every:
+        assert all(v.plan_id is None for v in every)
+        for volume in every:
+            weight = sum(weights[item] for item in volume.holds) + (patient_export.COST_MS["details"] if volume.part == 1 else 0)
+            assert weight <= patient_export.VOLUME_BUDGET_MS, f"volume {volume.number} weighs {weight} ms"
+    else:
+        assert patient_export.COST_MS["details"] + sum(weights.values()) <= patient_export.VOLUME_BUDGET_MS
+    if count != 8:
+        assert len(every) >= 3, "more than two budgets' worth is cut into parts"
+    found = [photo["public_id"] for volume in every or [None]
+             for photo in json.loads(_spec(volume.source_id if volume and volume.source_id else patient.public_id).json_data)["photos"]]
+    assert sorted(found) == sorted(photos), "every photograph in exactly one volume"

@@ -1,4 +1,4 @@
-"""Limits on photographs (issue 13): photographs per visit and review visits per plan (and outside a plan), at the
+"""Limits on photographs (issue 13): photographs per visit and review visits per plan (none outside a plan), at the
 boundary, refused with a message that says what to do next (422, values kept, nothing half-saved), and told where the
 practitioner works: the capture page's "N of M photographs for this visit", the review visit form's "left"."""
 
@@ -48,7 +48,8 @@ def test_the_limits_hold_a_complete_set_at_each_moment_and_room_to_retake():
     # The five standard views a protocol can ask for, at each moment of the visit, and at least one more.
     assert limits.PHOTOS_PER_SET >= 6
     assert SESSION_LIMIT == 2 * limits.PHOTOS_PER_SET and CONSULTATION_LIMIT == limits.per_visit("review") == limits.PHOTOS_PER_SET
-    assert limits.REVIEW_VISITS_PER_PLAN >= 1 and limits.REVIEW_VISITS_WITHOUT_PLAN >= 1
+    assert limits.REVIEW_VISITS_PER_PLAN >= 1
+    assert not hasattr(limits, "REVIEW_VISITS_WITHOUT_PLAN"), "review visits outside a plan have no limit"
 
 
 # --- photographs per visit: the service ----------------------------------------------------------------------------
@@ -211,20 +212,19 @@ def _reviews_of(plan) -> int:
         ReviewVisit.plan_id == plan.id if plan is not None else ReviewVisit.plan_id.is_(None)))
 
 
-@pytest.mark.parametrize("with_plan", [True, False])
 @pytest.mark.parametrize("held", ["M-2", "M-1", "M"])
-def test_review_visits_at_the_boundary(app, as_practitioner, practitioner, with_plan, held):
-    limit = limits.REVIEW_VISITS_PER_PLAN if with_plan else limits.REVIEW_VISITS_WITHOUT_PLAN
+def test_review_visits_at_the_boundary(app, as_practitioner, practitioner, held):
+    limit = limits.REVIEW_VISITS_PER_PLAN
     count = {"M-2": limit - 2, "M-1": limit - 1, "M": limit}[held]
     patient = make_patient(actor=practitioner)
     consultation, _ = consultation_with_consent(patient, practitioner)
-    plan = make_plan(consultation) if with_plan else None
+    plan = make_plan(consultation)
     _reviews(patient, practitioner, plan, count)
     path = f"/patients/{patient.public_id}/review-visits/new"
-    form = as_practitioner.get(path + (f"?plan={plan.public_id}" if plan else "")).get_data(as_text=True)
+    form = as_practitioner.get(path + f"?plan={plan.public_id}").get_data(as_text=True)
     left = limits.review_visits_left(count, limit)
     assert left in form, "each choice says how many are left"
-    response = post_form(as_practitioner, path, {"visit_date": date.today().isoformat(), "plan": str(plan.public_id) if plan else "",
+    response = post_form(as_practitioner, path, {"visit_date": date.today().isoformat(), "plan": str(plan.public_id),
                                                   "notes": "Kept note"})
     if count < limit:
         assert response.status_code == 303
@@ -232,16 +232,30 @@ def test_review_visits_at_the_boundary(app, as_practitioner, practitioner, with_
         return
     body = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert str(escape(limits.too_many_reviews(limit, plan=with_plan))) in body
+    assert str(escape(limits.too_many_reviews(limit))) in body
     assert 'id="plan-error"' in body and "Kept note" in body
     assert _reviews_of(plan) == limit, "nothing saved"
+
+
+@pytest.mark.parametrize("held", [4, 5])
+def test_review_visits_outside_a_plan_have_no_limit(app, as_practitioner, practitioner, held):
+    # The 5th and 6th review visit without a plan are recorded: the export packs them into its record-wide parts.
+    patient = make_patient(actor=practitioner)
+    consultation_with_consent(patient, practitioner)
+    _reviews(patient, practitioner, None, held)
+    path = f"/patients/{patient.public_id}/review-visits/new"
+    form = as_practitioner.get(path).get_data(as_text=True)
+    assert re.search(r'<option[^>]*value=""[^>]*>No plan</option>', form), "the No plan choice counts nothing down"
+    response = post_form(as_practitioner, path, {"visit_date": date.today().isoformat(), "plan": "", "notes": "Kept note"})
+    assert response.status_code == 303
+    assert _reviews_of(None) == held + 1
 
 
 def test_the_review_form_names_the_limits(app, as_practitioner, practitioner):
     patient = make_patient(actor=practitioner)
     body = as_practitioner.get(f"/patients/{patient.public_id}/review-visits/new").get_data(as_text=True)
     assert f"A plan may have up to {limits.REVIEW_VISITS_PER_PLAN} review visits" in body
-    assert f"No plan ({limits.review_visits_left(0, limits.REVIEW_VISITS_WITHOUT_PLAN)})" in body
+    assert "Review visits without a plan have no such limit." in body
 
 
 def test_the_review_visit_service_refuses_whoever_calls_it(app, practitioner):
@@ -252,10 +266,11 @@ def test_the_review_visit_service_refuses_whoever_calls_it(app, practitioner):
     with pytest.raises(capture.TooManyReviewVisits):
         capture.create_review_visit(db.session, patient, visit_date=date.today(), plan=plan, notes="", actor=practitioner)
     db.session.rollback()
-    # Another plan, or none, still has room: the limits are per plan and per patient outside a plan.
+    # Another plan, or none, still has room: the limit is per plan, and there is none outside a plan.
+    _reviews(patient, practitioner, None, 6)
     capture.create_review_visit(db.session, patient, visit_date=date.today(), plan=None, notes="", actor=practitioner)
     db.session.commit()
-    assert _reviews_of(None) == 1
+    assert _reviews_of(None) == 7
 
 
 def test_a_signed_sessions_page_offers_no_more_room(app, as_practitioner, practitioner):
