@@ -91,7 +91,11 @@ COST_MS = {
     "consent": 250,
     "intake": 100,
     "review": 50,
-    "photo": 200,
+    # A photograph's stored 480 px thumbnail is embedded as it is, one grid a row: 14 to 30 ms of render CPU a photo
+    # (bench/bench_export_photos.py, 0 to 144 in a plan volume, two runs: 30 ms at load average 6.3 to 5.5, cpu speed
+    # line 33.5 ms; 14 ms at load average 3.7 to 3.0, cpu speed line 90.8 ms; bench/RESULTS.md), so 40: the worst
+    # run's figure and a third more. (It was 200 when each photograph was reduced from its kept image at issue.)
+    "photo": 40,
     "document": 20,  # a row of the documents-issued list
     "plan": 50,
     "session": 400,
