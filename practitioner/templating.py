@@ -44,9 +44,13 @@ def clinic_name() -> str:
     if "clinic_name" not in g:
         from practitioner.extensions import db
 
-        name = db.session.scalar(_clinic_name_query())
-        g.clinic_name = name if name is not None else "Practitioner"
+        remember_clinic_name(db.session.scalar(_clinic_name_query()))
     return g.clinic_name
+
+
+def remember_clinic_name(name: str | None) -> None:
+    """The clinic's name as a statement the request runs anyway read it (the sign-in session's): no statement of its own."""
+    g.clinic_name = name if name is not None else "Practitioner"
 
 
 # The bidirectional controls (U+202A-U+202E embeddings and overrides, U+2066-U+2069 isolates).

@@ -102,8 +102,27 @@ def test_a_search_with_no_match_says_none(as_practitioner):
 
 
 def test_the_header_reads_only_the_clinics_name(as_practitioner):
+    # Only the name, and in the statement that loads the sign-in session: no statement of its own.
     seen = [s for s in _statements(as_practitioner, "/patients/") if "clinic_settings" in s]
-    assert seen == [s for s in seen if s.startswith("SELECT clinic_settings.name FROM clinic_settings")] and len(seen) == 1
+    assert len(seen) == 1 and "user_sessions" in seen[0], seen
+    assert "(SELECT clinic_settings.name FROM clinic_settings WHERE clinic_settings.id = ?)" in seen[0]
+    assert seen[0].count("clinic_settings.") == 2  # the name and the id: no other column of the settings row
+
+
+def test_the_header_shows_a_renamed_clinic_on_the_next_page(as_practitioner, app):
+    from practitioner.admin.models import ClinicSettings
+
+    assert "Harbour Test Clinic" not in as_practitioner.get("/patients/").get_data(as_text=True)
+    with app.app_context():
+        db.session.get(ClinicSettings, 1).name = "Harbour Test Clinic"
+        db.session.commit()
+    html = as_practitioner.get("/patients/").get_data(as_text=True)
+    assert "<title>Patients · Harbour Test Clinic</title>" in html and "<span>Harbour Test Clinic</span>" in html
+
+
+def test_a_page_signed_out_reads_the_clinics_name_itself(client):
+    seen = [s for s in _statements(client, "/sign-in") if "clinic_settings" in s]
+    assert seen == ["SELECT clinic_settings.name FROM clinic_settings WHERE clinic_settings.id = ?"]
 
 
 # -- the audit append --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, contains_eager
 from practitioner import audit
 from practitioner.auth.models import FormDraft, Role, SignInFailureCount, User, UserSession
 from practitioner.auth.passwords import password_problem
-from practitioner.database import utcnow, write_step
+from practitioner.database import Base, utcnow, write_step
 from practitioner.errors import DomainError, DuplicateRecord
 from practitioner.validators import email_address_problem
 
@@ -280,14 +280,19 @@ class LoadedSession:
     expired_user_id: int | None = None
     changed: bool = False
     ended_reason: str | None = None  # set on the request that ended the sign-in session just now (idle, max_age, ...)
+    clinic_name: str | None = None  # the clinic's name (for the page header), read by the same statement
 
 
 @cache
-def _session_and_user() -> Select[tuple[UserSession]]:
+def _session_and_user() -> Select[tuple[UserSession, str | None]]:
     # Every request loads its sign-in session and the user in one statement, built once per process on
     # first use (after every model is mapped): SQLAlchemy then reuses its compiled form and cache key.
+    # The clinic's name rides along as a scalar subquery, so the page header needs no statement of its own
+    # (read by table: auth sits below admin, whose model it is).
+    settings = Base.metadata.tables["clinic_settings"]
+    clinic_name = select(settings.c.name).where(settings.c.id == 1).scalar_subquery().label("clinic_name")
     return (
-        select(UserSession)
+        select(UserSession, clinic_name)
         .join(UserSession.user)
         .options(contains_eager(UserSession.user))
         .where(UserSession.session_key == bindparam("session_key"))
@@ -296,9 +301,10 @@ def _session_and_user() -> Select[tuple[UserSession]]:
 
 def load_session(session: Session, session_key: str, idle_timeout: timedelta, max_age: timedelta | None = None) -> LoadedSession:
     """Resolve a session key to its user, ending it if it idled too long, outlived `max_age`, or the account is off."""
-    user_session = session.scalars(_session_and_user(), {"session_key": session_key}).first()
-    if user_session is None:
+    row = session.execute(_session_and_user(), {"session_key": session_key}).first()
+    if row is None:
         return LoadedSession(None)
+    user_session, clinic_name = row
     if user_session.ended_at is not None:
         # An idle-expired session still tells whose typing may be kept for them.
         return LoadedSession(None, expired_user_id=user_session.user_id if user_session.end_reason == "idle" else None)
@@ -318,8 +324,8 @@ def load_session(session: Session, session_key: str, idle_timeout: timedelta, ma
     if now - user_session.last_seen_at > timedelta(seconds=60):
         with write_step(session):
             user_session.last_seen_at = now
-        return LoadedSession(user, changed=True)
-    return LoadedSession(user)
+        return LoadedSession(user, changed=True, clinic_name=clinic_name)
+    return LoadedSession(user, clinic_name=clinic_name)
 
 
 def apply_two_factor_requirement(session: Session, required: bool) -> None:

@@ -35,6 +35,10 @@ def load_user(session_key: str):
         # Said once: only the request that ends the session learns why; the ended session says nothing after.
         hours = round(current_app.config["SESSION_MAX_AGE"].total_seconds() / 3600)
         flash(f"You were signed out after {hours} hour{'' if hours == 1 else 's'}; please sign in again.", "warning")
+    if loaded.user is not None:
+        from practitioner.templating import remember_clinic_name  # templating imports auth: here, not at the top
+
+        remember_clinic_name(loaded.clinic_name)
     if loaded.changed:
         commit_exception(CommitReason.SIGN_IN_SESSION)
     return loaded.user
