@@ -256,3 +256,50 @@ def test_all_text_is_in_the_structure_tree_or_an_artifact(corpus) -> None:
         if artifacts == 0:
             yield "no running header or footer marked as an artifact"
     assert not _failures(corpus, check)
+
+
+HEADINGS = {"/H1", "/H2", "/H3", "/H4", "/H5", "/H6"}
+INLINE = {"/Span", "/NonStruct", "/Lbl", "/LBody"}
+
+
+def _page_blocks(page: Any, mcids: Any) -> list[pikepdf.Dictionary]:
+    """The structure blocks (a paragraph, a heading, a cell, a list item...) whose text the page shows, in the
+    content's order (the document's order), each once in a row; running headers and footers (artifacts) left out."""
+    found: list[pikepdf.Dictionary] = []
+    for what, mcid in _marked_text(page):
+        if what != "mcid" or mcids is None or mcid >= len(mcids):
+            continue
+        element = mcids[mcid]
+        while isinstance(element, pikepdf.Dictionary) and str(element.get("/S")) in INLINE:
+            element = element.get("/P")
+        if isinstance(element, pikepdf.Dictionary) and (not found or found[-1].objgen != element.objgen):
+            found.append(element)
+    return found
+
+
+def _heading(element: Any) -> bool:
+    while isinstance(element, pikepdf.Dictionary) and "/S" in element:
+        if str(element.S) in HEADINGS:
+            return True
+        element = element.get("/P")
+    return False
+
+
+def test_no_export_page_ends_with_a_heading_or_a_heading_and_only_its_lead_in(corpus) -> None:
+    """In the patient record export no page but the last ends with a heading, nor with a heading and one block (a
+    consultation's practitioner line, the photographs' introduction, a list's first item) when the part goes on to the
+    next page (which then starts with no heading of its own). Both were seen: a consultation's heading and its
+    practitioner line at a page foot, and at large print "Photographs" and its introduction with the photographs on the
+    next page."""
+    def check(pdf: pikepdf.Pdf, title: str) -> Iterator[str]:
+        nums = pdf.Root.StructTreeRoot.ParentTree.Nums
+        parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
+        pages = [_page_blocks(page.obj, parents.get(int(page.obj.get("/StructParents", -1)))) for page in pdf.pages]
+        for number, (blocks, following) in enumerate(zip(pages, pages[1:]), start=1):
+            if blocks and _heading(blocks[-1]):
+                yield f"page {number} ends with a heading"
+            elif len(blocks) >= 2 and _heading(blocks[-2]) and following and not _heading(following[0]):
+                yield f"page {number} ends with a heading and one {blocks[-1].S}, its part going on on page {number + 1}"
+    exports = {name: entry for name, entry in corpus.items() if name.startswith("patient-export-")}
+    assert exports
+    assert not _failures(exports, check)
