@@ -94,7 +94,7 @@ COST_MS = {
     # A photograph's stored 480 px thumbnail is embedded as it is, one grid a row: 14 to 30 ms of render CPU a photo
     # (bench/bench_export_photos.py, 0 to 144 in a plan volume, two runs: 30 ms at load average 6.3 to 5.5, cpu speed
     # line 33.5 ms; 14 ms at load average 3.7 to 3.0, cpu speed line 90.8 ms; bench/RESULTS.md), so 40: the worst
-    # run's figure and a third more. (It was 200 when each photograph was reduced from its kept image at issue.)
+    # run's figure and a third more. (It was 200, from bench_export_item_costs.py's wall time a photo, 0.09-0.21 s.)
     "photo": 40,
     "document": 20,  # a row of the documents-issued list
     "plan": 50,
