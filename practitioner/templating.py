@@ -7,7 +7,7 @@ import re
 from datetime import date
 from functools import cache
 
-from flask import Flask, g
+from flask import Flask, g, request, url_for
 from sqlalchemy import Select, select
 
 from practitioner.auth.access import has
@@ -49,7 +49,7 @@ def clinic_name() -> str:
 
 
 def remember_clinic_name(name: str | None) -> None:
-    """The clinic's name as a statement the request runs anyway read it (the sign-in session's): no statement of its own."""
+    """Keep the clinic's name, read by a statement the request runs anyway (the sign-in session's): `clinic_name` runs none."""
     g.clinic_name = name if name is not None else "Practitioner"
 
 
@@ -80,10 +80,24 @@ def init_app(app: Flask) -> None:
     def dates() -> dict[str, date]:
         return {"today": clinic_today()}
 
+    fixed_urls: dict[tuple[str, str, str | None], str] = {}
+
+    def fixed_url(endpoint: str, filename: str | None = None) -> str:
+        """`url_for` for an address with no values in it (the header's links, a static file), built once per app.
+
+        Such an address depends only on the app's routes and the path it is mounted at (the request's script
+        root), so it is kept under the latter; the layout prints a dozen on every page, each a route build otherwise.
+        """
+        key = (request.script_root, endpoint, filename)
+        url = fixed_urls.get(key)
+        if url is None:
+            url = fixed_urls[key] = url_for(endpoint, filename=filename) if filename is not None else url_for(endpoint)
+        return url
+
     app.jinja_env.filters.update(local_datetime=local_datetime, long_date=long_date, short_date=short_date, clock=clock,
                                  utc_timestamp=utc_timestamp, fromjson=json.loads, fitzpatrick=vocabulary.fitzpatrick_roman,
                                  no_bidi_controls=strip_bidi_controls)
-    app.jinja_env.globals.update(has=has, Permission=Permission, clinic_name=clinic_name, labels=LABELS)
+    app.jinja_env.globals.update(has=has, Permission=Permission, clinic_name=clinic_name, labels=LABELS, fixed_url=fixed_url)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.finalize = isolate_bidi  # before any template is compiled: the code Jinja makes calls it

@@ -120,6 +120,16 @@ def test_the_header_shows_a_renamed_clinic_on_the_next_page(as_practitioner, app
     assert "<title>Patients · Harbour Test Clinic</title>" in html and "<span>Harbour Test Clinic</span>" in html
 
 
+def test_the_layouts_fixed_addresses_follow_the_path_the_app_is_mounted_at(as_practitioner):
+    # The header's links and static files are built once per app and kept per script root (templating.fixed_url):
+    # an app mounted under /clinic gets its own, and the root's come back unchanged after it.
+    for base, prefix in (("http://localhost/", ""), ("http://localhost/clinic/", "/clinic"), ("http://localhost/", "")):
+        html = as_practitioner.get("/patients/", base_url=base).get_data(as_text=True)
+        for address in ("/static/css/app.css", "/static/js/app.js", "/patients/", "/patients/new", "/sign-out"):
+            assert f'"{prefix}{address}"' in html, (base, address)
+        assert prefix or "/clinic/" not in html
+
+
 def test_a_page_signed_out_reads_the_clinics_name_itself(client):
     seen = [s for s in _statements(client, "/sign-in") if "clinic_settings" in s]
     assert seen == ["SELECT clinic_settings.name FROM clinic_settings WHERE clinic_settings.id = ?"]
