@@ -67,10 +67,16 @@ PHOTO_WRITERS = 2
 
 
 def _photo_writer(app, user_id: int, consultation_id: int, consent_id: int, stop: threading.Event, taken: list, errors: list) -> None:
-    """Upload photos (through store_photo, as the capture page does) until told to stop, each committed on its own."""
+    """Upload photos (through store_photo, as the capture page does) until told to stop, each committed on its own.
+
+    Each photo is taken at a review visit of its own (without a plan, which has no limit on their number): a visit
+    holds only a few photographs (photos.limits), and the drill uploads as many as it can.
+    """
     from practitioner.consents.models import Consent
     from practitioner.consultations.models import Consultation
+    from practitioner.dates import clinic_today
     from practitioner.patients.models import Patient
+    from practitioner.photos.capture import create_review_visit
     from practitioner.photos.services import store_photo
     from tests.photos.images import phone_jpeg
 
@@ -80,8 +86,10 @@ def _photo_writer(app, user_id: int, consultation_id: int, consent_id: int, stop
             actor = db.session.get(User, user_id)
             while not stop.is_set():
                 consultation = db.session.get(Consultation, consultation_id)
-                store_photo(db.session, patient=db.session.get(Patient, consultation.patient_id), visit=consultation,
-                            view="frontal", zone=None, moment="baseline", consent=db.session.get(Consent, consent_id),
+                patient = db.session.get(Patient, consultation.patient_id)
+                visit = create_review_visit(db.session, patient, visit_date=clinic_today(), plan=None, notes="", actor=actor)
+                store_photo(db.session, patient=patient, visit=visit,
+                            view="frontal", zone=None, moment="review", consent=db.session.get(Consent, consent_id),
                             checks={}, data=data, actor=actor)
                 db.session.commit()
                 taken.append(time.monotonic())
