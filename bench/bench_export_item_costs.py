@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-from bench_export_volumes import render  # noqa: E402
+from bench_export_volumes import render, session_at_every_limit  # noqa: E402
 from bench_no_waiting import limits, setup, text  # noqa: E402
 
 LINES = ("details only", "consultation at every limit", "consultation, short", "consent (with a short consultation)",
@@ -41,7 +41,6 @@ def build(app, line: str, count: int) -> str:
     from practitioner.extensions import db
     from tests.conftest import make_patient
     from tests.documents.pdf_corpus import drawn_signature, signed_intake
-    from practitioner.treatments.services import add_addendum
     from tests.factories import make_consultation, signed_session, treatable_plan
     from tests.photos.factories import make_photo, make_review, photo_consent
 
@@ -65,7 +64,6 @@ def build(app, line: str, count: int) -> str:
             plan.sessions_planned = 12
             db.session.commit()
         most = limits()
-        events = ("excessive_bleeding", "bruising", "vasovagal", "severe_pain_stopped", "burn_or_blister", "allergic_reaction", "other")
         for number in range(count * (DOCUMENTS_PER_COUNT if line == "document issued" else 1)):
             if line == "consultation at every limit":
                 consultation = make_consultation(patient, user, notes=text(8000), skin_notes=text(4000))
@@ -92,14 +90,7 @@ def build(app, line: str, count: int) -> str:
             elif line == "session, short":
                 signed_session(plan, user, sequence=number + 1)
             elif line == "session at every limit":
-                notes = {name: text(most[name]) for name in ("changes_since_consultation", "new_medicines", "post_care_products",
-                                                              "clinical_note")}
-                record = signed_session(plan, user, sequence=number + 1, supervisor=text(120), **notes,
-                                        products=[(text(160), f"LOT-{i}") for i in range(12)], adverse_events=events,
-                                        session_date=date.today(),
-                                        zones=(("cheeks", "1.25"), ("forehead", "0.5"), ("chin_jaw", "1.0"), ("nose", "0.5")))
-                for _ in range(most["addenda"]):
-                    add_addendum(db.session, record, text(most["reason"]), text(most["addendum"]), actor=user)
+                session_at_every_limit(plan, user, number + 1, most)
             db.session.commit()
         public_id = str(patient.public_id)
         db.session.remove()

@@ -27,23 +27,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-from bench_export_volumes import render  # noqa: E402
+from bench_export_volumes import render, session_at_every_limit  # noqa: E402
 from bench_no_waiting import GOAL_RENDER_SECONDS, limits, setup, text  # noqa: E402
 
 
 def full_plan(app, patient_id: str) -> None:
     """Add one plan of 12 sessions, every session at every limit (as bench_export_volumes.py builds them), to the patient."""
     import uuid
-    from datetime import date
 
     from practitioner.auth.models import User
     from practitioner.extensions import db
     from practitioner.patients.models import Patient
-    from practitioner.treatments.services import add_addendum
-    from tests.factories import signed_session, treatable_plan
+    from tests.factories import treatable_plan
 
     most = limits()
-    events = ("excessive_bleeding", "bruising", "vasovagal", "severe_pain_stopped", "burn_or_blister", "allergic_reaction", "other")
     with app.app_context():
         user = db.session.scalars(db.select(User).where(User.email == "nowait@bench.example")).one()
         patient = db.session.scalars(db.select(Patient).where(Patient.public_id == uuid.UUID(patient_id))).one()
@@ -51,13 +48,7 @@ def full_plan(app, patient_id: str) -> None:
         plan.sessions_planned, plan.notes = 12, text(2000)
         db.session.commit()
         for number in range(1, 13):
-            notes = {name: text(most[name]) for name in ("changes_since_consultation", "new_medicines", "post_care_products", "clinical_note")}
-            record = signed_session(plan, user, sequence=number, supervisor=text(120), **notes,
-                                    products=[(text(160), f"LOT-{i}") for i in range(12)], adverse_events=events,
-                                    session_date=date.today(),
-                                    zones=(("cheeks", "1.25"), ("forehead", "0.5"), ("chin_jaw", "1.0"), ("nose", "0.5")))
-            for _ in range(most["addenda"]):
-                add_addendum(db.session, record, text(most["reason"]), text(most["addendum"]), actor=user)
+            session_at_every_limit(plan, user, number, most)
             db.session.commit()
         db.session.remove()
 

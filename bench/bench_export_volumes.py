@@ -29,16 +29,32 @@ import common  # noqa: E402
 from bench_no_waiting import GOAL_RENDER_SECONDS, limits, setup, text  # noqa: E402
 
 
+EVENTS = ("excessive_bleeding", "bruising", "vasovagal", "severe_pain_stopped", "burn_or_blister", "allergic_reaction", "other")
+
+
+def session_at_every_limit(plan, user, sequence: int, most: dict) -> None:
+    """One signed session of `plan` with every free text, product, adverse event and addendum at its limit (not committed)."""
+    from practitioner.extensions import db
+    from practitioner.treatments.services import add_addendum
+    from tests.factories import signed_session
+
+    notes = {name: text(most[name]) for name in ("changes_since_consultation", "new_medicines", "post_care_products", "clinical_note")}
+    record = signed_session(plan, user, sequence=sequence, supervisor=text(120), **notes,
+                            products=[(text(160), f"LOT-{i}") for i in range(12)], adverse_events=EVENTS,
+                            session_date=date.today(),
+                            zones=(("cheeks", "1.25"), ("forehead", "0.5"), ("chin_jaw", "1.0"), ("nose", "0.5")))
+    for _ in range(most["addenda"]):
+        add_addendum(db.session, record, text(most["reason"]), text(most["addendum"]), actor=user)
+
+
 def full_record(app, plans: int, sessions: int) -> str:
     """A patient with `plans` plans of `sessions` sessions each, every text at its limit; the patient's public id."""
     from practitioner.auth.models import User
     from practitioner.extensions import db
-    from practitioner.treatments.services import add_addendum
     from tests.conftest import make_patient
-    from tests.factories import signed_session, treatable_plan
+    from tests.factories import treatable_plan
 
     most = limits()
-    events = ("excessive_bleeding", "bruising", "vasovagal", "severe_pain_stopped", "burn_or_blister", "allergic_reaction", "other")
     with app.app_context():
         user = db.session.scalars(db.select(User).where(User.email == "nowait@bench.example")).one()
         patient = make_patient(actor=user, given_name="Three", family_name="Plans", no_known_allergies=False, allergies=text(2000),
@@ -49,13 +65,7 @@ def full_record(app, plans: int, sessions: int) -> str:
             plan.consultation.notes, plan.consultation.skin_notes = text(8000), text(4000)
             db.session.commit()
             for number in range(1, sessions + 1):
-                notes = {name: text(most[name]) for name in ("changes_since_consultation", "new_medicines", "post_care_products", "clinical_note")}
-                record = signed_session(plan, user, sequence=number, supervisor=text(120), **notes,
-                                        products=[(text(160), f"LOT-{i}") for i in range(12)], adverse_events=events,
-                                        session_date=date.today(),
-                                        zones=(("cheeks", "1.25"), ("forehead", "0.5"), ("chin_jaw", "1.0"), ("nose", "0.5")))
-                for _ in range(most["addenda"]):
-                    add_addendum(db.session, record, text(most["reason"]), text(most["addendum"]), actor=user)
+                session_at_every_limit(plan, user, number, most)
                 db.session.commit()
         public_id = str(patient.public_id)
         db.session.remove()
