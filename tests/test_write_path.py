@@ -98,6 +98,24 @@ def test_a_search_with_no_match_says_none(as_practitioner):
     assert "0 matches" in html and "No patients found." in html
 
 
+@pytest.mark.parametrize("query", [{}, {"q": "Hughes"}, {"q": "\"><b>&amp; \u202eevil"}, {"q": "a", "archived": "y"},
+                                   {"archived": "other"}, {"q": "x " * 60}])
+def test_the_search_inputs_are_drawn_as_wtforms_draws_them(as_practitioner, app, query):
+    # The list writes its search inputs out (templates/patients/list.html): byte for byte WTForms' own drawing.
+    from werkzeug.datastructures import MultiDict
+
+    from practitioner.patients.forms import SearchForm
+
+    html = as_practitioner.get("/patients/", query_string=query).get_data(as_text=True)
+    with app.test_request_context():
+        form = SearchForm(MultiDict(query))
+        form.validate()
+        drawn = [str(form.q.label()), str(form.q(type="search", autocomplete="off", **{"aria-describedby": "q-hint"})),
+                 f"{form.archived()} {form.archived.label()}"]
+    for part in drawn:
+        assert part in html, part
+
+
 # -- the page header ---------------------------------------------------------------------------------
 
 
