@@ -81,4 +81,5 @@ def require(*permissions: Permission) -> Callable[[F], F]:
 
 def has(permission: Permission) -> bool:
     """For templates: whether the signed-in user holds a permission."""
-    return bool(current_user.is_authenticated and current_user.can(permission))
+    user = current_user._get_current_object()  # one look-up of the proxy (a page asks several times)
+    return bool(user.is_authenticated and user.can(permission))
