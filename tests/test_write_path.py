@@ -17,10 +17,11 @@ from tests.conftest import make_patient, make_user
 
 
 def _statements(client, url: str) -> list[str]:
+    """The SQL a GET of `url` runs, each on one line, PostgreSQL's parameters (`%(name)s::TYPE`) written as SQLite's `?`."""
     seen: list[str] = []
 
     def record(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
+        seen.append(re.sub(r"%\(\w+\)s(::\w+)?", "?", " ".join(statement.split())))
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
