@@ -25,6 +25,7 @@ from practitioner.errors import NotAllowed
 from practitioner.photos import imaging, limits, services
 from practitioner.photos.compare import protocol_rows
 from practitioner.photos.consent import SIGNED, PhotoRefused, clinical_consent_for
+from practitioner.photos.services import visit_kind  # one definition, beside the visit columns it names; callers use capture's
 from practitioner.photos.models import CAPTURE_CHECKS, MOMENT_LABELS, VIEW_LABELS, VIEWS, Photo, PhotoProtocolView, ReviewVisit
 from practitioner.plans.models import TreatmentPlan
 from practitioner.treatments.models import TreatmentSession
@@ -45,7 +46,7 @@ CLOSED = "This session is signed, so its photo set is closed. Take later photos 
 
 
 class TooManyReviewVisits(NotAllowed):
-    """The plan (or the patient, outside a plan) already has the review visits photos.limits allows."""
+    """The plan already has the review visits photos.limits allows (a review visit outside a plan has no limit)."""
 
 
 class PhotoUploadInvalid(Exception):
@@ -131,11 +132,6 @@ class PhotoSet:
 def photo_label(photo: Photo) -> str:
     """A photo's view as people read it ('Front', 'Close-up: Cheeks')."""
     return Slot(photo.view, photo.zone if photo.view == "close_up" else None).label
-
-
-def visit_kind(visit: Visit) -> str:
-    """'consultation', 'session' or 'review'."""
-    return services.visit_kind(visit)
 
 
 def moments_for(visit: Visit) -> tuple[str, ...]:

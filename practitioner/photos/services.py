@@ -52,8 +52,8 @@ def visit_kind(visit: Visit) -> str:
 
 def photos_held(session: Session, visit: Visit) -> int:
     """How many photographs the visit holds (one COUNT)."""
-    column = (Photo.consultation_id, Photo.session_id, Photo.review_visit_id)[("consultation", "session", "review").index(visit_kind(visit))]
-    return session.scalar(select(func.count()).select_from(Photo).where(column == visit.id)) or 0
+    (column, visit_id), = _visit_columns(visit).items()
+    return session.scalar(select(func.count()).select_from(Photo).where(getattr(Photo, column) == visit_id)) or 0
 
 
 def check_room(session: Session, visit: Visit, chosen: int) -> None:
