@@ -31,6 +31,7 @@ from practitioner.documents.models import DocumentKind, IssuedDocument
 from practitioner.extensions import db
 from practitioner.intake.models import PatientIntake
 from tests.conftest import csrf_token, make_patient, post_form, sign_in
+from tests.documents.test_export_volumes import preview_and_issue
 from tests.factories import make_consent, make_consultation, seal_document, signed_session, treatable_plan
 from tests.intake.factories import make_intake
 
@@ -205,11 +206,7 @@ def test_the_patients_page_offers_each_part_and_issuing_part_two_returns_there(a
         assert f"Preview {volume.label[0].lower()}{volume.label[1:]}" in html
         assert f'action="/documents/patient-export/{volume.source_id or patient.public_id}/issue"' in html
     assert "Issue volume 2 of 5 to the patient" in html and "Issue patient record export to the patient" not in html
-    preview = as_practitioner.get(f"/documents/patient-export/{two}.pdf")
-    assert preview.status_code == 200 and preview.mimetype == "application/pdf"
-    response = post_form(as_practitioner, f"/documents/patient-export/{two}/issue", {}, page=page)
-    assert response.status_code == 303
-    issued = db.session.scalars(select(IssuedDocument).where(IssuedDocument.source_id == str(two))).one()
+    issued = preview_and_issue(as_practitioner, two, page)
     assert (issued.kind, issued.title, issued.patient_id, issued.version) == (EXPORT, "Your patient record, volume 2 of 5", patient.id, 1)
     listed = as_practitioner.get(page).get_data(as_text=True)
     assert "Your patient record, volume 2 of 5" in listed and issued.number in listed

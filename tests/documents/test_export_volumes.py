@@ -25,6 +25,15 @@ from tests.factories import signed_session, treatable_plan
 EXPORT = DocumentKind("patient-export")
 
 
+def preview_and_issue(client, source, page: str) -> IssuedDocument:
+    """Preview the export made from `source` (a PDF), issue it from the patient's page, and return the one document issued."""
+    preview = client.get(f"/documents/patient-export/{source}.pdf")
+    assert preview.status_code == 200 and preview.mimetype == "application/pdf"
+    response = post_form(client, f"/documents/patient-export/{source}/issue", {}, page=page)
+    assert response.status_code == 303
+    return db.session.scalars(select(IssuedDocument).where(IssuedDocument.source_id == str(source))).one()
+
+
 def _sessions(plan, author, count: int) -> None:
     plan.sessions_planned = 12
     db.session.commit()
@@ -130,11 +139,7 @@ def test_the_patients_page_offers_each_volume_and_issuing_one_returns_there(as_p
     assert f'href="/documents/patient-export/{plan_id}.pdf"' in html
     assert f'action="/documents/patient-export/{plan_id}/issue"' in html
     assert "Issue volume 2 of 3 to the patient" in html and "Issue patient record export to the patient" not in html
-    preview = as_practitioner.get(f"/documents/patient-export/{plan_id}.pdf")
-    assert preview.status_code == 200 and preview.mimetype == "application/pdf"
-    response = post_form(as_practitioner, f"/documents/patient-export/{plan_id}/issue", {}, page=page)
-    assert response.status_code == 303
-    issued = db.session.scalars(select(IssuedDocument).where(IssuedDocument.source_id == str(plan_id))).one()
+    issued = preview_and_issue(as_practitioner, plan_id, page)
     assert (issued.kind, issued.title, issued.patient_id, issued.version) == (EXPORT, "Your patient record, volume 2 of 3", patient_id, 1)
     assert issued.filename.startswith("patient-record-vera-volume-volume-2-of-3")
     assert issued.json_sha256
